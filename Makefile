@@ -1,0 +1,42 @@
+# Two commands: `make run` sets everything up and serves the app on SQLite;
+# `make test` installs what the tests need and runs them all.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint bench migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed ## set up .venv, apply migrations to instance/membership.sqlite3, serve
+	APP_ENV=$${APP_ENV:-development} $(FLASK) db upgrade
+	APP_ENV=$${APP_ENV:-development} $(FLASK) run --host $(HOST) --port $(PORT)
+
+migrate: $(VENV)/.installed ## apply migrations to DATABASE_URL (default: the SQLite file)
+	APP_ENV=$${APP_ENV:-development} $(FLASK) db upgrade
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check membership tests benchmarks wsgi.py
+	$(BIN)/mypy
+
+test: lint ## lint, type-check, then the whole suite (on PostgreSQL too when DATABASE_URL names one)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test ## print benchmark tables (ratios to baselines run in the same process)
+	$(BIN)/python benchmarks/support_page.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,88 @@
+"""The membership app: ``create_app()`` wires config, extensions, blueprints and CLI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from membership import money
+from membership.config import Settings, load_settings
+from membership.extensions import csrf, db, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+# Bodies bigger than this are refused with 413 before any view reads them. Form
+# fields have their own, much smaller, limits and get a message per field.
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+
+
+def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Flask:
+    """Build the app from environment variables (or ``environ``), then Flask ``overrides``."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    settings = load_settings(environ, instance_path=app.instance_path)
+    _configure(app, settings)
+    app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+
+    from membership import support
+
+    app.register_blueprint(support.blueprint)
+    app.add_url_rule("/", "index", support.views.redirect_to_support)
+    _register_error_pages(app)
+    app.jinja_env.filters["money"] = money.format_money
+    return app
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    app.extensions["membership.settings"] = settings
+    production = settings.env == "production"
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        PREFERRED_URL_SCHEME="https" if production else "http",
+        TESTING=settings.env == "testing",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
+    )
+    if not settings.stripe_enabled:
+        log.warning("STRIPE_SECRET_KEY is not set: Continue shows how to set Stripe test keys")
+
+
+def _register_error_pages(app: Flask) -> None:
+    """Calm pages for every error: never a stack trace, always a way back."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error: CSRFError) -> tuple[str, int]:
+        query = {k: request.form.get(k, "") for k in ("frequency", "currency", "amount")}
+        return render_template("errors/csrf.html", query=query), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        code = error.code or 500
+        return render_template("errors/http.html", error=error, code=code), code
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[str, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return render_template("errors/http.html", error=None, code=500), 500

@@ -1,0 +1,226 @@
+"""Settings read from the environment once, validated at start-up.
+
+Every setting is documented in the README with its default. A missing or
+malformed setting fails here with a sentence that says what to set, never later
+in the middle of a request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from membership import money
+
+FREQUENCIES: tuple[str, ...] = ("once", "monthly", "annual")
+ENVIRONMENTS = ("development", "testing", "production")
+
+DEFAULT_PRESETS: dict[str, tuple[str, ...]] = {
+    "once": ("10", "25", "50"),
+    "monthly": ("2", "5", "10"),
+    "annual": ("25", "50", "100"),
+}
+DEFAULT_MIN_MAJOR = "2"
+DEFAULT_MAX_MAJOR = "10000"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class AmountRule:
+    """What a reader may give for one frequency in one currency, in minor units."""
+
+    presets: tuple[int, ...]
+    minimum: int
+    maximum: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one running app."""
+
+    env: str
+    secret_key: str
+    database_url: str
+    public_base_url: str
+    currencies: tuple[str, ...]
+    amount_rules: Mapping[tuple[str, str], AmountRule]
+    stripe_secret_key: str | None = None
+    stripe_publishable_key: str | None = None
+    stripe_webhook_secrets: tuple[str, ...] = ()
+    stripe_api_base: str | None = None
+    stripe_products: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def stripe_enabled(self) -> bool:
+        """Checkout needs a secret key; without one the app runs in dev mode."""
+        return bool(self.stripe_secret_key)
+
+    @property
+    def default_currency(self) -> str:
+        return self.currencies[0]
+
+    def amount_rule(self, frequency: str, currency: str) -> AmountRule:
+        return self.amount_rules[(frequency, currency)]
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, instance_path: str | None = None
+) -> Settings:
+    """Build Settings from environment variables (``os.environ`` by default)."""
+    env_vars = os.environ if environ is None else environ
+    env = env_vars.get("APP_ENV", "production").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}.")
+
+    currencies = _parse_currencies(env_vars.get("SUPPORT_CURRENCIES", "USD,EUR,GBP"))
+    webhook_secrets = tuple(
+        s.strip() for s in env_vars.get("STRIPE_WEBHOOK_SECRET", "").split(",") if s.strip()
+    )
+    public_base_url = env_vars.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
+    if not public_base_url:
+        if env == "production":
+            raise ConfigError(
+                "Set PUBLIC_BASE_URL to the public address of this app "
+                "(for example https://support.example.org); Stripe sends readers back there."
+            )
+        public_base_url = "http://127.0.0.1:5000"
+
+    return Settings(
+        env=env,
+        secret_key=_secret_key(env, env_vars.get("SECRET_KEY", ""), instance_path),
+        database_url=_database_url(env_vars.get("DATABASE_URL", ""), instance_path),
+        public_base_url=public_base_url,
+        currencies=currencies,
+        amount_rules=_parse_amount_rules(env_vars.get("SUPPORT_AMOUNTS", ""), currencies),
+        stripe_secret_key=env_vars.get("STRIPE_SECRET_KEY", "").strip() or None,
+        stripe_publishable_key=env_vars.get("STRIPE_PUBLISHABLE_KEY", "").strip() or None,
+        stripe_webhook_secrets=webhook_secrets,
+        stripe_api_base=env_vars.get("STRIPE_API_BASE", "").strip().rstrip("/") or None,
+        stripe_products={
+            frequency: value
+            for frequency in FREQUENCIES
+            if (value := env_vars.get(f"STRIPE_PRODUCT_{frequency.upper()}", "").strip())
+        },
+    )
+
+
+def _secret_key(env: str, configured: str, instance_path: str | None) -> str:
+    if configured:
+        if env == "production" and len(configured) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters in production.")
+        return configured
+    if env == "production":
+        raise ConfigError(
+            "Set SECRET_KEY to a long random string (for example the output of "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`); "
+            "the app refuses to start in production without it."
+        )
+    if instance_path is None:
+        return secrets.token_hex(32)
+    # Development: keep one key across restarts so sign-ins and forms survive a reload.
+    key_file = Path(instance_path) / "dev-secret-key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def _database_url(configured: str, instance_path: str | None) -> str:
+    url = configured.strip()
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url:
+        return url
+    base = Path(instance_path) if instance_path else Path("instance")
+    base.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(base / 'membership.sqlite3').resolve()}"
+
+
+def _parse_currencies(raw: str) -> tuple[str, ...]:
+    codes = tuple(dict.fromkeys(c.strip().upper() for c in raw.split(",") if c.strip()))
+    if not codes:
+        raise ConfigError("SUPPORT_CURRENCIES must list at least one currency, such as USD,EUR.")
+    bad = [c for c in codes if not money.is_currency_code(c)]
+    if bad:
+        raise ConfigError(f"SUPPORT_CURRENCIES has codes that are not ISO 4217: {', '.join(bad)}.")
+    return codes
+
+
+def _parse_amount_rules(raw: str, currencies: tuple[str, ...]) -> dict[tuple[str, str], AmountRule]:
+    """Resolve defaults <- "frequency" <- "frequency:CURRENCY" overrides from SUPPORT_AMOUNTS."""
+    overrides: dict[str, Any] = {}
+    if raw.strip():
+        try:
+            overrides = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"SUPPORT_AMOUNTS is not valid JSON: {exc}.") from exc
+        if not isinstance(overrides, dict):
+            raise ConfigError("SUPPORT_AMOUNTS must be a JSON object.")
+        for key in overrides:
+            frequency, _, currency = key.partition(":")
+            if frequency not in FREQUENCIES or (currency and currency not in currencies):
+                raise ConfigError(
+                    f"SUPPORT_AMOUNTS key {key!r} must be a frequency ({', '.join(FREQUENCIES)}) "
+                    "optionally followed by ':' and an enabled currency, such as 'monthly:EUR'."
+                )
+
+    rules: dict[tuple[str, str], AmountRule] = {}
+    for frequency in FREQUENCIES:
+        for currency in currencies:
+            spec: dict[str, Any] = {
+                "presets": list(DEFAULT_PRESETS[frequency]),
+                "min": DEFAULT_MIN_MAJOR,
+                "max": DEFAULT_MAX_MAJOR,
+            }
+            for key in (frequency, f"{frequency}:{currency}"):
+                part = overrides.get(key) or {}
+                if not isinstance(part, dict):
+                    raise ConfigError(f"SUPPORT_AMOUNTS[{key!r}] must be an object.")
+                spec.update({k: v for k, v in part.items() if k in ("presets", "min", "max")})
+            rules[(frequency, currency)] = _amount_rule(frequency, currency, spec)
+    return rules
+
+
+def _amount_rule(frequency: str, currency: str, spec: dict[str, Any]) -> AmountRule:
+    where = f"SUPPORT_AMOUNTS for {frequency} {currency}"
+    try:
+        minimum = money.to_minor(_decimal(spec["min"]), currency)
+        maximum = money.to_minor(_decimal(spec["max"]), currency)
+        presets = tuple(money.to_minor(_decimal(p), currency) for p in spec["presets"])
+    except (money.InvalidAmount, InvalidOperation, TypeError) as exc:
+        raise ConfigError(f"{where}: amounts must be numbers in major units ({exc}).") from exc
+    # Stripe refuses anything below its own minimum charge, so never offer it.
+    minimum = max(minimum, money.STRIPE_MINIMUM_MINOR.get(currency, 1))
+    if minimum > maximum:
+        raise ConfigError(f"{where}: min is above max.")
+    if any(not minimum <= p <= maximum for p in presets):
+        raise ConfigError(f"{where}: every preset must lie between min and max.")
+    return AmountRule(presets=presets, minimum=minimum, maximum=maximum)
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, float):  # JSON numbers such as 2.5 arrive as floats; read them exactly
+        value = repr(value)
+    return Decimal(str(value))
+
+
+def current_settings() -> Settings:
+    """The Settings of the app handling the current request or CLI command."""
+    from flask import current_app
+
+    settings: Settings = current_app.extensions["membership.settings"]
+    return settings

@@ -1,0 +1,185 @@
+"""The only module that imports ``stripe``: every call to Stripe goes through here.
+
+It takes and returns plain data (dicts, dataclasses), pins the API version,
+sends idempotency keys, and turns ``stripe`` exceptions into our own, so the
+rest of the code never depends on the library's objects. Tests replace it at
+this boundary only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from membership.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Pinned to the version this stripe package speaks; webhook payloads are parsed in this shape.
+API_VERSION = "2026-10-28.endive"
+
+_PRODUCT_NAMES = {
+    "once": "One-time support",
+    "monthly": "Monthly support",
+    "annual": "Annual support",
+}
+_INTERVALS = {"monthly": "month", "annual": "year"}
+
+
+class GatewayError(RuntimeError):
+    """Stripe could not do what we asked; the reader may try again later."""
+
+
+class NotConfigured(GatewayError):
+    """No Stripe secret key is set (development mode)."""
+
+
+class NotFound(GatewayError):
+    """Stripe has no such object."""
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """Everything needed to open a Checkout Session for one gift."""
+
+    attempt_id: str
+    frequency: str
+    amount_minor: int
+    currency: str
+    source: str | None
+    email: str | None
+    success_url: str
+    cancel_url: str
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str
+
+
+_clients: dict[tuple[str, str | None], stripe.StripeClient] = {}
+_products: dict[tuple[str, str | None, str], str] = {}
+_lock = threading.Lock()
+
+
+def _client(settings: Settings) -> stripe.StripeClient:
+    if not settings.stripe_secret_key:
+        raise NotConfigured("STRIPE_SECRET_KEY is not set")
+    key = (settings.stripe_secret_key, settings.stripe_api_base)
+    with _lock:
+        if key not in _clients:
+            base_addresses: Any = (
+                {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+            )
+            _clients[key] = stripe.StripeClient(
+                settings.stripe_secret_key,
+                stripe_version=API_VERSION,
+                base_addresses=base_addresses,
+                max_network_retries=2,
+            )
+        return _clients[key]
+
+
+def _translate(exc: stripe.StripeError, action: str) -> GatewayError:
+    # Log Stripe's request id and error code only: never card data or personal details.
+    log.error(
+        "stripe %s failed: %s (code=%s, request_id=%s, http_status=%s)",
+        action, type(exc).__name__, exc.code, exc.request_id, exc.http_status,
+    )
+    if isinstance(exc, stripe.InvalidRequestError) and exc.code == "resource_missing":
+        return NotFound(action)
+    return GatewayError(f"{action}: {type(exc).__name__}")
+
+
+def product_for(settings: Settings, frequency: str) -> str:
+    """The Stripe Product id gifts of this frequency are sold under.
+
+    Configured (STRIPE_PRODUCT_<FREQUENCY>) or else one product per frequency
+    with a fixed id, retrieved or created once and then cached for the process.
+    """
+    if frequency in settings.stripe_products:
+        return settings.stripe_products[frequency]
+    cache_key = (settings.stripe_secret_key or "", settings.stripe_api_base, frequency)
+    if cache_key in _products:
+        return _products[cache_key]
+    client = _client(settings)
+    product_id = f"membership_{frequency}"
+    try:
+        try:
+            client.v1.products.retrieve(product_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "resource_missing":
+                raise
+            client.v1.products.create(
+                params={
+                    "id": product_id,
+                    "name": _PRODUCT_NAMES[frequency],
+                    "metadata": {"membership_frequency": frequency},
+                },
+                options={"idempotency_key": f"product-{product_id}"},
+            )
+    except stripe.StripeError as exc:
+        raise _translate(exc, "product lookup") from exc
+    _products[cache_key] = product_id
+    return product_id
+
+
+def checkout_session_params(request: CheckoutRequest, product_id: str) -> dict[str, Any]:
+    """The exact parameters sent to Stripe to create a Checkout Session."""
+    metadata = {
+        "attempt_id": request.attempt_id,
+        "frequency": request.frequency,
+        "source": (request.source or "")[:500],  # Stripe caps metadata values at 500 chars
+    }
+    price_data: dict[str, Any] = {
+        "currency": request.currency.lower(),
+        "unit_amount": request.amount_minor,
+        "product": product_id,
+    }
+    params: dict[str, Any] = {
+        "line_items": [{"price_data": price_data, "quantity": 1}],
+        "client_reference_id": request.attempt_id,
+        "metadata": metadata,
+        "success_url": request.success_url,
+        "cancel_url": request.cancel_url,
+    }
+    if request.frequency == "once":
+        params["mode"] = "payment"
+        params["submit_type"] = "donate"
+        params["payment_intent_data"] = {"metadata": metadata}
+    else:
+        params["mode"] = "subscription"
+        price_data["recurring"] = {"interval": _INTERVALS[request.frequency]}
+        params["subscription_data"] = {"metadata": metadata}
+    if request.email:
+        params["customer_email"] = request.email
+    return params
+
+
+def create_checkout_session(settings: Settings, request: CheckoutRequest) -> CheckoutSession:
+    """Open a Stripe Checkout Session; retried calls with the same attempt id are idempotent."""
+    client = _client(settings)
+    params = checkout_session_params(request, product_for(settings, request.frequency))
+    try:
+        session = client.v1.checkout.sessions.create(
+            params=params,  # type: ignore[arg-type]
+            options={"idempotency_key": f"checkout-{request.attempt_id}"},
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc, "checkout session create") from exc
+    return CheckoutSession(id=session.id, url=str(session.url))
+
+
+def retrieve_checkout_session(settings: Settings, session_id: str) -> dict[str, Any]:
+    """A Checkout Session as a plain dict, in the pinned API version's shape."""
+    client = _client(settings)
+    try:
+        session = client.v1.checkout.sessions.retrieve(session_id)
+    except stripe.StripeError as exc:
+        raise _translate(exc, "checkout session retrieve") from exc
+    return session.to_dict()

@@ -1,0 +1,38 @@
+"""The support form: shape and length checks; amount rules live in the service."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, StringField
+from wtforms.validators import Email, Length, Optional
+
+_TOO_LONG = "This is longer than we can accept."
+
+
+class CheckoutForm(FlaskForm):
+    """What Continue posts to ``/support/checkout``."""
+
+    frequency = HiddenField("Frequency")
+    currency = HiddenField("Currency")
+    amount = StringField("Amount", validators=[Length(max=32, message=_TOO_LONG)])
+    custom_amount = StringField(
+        "Other amount", validators=[Length(max=32, message="Enter an amount, such as 10 or 10.50.")]
+    )
+    email = EmailField(
+        "Email (optional)",
+        validators=[
+            Optional(),
+            Length(max=254, message="An email address is at most 254 characters."),
+            Email(message="Enter a valid email address, such as name@example.org.",
+                  check_deliverability=False),
+        ],
+    )
+    source = HiddenField(validators=[Length(max=500, message=_TOO_LONG)])
+    utm_source = HiddenField(validators=[Length(max=200, message=_TOO_LONG)])
+    utm_medium = HiddenField(validators=[Length(max=200, message=_TOO_LONG)])
+    utm_campaign = HiddenField(validators=[Length(max=200, message=_TOO_LONG)])
+    utm_content = HiddenField(validators=[Length(max=200, message=_TOO_LONG)])
+
+    def chosen_amount(self) -> str:
+        """A typed amount wins over a preset, as the reader would expect."""
+        return (self.custom_amount.data or "").strip() or (self.amount.data or "").strip()

@@ -1,0 +1,270 @@
+"""Reader-facing giving: what a reader may choose, and sending them to Stripe Checkout.
+
+Views parse input and call these functions; every rule about amounts, and
+every call to Stripe for a gift, lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from membership import money, stripe_gateway
+from membership.config import FREQUENCIES, Settings
+from membership.extensions import db
+from membership.models import CheckoutAttempt, new_public_id
+
+log = logging.getLogger(__name__)
+
+FREQUENCY_LABELS = {"once": "Once", "monthly": "Monthly", "annual": "Annual"}
+FREQUENCY_ADJECTIVES = {"once": "one-time", "monthly": "monthly", "annual": "annual"}
+ATTRIBUTION_FIELDS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
+
+_SESSION_ID = re.compile(r"^cs_(?:test|live)_[A-Za-z0-9]{1,250}$")
+
+
+class InvalidGift(ValueError):
+    """The reader's choice cannot be accepted; ``field`` names the form field to flag."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class AmountTooSmall(InvalidGift):
+    pass
+
+
+class AmountTooLarge(InvalidGift):
+    pass
+
+
+class StripeNotConfigured(RuntimeError):
+    """Development mode: there is no Stripe key to open a Checkout Session with."""
+
+
+class CheckoutUnavailable(RuntimeError):
+    """Stripe failed to open a Checkout Session; nothing was stored, the reader may retry."""
+
+
+class UnknownSession(LookupError):
+    """The session id is malformed, unknown to Stripe, or not one of ours."""
+
+
+@dataclass(frozen=True)
+class Gift:
+    """A validated choice: how often and how much."""
+
+    frequency: str
+    amount_minor: int
+    currency: str
+
+    @property
+    def display(self) -> str:
+        return money.format_money(self.amount_minor, self.currency)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Where the reader came from: the article or campaign, and UTM tags."""
+
+    source: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_content: str | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Any) -> Attribution:
+        return cls(**{name: (values.get(name) or "").strip() or None for name in ATTRIBUTION_FIELDS})
+
+    def as_query(self) -> dict[str, str]:
+        return {name: value for name in ATTRIBUTION_FIELDS if (value := getattr(self, name))}
+
+
+@dataclass(frozen=True)
+class Preset:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class SupportChoices:
+    """What the support page offers and has preselected for one frequency and currency."""
+
+    frequency: str
+    currency: str
+    currencies: tuple[str, ...]
+    presets: tuple[Preset, ...]
+    selected_preset: str | None
+    custom_amount: str
+    minimum: str
+    maximum: str
+    attribution: Attribution = field(default_factory=Attribution)
+
+    def tab_query(self, frequency: str) -> str:
+        query = {"frequency": frequency, "currency": self.currency, **self.attribution.as_query()}
+        return urlencode(query)
+
+
+def support_choices(
+    settings: Settings,
+    frequency: str | None,
+    currency: str | None,
+    amount: str | None,
+    attribution: Attribution,
+) -> SupportChoices:
+    """Preselections for the support page; unknown values fall back to defaults quietly."""
+    frequency = frequency if frequency in FREQUENCIES else "monthly"
+    currency = (currency or "").upper()
+    if currency not in settings.currencies:
+        currency = settings.default_currency
+    rule = settings.amount_rule(frequency, currency)
+    presets = tuple(
+        Preset(money.format_plain(p, currency), money.format_money(p, currency))
+        for p in rule.presets
+    )
+    selected, custom = None, ""
+    if amount:
+        try:
+            minor = money.parse_amount(amount, currency)
+        except money.InvalidAmount:
+            minor = None
+        if minor is not None and minor in rule.presets:
+            selected = money.format_plain(minor, currency)
+        elif minor is not None:
+            custom = money.format_plain(minor, currency)
+    if selected is None and not custom and presets:
+        selected = presets[len(presets) // 2].value
+    return SupportChoices(
+        frequency=frequency,
+        currency=currency,
+        currencies=settings.currencies,
+        presets=presets,
+        selected_preset=selected,
+        custom_amount=custom,
+        minimum=money.format_money(rule.minimum, currency),
+        maximum=money.format_money(rule.maximum, currency),
+        attribution=attribution,
+    )
+
+
+def make_gift(settings: Settings, frequency: str, currency: str, amount_text: str) -> Gift:
+    """Validate a reader's choice against the configured rules for that frequency and currency."""
+    if frequency not in FREQUENCIES:
+        raise InvalidGift("frequency", "Choose Once, Monthly or Annual.")
+    currency = currency.strip().upper()
+    if currency not in settings.currencies:
+        raise InvalidGift(
+            "currency", f"Choose one of the currencies we accept: {', '.join(settings.currencies)}."
+        )
+    if not amount_text.strip():
+        raise InvalidGift("amount", "Choose an amount or enter your own.")
+    try:
+        minor = money.parse_amount(amount_text, currency)
+    except money.InvalidAmount as exc:
+        raise InvalidGift("amount", str(exc)) from exc
+    rule = settings.amount_rule(frequency, currency)
+    if minor < rule.minimum:
+        raise AmountTooSmall(
+            "amount", f"The smallest amount is {money.format_money(rule.minimum, currency)}."
+        )
+    if minor > rule.maximum:
+        raise AmountTooLarge(
+            "amount",
+            f"The largest amount we take online is {money.format_money(rule.maximum, currency)}. "
+            "Please contact us for larger gifts.",
+        )
+    return Gift(frequency=frequency, amount_minor=minor, currency=currency)
+
+
+def start_checkout(
+    settings: Settings, gift: Gift, attribution: Attribution, email: str | None
+) -> str:
+    """Open a Stripe Checkout Session for the gift, record the attempt, return Stripe's URL.
+
+    Stripe is called first and the attempt stored after, in one insert, so a
+    Stripe failure leaves no row and a stored row always has its session id.
+    """
+    if not settings.stripe_enabled:
+        raise StripeNotConfigured()
+    attempt_id = new_public_id()
+    cancel_query = {
+        "frequency": gift.frequency,
+        "amount": money.format_plain(gift.amount_minor, gift.currency),
+        "currency": gift.currency,
+        **attribution.as_query(),
+    }
+    request = stripe_gateway.CheckoutRequest(
+        attempt_id=attempt_id,
+        frequency=gift.frequency,
+        amount_minor=gift.amount_minor,
+        currency=gift.currency,
+        source=attribution.source,
+        email=email,
+        success_url=f"{settings.public_base_url}/support/thank-you?session_id={{CHECKOUT_SESSION_ID}}",
+        cancel_url=f"{settings.public_base_url}/support/cancelled?{urlencode(cancel_query)}",
+    )
+    try:
+        session = stripe_gateway.create_checkout_session(settings, request)
+    except stripe_gateway.GatewayError as exc:
+        log.warning("checkout attempt %s not opened: %s", attempt_id, exc)
+        raise CheckoutUnavailable() from exc
+    attempt = CheckoutAttempt(
+        id=attempt_id,
+        frequency=gift.frequency,
+        amount_minor=gift.amount_minor,
+        currency=gift.currency,
+        stripe_session_id=session.id,
+        **{name: getattr(attribution, name) for name in ATTRIBUTION_FIELDS},
+    )
+    db.session.add(attempt)
+    db.session.commit()
+    log.info("checkout attempt %s opened session %s", attempt_id, session.id)
+    return session.url
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What the thank-you page may say about a Checkout Session."""
+
+    paid: bool
+    gift: Gift | None
+
+    @property
+    def description(self) -> str:
+        if self.gift is None:
+            return ""
+        return f"{FREQUENCY_ADJECTIVES[self.gift.frequency]} support of {self.gift.display}"
+
+
+def confirm_checkout(settings: Settings, session_id: str) -> Confirmation:
+    """Ask Stripe how a Checkout Session ended; paid only when Stripe says complete and paid."""
+    if not _SESSION_ID.match(session_id):
+        raise UnknownSession(session_id)
+    if not settings.stripe_enabled:
+        raise StripeNotConfigured()
+    try:
+        session = stripe_gateway.retrieve_checkout_session(settings, session_id)
+    except stripe_gateway.NotFound as exc:
+        raise UnknownSession(session_id) from exc
+    except stripe_gateway.GatewayError as exc:
+        raise CheckoutUnavailable() from exc
+    paid = session.get("status") == "complete" and session.get("payment_status") in (
+        "paid",
+        "no_payment_required",
+    )
+    if not paid:
+        return Confirmation(paid=False, gift=None)
+    frequency = (session.get("metadata") or {}).get("frequency")
+    if frequency not in FREQUENCIES:
+        frequency = "once" if session.get("mode") == "payment" else None
+    currency = str(session.get("currency") or "").upper()
+    amount = session.get("amount_total")
+    if frequency is None or not currency or not isinstance(amount, int):
+        return Confirmation(paid=True, gift=None)
+    return Confirmation(paid=True, gift=Gift(frequency, amount, currency))

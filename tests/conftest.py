@@ -1,0 +1,147 @@
+"""Shared fixtures: one app per test session on a real database, cleaned per test.
+
+The database is a SQLite file in a temporary folder, or PostgreSQL when
+``DATABASE_URL`` names one (``.ci/run`` runs the suite both ways). The schema
+always comes from the Alembic migrations, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from membership import create_app
+from membership.extensions import db
+from tests.fake_stripe import FakeStripe, FakeStripeServer
+
+POSTGRES_URL = os.environ.get("DATABASE_URL", "")
+ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if ON_POSTGRES:
+        return f"database: PostgreSQL ({re.sub(r'//[^@]*@', '//', POSTGRES_URL)})"
+    return (
+        "database: SQLite only (set DATABASE_URL=postgresql+psycopg://... to run on PostgreSQL; "
+        ".ci/run does both)"
+    )
+
+
+def reset_postgres_schema(url: str) -> None:
+    """Start from an empty database, whatever an earlier interrupted run left behind."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def test_environ(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment a test app is configured from (no real Stripe keys, ever)."""
+    return {
+        "APP_ENV": "testing",
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": "http://support.test",
+        "SUPPORT_CURRENCIES": "USD,EUR,GBP,JPY",
+        "SUPPORT_AMOUNTS": '{"once:JPY": {"presets": [1000, 3000, 5000], "min": 500, "max": 1000000},'
+        ' "monthly:JPY": {"presets": [300, 500, 1000], "min": 300, "max": 1000000},'
+        ' "annual:JPY": {"presets": [3000, 5000, 10000], "min": 1000, "max": 1000000}}',
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if ON_POSTGRES:
+        reset_postgres_schema(POSTGRES_URL)
+        return POSTGRES_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def fake_stripe_server() -> Iterator[FakeStripe]:
+    with FakeStripeServer() as state:
+        yield state
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, fake_stripe_server: FakeStripe) -> Iterator[Flask]:
+    app = create_app(
+        test_environ(
+            database_url,
+            STRIPE_SECRET_KEY="sk_test_fake",
+            STRIPE_PUBLISHABLE_KEY="pk_test_fake",
+            STRIPE_API_BASE=fake_stripe_server.base_url,
+        )
+    )
+    with app.app_context():
+        flask_migrate.upgrade()
+    yield app
+
+
+@pytest.fixture(autouse=True)
+def clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty every table after each test that used the app."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app: Flask = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def stripe(fake_stripe_server: FakeStripe) -> Iterator[FakeStripe]:
+    """The fake Stripe, with its recorded traffic and sessions cleared for this test."""
+    fake_stripe_server.reset()
+    yield fake_stripe_server
+    fake_stripe_server.reset()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+def csrf_token(client: FlaskClient, path: str = "/support") -> str:
+    """The CSRF token a real browser would have read from the page."""
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def post_checkout(client: FlaskClient, **fields: Any) -> Any:
+    """Post the support form as a browser would: with the page's CSRF token."""
+    data = {"csrf_token": csrf_token(client), **fields}
+    return client.post("/support/checkout", data=data)
+
+
+@pytest.fixture
+def dev_app(app: Flask, database_url: str) -> Flask:
+    """An app with no Stripe key (development mode), on the migrated test database."""
+    return create_app(test_environ(database_url))
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,186 @@
+"""A Stripe-compatible HTTP server on loopback for the calls localstripe does not cover.
+
+localstripe has no Checkout Sessions and no Products with chosen ids, so these
+tests point the gateway (``STRIPE_API_BASE``) at this small server instead. It
+answers with Stripe's own example objects from ``../shared/stripe/fixtures3.json``
+and records every request exactly as the stripe library sent it over HTTP, so a
+test can assert the parameters Stripe would have received.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+FIXTURES_PATH = Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json"
+
+
+def stripe_fixture(resource: str) -> dict[str, Any]:
+    """A deep copy of Stripe's published example object for ``resource``."""
+    return copy.deepcopy(_fixtures()[resource])
+
+
+_FIXTURES: dict[str, Any] = {}
+
+
+def _fixtures() -> dict[str, Any]:
+    if not _FIXTURES:
+        _FIXTURES.update(json.loads(FIXTURES_PATH.read_text())["resources"])
+    return _FIXTURES
+
+
+def decode_form(body: str) -> dict[str, Any]:
+    """Stripe's form encoding (``a[b][0][c]=1``) back into nested dicts and lists."""
+    root: dict[str, Any] = {}
+    for key, value in parse_qsl(body, keep_blank_values=True):
+        parts = re.findall(r"[^\[\]]+", key)
+        node: Any = root
+        for part, following in zip(parts, parts[1:], strict=False):
+            index: Any = int(part) if isinstance(node, list) else part
+            if isinstance(node, list):
+                while len(node) <= index:
+                    node.append(None)
+            if node[index] is None if isinstance(node, list) else index not in node:
+                node[index] = [] if following.isdigit() else {}
+            node = node[index]
+        last = parts[-1]
+        if isinstance(node, list):
+            position = int(last)
+            while len(node) <= position:
+                node.append(None)
+            node[position] = value
+        else:
+            node[last] = value
+    return root
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeStripe:
+    """State and recorded traffic of the fake server; tests read and steer it."""
+
+    requests: list[RecordedRequest] = field(default_factory=list)
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fail_with: int | None = None  # answer the next calls with this HTTP status
+    base_url: str = ""
+
+    def calls(self, method: str, path_prefix: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
+
+    def complete_session(self, session_id: str, payment_status: str = "paid") -> None:
+        """What Stripe does when the reader pays: the session becomes complete."""
+        self.sessions[session_id].update(status="complete", payment_status=payment_status)
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.sessions.clear()
+        self.fail_with = None
+
+    # -- the WSGI app -------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        params = decode_form(request.get_data(as_text=True)) if request.method == "POST" else {}
+        self.requests.append(
+            RecordedRequest(request.method, request.path, params, dict(request.headers))
+        )
+        response = self._answer(request, params)
+        return response(environ, start_response)
+
+    def _answer(self, request: Request, params: dict[str, Any]) -> Response:
+        if self.fail_with is not None:
+            return _error(self.fail_with, "api_error", None, "Simulated Stripe outage")
+        path = request.path
+        if request.method == "GET" and (match := re.fullmatch(r"/v1/products/([^/]+)", path)):
+            product = self.products.get(match.group(1))
+            return _json(product) if product else _missing("product", match.group(1))
+        if request.method == "POST" and path == "/v1/products":
+            product = stripe_fixture("product")
+            product.update(id=params["id"], name=params["name"], metadata=params.get("metadata", {}))
+            self.products[product["id"]] = product
+            return _json(product)
+        if request.method == "POST" and path == "/v1/checkout/sessions":
+            return _json(self._create_session(params))
+        if request.method == "GET" and (
+            match := re.fullmatch(r"/v1/checkout/sessions/([^/]+)", path)
+        ):
+            session = self.sessions.get(match.group(1))
+            return _json(session) if session else _missing("checkout.session", match.group(1))
+        return _error(404, "invalid_request_error", None, f"Unrecognized request URL {path}")
+
+    def _create_session(self, params: dict[str, Any]) -> dict[str, Any]:
+        session = stripe_fixture("checkout.session")
+        session_id = "cs_test_" + secrets.token_hex(24)
+        price = params["line_items"][0]["price_data"]
+        session.update(
+            id=session_id,
+            url=f"https://checkout.stripe.test/c/pay/{session_id}",
+            mode=params["mode"],
+            status="open",
+            payment_status="unpaid",
+            currency=price["currency"],
+            amount_total=int(price["unit_amount"]),
+            amount_subtotal=int(price["unit_amount"]),
+            client_reference_id=params.get("client_reference_id"),
+            metadata=params.get("metadata", {}),
+            success_url=params["success_url"],
+            cancel_url=params["cancel_url"],
+            customer_email=params.get("customer_email"),
+            submit_type=params.get("submit_type"),
+            payment_intent=None,
+        )
+        self.sessions[session_id] = session
+        return session
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(
+        json.dumps(body),
+        status=status,
+        content_type="application/json",
+        headers={"Request-Id": "req_" + secrets.token_hex(7), "Stripe-Should-Retry": "false"},
+    )
+
+
+def _error(status: int, kind: str, code: str | None, message: str) -> Response:
+    return _json({"error": {"type": kind, "code": code, "message": message}}, status)
+
+
+def _missing(resource: str, object_id: str) -> Response:
+    return _error(404, "invalid_request_error", "resource_missing",
+                  f"No such {resource}: '{object_id}'")
+
+
+class FakeStripeServer:
+    """Serve a FakeStripe on a free loopback port in a background thread."""
+
+    def __init__(self) -> None:
+        self.state = FakeStripe()
+        self._server = make_server("127.0.0.1", 0, self.state, threaded=True)
+        self.state.base_url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeStripe:
+        self._thread.start()
+        return self.state
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)

@@ -1,0 +1,105 @@
+"""Configuration is read once from the environment and fails early with a sentence."""
+
+import pytest
+
+from membership import create_app
+from membership.config import ConfigError, load_settings
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app({"APP_ENV": "production", "PUBLIC_BASE_URL": "https://s.example.org",
+                    "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_production_is_the_default_environment() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_settings({"PUBLIC_BASE_URL": "https://s.example.org"})
+
+
+def test_production_requires_public_base_url() -> None:
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        load_settings({"APP_ENV": "production", "SECRET_KEY": "k" * 40})
+
+
+def test_production_cookies_are_secure(tmp_path) -> None:
+    app = create_app({"APP_ENV": "production", "SECRET_KEY": "k" * 40,
+                      "PUBLIC_BASE_URL": "https://s.example.org",
+                      "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_development_keeps_one_generated_secret_key(tmp_path) -> None:
+    first = load_settings({"APP_ENV": "development"}, instance_path=str(tmp_path))
+    second = load_settings({"APP_ENV": "development"}, instance_path=str(tmp_path))
+    assert first.secret_key == second.secret_key
+    assert len(first.secret_key) >= 32
+    assert first.database_url == f"sqlite:///{tmp_path / 'membership.sqlite3'}"
+
+
+def test_defaults_match_the_readme(tmp_path) -> None:
+    settings = load_settings({"APP_ENV": "development"}, instance_path=str(tmp_path))
+    assert settings.currencies == ("USD", "EUR", "GBP")
+    assert settings.public_base_url == "http://127.0.0.1:5000"
+    assert not settings.stripe_enabled
+    monthly = settings.amount_rule("monthly", "USD")
+    assert monthly.presets == (200, 500, 1000)
+    assert (monthly.minimum, monthly.maximum) == (200, 1_000_000)
+    assert settings.amount_rule("annual", "EUR").presets == (2500, 5000, 10000)
+    assert settings.amount_rule("once", "GBP").presets == (1000, 2500, 5000)
+
+
+def test_amounts_can_be_set_per_frequency_and_currency(tmp_path) -> None:
+    settings = load_settings(
+        {
+            "APP_ENV": "development",
+            "SUPPORT_CURRENCIES": "usd, eur",
+            "SUPPORT_AMOUNTS": '{"monthly": {"presets": [3, 6.5, 12], "min": 3},'
+            ' "monthly:EUR": {"max": 500}}',
+        },
+        instance_path=str(tmp_path),
+    )
+    assert settings.currencies == ("USD", "EUR")
+    assert settings.amount_rule("monthly", "USD").presets == (300, 650, 1200)
+    assert settings.amount_rule("monthly", "USD").maximum == 1_000_000
+    assert settings.amount_rule("monthly", "EUR").minimum == 300
+    assert settings.amount_rule("monthly", "EUR").maximum == 50000
+    assert settings.amount_rule("once", "USD").minimum == 200
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"SUPPORT_CURRENCIES": "US"}, "ISO 4217"),
+        ({"SUPPORT_CURRENCIES": " , "}, "at least one currency"),
+        ({"SUPPORT_AMOUNTS": "{not json"}, "not valid JSON"),
+        ({"SUPPORT_AMOUNTS": '{"weekly": {}}'}, "must be a frequency"),
+        ({"SUPPORT_AMOUNTS": '{"monthly:CHF": {}}'}, "enabled currency"),
+        ({"SUPPORT_AMOUNTS": '{"monthly": {"min": 20, "max": 10}}'}, "min is above max"),
+        ({"SUPPORT_AMOUNTS": '{"monthly": {"presets": [1]}}'}, "between min and max"),
+        ({"SUPPORT_AMOUNTS": '{"monthly": {"presets": ["x"]}}'}, "numbers in major units"),
+        ({"APP_ENV": "staging"}, "APP_ENV"),
+    ],
+)
+def test_malformed_settings_fail_with_a_sentence(tmp_path, variables, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"APP_ENV": "development", **variables}, instance_path=str(tmp_path))
+
+
+def test_minimum_never_below_what_stripe_accepts(tmp_path) -> None:
+    settings = load_settings(
+        {"APP_ENV": "development", "SUPPORT_CURRENCIES": "JPY",
+         "SUPPORT_AMOUNTS": '{"once": {"presets": [500], "min": 1},'
+         ' "monthly": {"presets": [500]}, "annual": {"presets": [5000]}}'},
+        instance_path=str(tmp_path),
+    )
+    assert settings.amount_rule("once", "JPY").minimum == 50
+
+
+def test_default_presets_below_stripe_minimum_are_refused(tmp_path) -> None:
+    # ¥2/¥5/¥10 a month cannot be charged: a JPY install must set its own amounts.
+    with pytest.raises(ConfigError, match="monthly JPY: every preset"):
+        load_settings({"APP_ENV": "development", "SUPPORT_CURRENCIES": "JPY"},
+                      instance_path=str(tmp_path))
