@@ -30,6 +30,7 @@ migrate: $(VENV)/.installed ## apply migrations to DATABASE_URL (default: the SQ
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check membership tests benchmarks wsgi.py
+	$(BIN)/ruff format --check membership tests benchmarks wsgi.py
 	$(BIN)/mypy
 
 test: lint ## lint, type-check, then the whole suite (on PostgreSQL too when DATABASE_URL names one)

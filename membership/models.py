@@ -51,7 +51,7 @@ def new_public_id() -> str:
     return uuid.uuid4().hex
 
 
-class Supporter(db.Model):  # type: ignore[name-defined,misc]
+class Supporter(db.Model):  # type: ignore[name-defined]
     """A person who has given. Holds as little as we need to recognise them again."""
 
     __tablename__ = "supporters"
@@ -70,7 +70,7 @@ class Supporter(db.Model):  # type: ignore[name-defined,misc]
         super().__init__(**kwargs)
 
 
-class CheckoutAttempt(db.Model):  # type: ignore[name-defined,misc]
+class CheckoutAttempt(db.Model):  # type: ignore[name-defined]
     """One press of Continue that reached Stripe Checkout, with where the reader came from.
 
     The reader's email is deliberately not kept here: Stripe collects it, and the

@@ -13,21 +13,56 @@ from decimal import Decimal, InvalidOperation
 # Currencies whose minor unit is not 1/100. Everything else has exponent 2.
 # Source: ISO 4217 and Stripe's list of zero-decimal / three-decimal currencies.
 _EXPONENTS: dict[str, int] = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "JPY": 0, "KMF": 0, "KRW": 0, "MGA": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3,
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "MGA": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "BHD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "OMR": 3,
+    "TND": 3,
 }
 
 # Stripe refuses charges below these (minor units); see Stripe's "minimum and
 # maximum charge amounts". Currencies not listed fall back to the configured minimum.
 STRIPE_MINIMUM_MINOR: dict[str, int] = {
-    "USD": 50, "EUR": 50, "GBP": 30, "CAD": 50, "AUD": 50, "CHF": 50, "NZD": 50,
-    "SEK": 300, "NOK": 300, "DKK": 250, "PLN": 200, "CZK": 1500, "HUF": 17500,
-    "JPY": 50, "HKD": 400, "SGD": 50, "MXN": 1000, "BRL": 50, "INR": 50,
+    "USD": 50,
+    "EUR": 50,
+    "GBP": 30,
+    "CAD": 50,
+    "AUD": 50,
+    "CHF": 50,
+    "NZD": 50,
+    "SEK": 300,
+    "NOK": 300,
+    "DKK": 250,
+    "PLN": 200,
+    "CZK": 1500,
+    "HUF": 17500,
+    "JPY": 50,
+    "HKD": 400,
+    "SGD": 50,
+    "MXN": 1000,
+    "BRL": 50,
+    "INR": 50,
 }
 
 _SYMBOLS: dict[str, str] = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
+_MAX_WHOLE_DIGITS = 15  # far above any gift; keeps Decimal and integer columns in range
 _CODE = re.compile(r"^[A-Z]{3}$")
 _AMOUNT = re.compile(r"^\d+(?:\.\d+)?$")
 
@@ -56,7 +91,9 @@ def parse_amount(text: str, currency: str) -> int:
     if not _AMOUNT.match(cleaned):
         raise InvalidAmount("Enter an amount as a number, such as 10 or 10.50.")
     places = exponent(currency)
-    _, _, fraction = cleaned.partition(".")
+    whole, _, fraction = cleaned.partition(".")
+    if len(whole.lstrip("0")) > _MAX_WHOLE_DIGITS:
+        raise InvalidAmount("That amount is too large.")
     if len(fraction.rstrip("0")) > places:
         if places == 0:
             raise InvalidAmount(f"{currency} amounts must be whole numbers.")

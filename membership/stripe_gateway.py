@@ -18,6 +18,8 @@ import stripe
 from membership.config import Settings
 
 log = logging.getLogger(__name__)
+# The library logs request URLs at INFO; list filters can carry emails, so keep it quiet.
+logging.getLogger("stripe").setLevel(logging.WARNING)
 
 # Pinned to the version this stripe package speaks; webhook payloads are parsed in this shape.
 API_VERSION = "2026-10-28.endive"
@@ -89,7 +91,11 @@ def _translate(exc: stripe.StripeError, action: str) -> GatewayError:
     # Log Stripe's request id and error code only: never card data or personal details.
     log.error(
         "stripe %s failed: %s (code=%s, request_id=%s, http_status=%s)",
-        action, type(exc).__name__, exc.code, exc.request_id, exc.http_status,
+        action,
+        type(exc).__name__,
+        exc.code,
+        exc.request_id,
+        exc.http_status,
     )
     if isinstance(exc, stripe.InvalidRequestError) and exc.code == "resource_missing":
         return NotFound(action)

@@ -7,6 +7,7 @@ always comes from the Alembic migrations, as in production.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -45,7 +46,7 @@ def reset_postgres_schema(url: str) -> None:
     engine.dispose()
 
 
-def test_environ(database_url: str, **extra: str) -> dict[str, str]:
+def app_environ(database_url: str, **extra: str) -> dict[str, str]:
     """The environment a test app is configured from (no real Stripe keys, ever)."""
     return {
         "APP_ENV": "testing",
@@ -53,9 +54,13 @@ def test_environ(database_url: str, **extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "PUBLIC_BASE_URL": "http://support.test",
         "SUPPORT_CURRENCIES": "USD,EUR,GBP,JPY",
-        "SUPPORT_AMOUNTS": '{"once:JPY": {"presets": [1000, 3000, 5000], "min": 500, "max": 1000000},'
-        ' "monthly:JPY": {"presets": [300, 500, 1000], "min": 300, "max": 1000000},'
-        ' "annual:JPY": {"presets": [3000, 5000, 10000], "min": 1000, "max": 1000000}}',
+        "SUPPORT_AMOUNTS": json.dumps(
+            {
+                "once:JPY": {"presets": [1000, 3000, 5000], "min": 500, "max": 1000000},
+                "monthly:JPY": {"presets": [300, 500, 1000], "min": 300, "max": 1000000},
+                "annual:JPY": {"presets": [3000, 5000, 10000], "min": 1000, "max": 1000000},
+            }
+        ),
         **extra,
     }
 
@@ -77,7 +82,7 @@ def fake_stripe_server() -> Iterator[FakeStripe]:
 @pytest.fixture(scope="session")
 def app(database_url: str, fake_stripe_server: FakeStripe) -> Iterator[Flask]:
     app = create_app(
-        test_environ(
+        app_environ(
             database_url,
             STRIPE_SECRET_KEY="sk_test_fake",
             STRIPE_PUBLISHABLE_KEY="pk_test_fake",
@@ -139,7 +144,7 @@ def post_checkout(client: FlaskClient, **fields: Any) -> Any:
 @pytest.fixture
 def dev_app(app: Flask, database_url: str) -> Flask:
     """An app with no Stripe key (development mode), on the migrated test database."""
-    return create_app(test_environ(database_url))
+    return create_app(app_environ(database_url))
 
 
 @pytest.fixture

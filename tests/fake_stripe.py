@@ -79,7 +79,8 @@ class FakeStripe:
     requests: list[RecordedRequest] = field(default_factory=list)
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fail_with: int | None = None  # answer the next calls with this HTTP status
+    fail_with: int | None = None  # answer calls under fail_path with this HTTP status
+    fail_path: str = "/v1/"
     base_url: str = ""
 
     def calls(self, method: str, path_prefix: str) -> list[RecordedRequest]:
@@ -93,6 +94,7 @@ class FakeStripe:
         self.requests.clear()
         self.sessions.clear()
         self.fail_with = None
+        self.fail_path = "/v1/"
 
     # -- the WSGI app -------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -105,7 +107,7 @@ class FakeStripe:
         return response(environ, start_response)
 
     def _answer(self, request: Request, params: dict[str, Any]) -> Response:
-        if self.fail_with is not None:
+        if self.fail_with is not None and request.path.startswith(self.fail_path):
             return _error(self.fail_with, "api_error", None, "Simulated Stripe outage")
         path = request.path
         if request.method == "GET" and (match := re.fullmatch(r"/v1/products/([^/]+)", path)):
@@ -113,7 +115,9 @@ class FakeStripe:
             return _json(product) if product else _missing("product", match.group(1))
         if request.method == "POST" and path == "/v1/products":
             product = stripe_fixture("product")
-            product.update(id=params["id"], name=params["name"], metadata=params.get("metadata", {}))
+            product.update(
+                id=params["id"], name=params["name"], metadata=params.get("metadata", {})
+            )
             self.products[product["id"]] = product
             return _json(product)
         if request.method == "POST" and path == "/v1/checkout/sessions":
@@ -164,8 +168,9 @@ def _error(status: int, kind: str, code: str | None, message: str) -> Response:
 
 
 def _missing(resource: str, object_id: str) -> Response:
-    return _error(404, "invalid_request_error", "resource_missing",
-                  f"No such {resource}: '{object_id}'")
+    return _error(
+        404, "invalid_request_error", "resource_missing", f"No such {resource}: '{object_id}'"
+    )
 
 
 class FakeStripeServer:

@@ -36,6 +36,7 @@ def test_parse_amount_gives_exact_minor_units(text: str, currency: str, minor: i
         ("0.00", "USD", "greater than zero"),
         ("5.001", "USD", "at most 2 decimal places"),
         ("500.5", "JPY", "whole numbers"),
+        ("1" * 100_000, "USD", "too large"),
     ],
 )
 def test_parse_amount_rejects_with_a_reason(text: str, currency: str, message: str) -> None:

@@ -9,6 +9,10 @@ from wtforms.validators import Email, Length, Optional
 _TOO_LONG = "This is longer than we can accept."
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 class CheckoutForm(FlaskForm):
     """What Continue posts to ``/support/checkout``."""
 
@@ -20,11 +24,14 @@ class CheckoutForm(FlaskForm):
     )
     email = EmailField(
         "Email (optional)",
+        filters=[_strip],
         validators=[
             Optional(),
             Length(max=254, message="An email address is at most 254 characters."),
-            Email(message="Enter a valid email address, such as name@example.org.",
-                  check_deliverability=False),
+            Email(
+                message="Enter a valid email address, such as name@example.org.",
+                check_deliverability=False,
+            ),
         ],
     )
     source = HiddenField(validators=[Length(max=500, message=_TOO_LONG)])

@@ -80,7 +80,9 @@ class Attribution:
 
     @classmethod
     def from_mapping(cls, values: Any) -> Attribution:
-        return cls(**{name: (values.get(name) or "").strip() or None for name in ATTRIBUTION_FIELDS})
+        return cls(
+            **{name: (values.get(name) or "").strip() or None for name in ATTRIBUTION_FIELDS}
+        )
 
     def as_query(self) -> dict[str, str]:
         return {name: value for name in ATTRIBUTION_FIELDS if (value := getattr(self, name))}

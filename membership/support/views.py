@@ -59,20 +59,20 @@ def checkout() -> BaseResponse | tuple[str, int]:
     settings = current_settings()
     submitted = {
         "frequency": form.frequency.data or "",
-        "currency": form.currency.data or "",
+        "currency": form.currency.data or settings.default_currency,
         "amount": form.chosen_amount(),
         **{name: getattr(form, name).data or "" for name in service.ATTRIBUTION_FIELDS},
     }
     form_ok = form.validate()
     gift = None
-    try:
-        gift = service.make_gift(
-            settings, submitted["frequency"], submitted["currency"], submitted["amount"]
-        )
-    except service.InvalidGift as exc:
-        form_ok = False
-        field = form.custom_amount if exc.field == "amount" else getattr(form, exc.field)
-        field.errors = [*field.errors, exc.message]
+    if not (form.amount.errors or form.custom_amount.errors):
+        try:
+            gift = service.make_gift(
+                settings, submitted["frequency"], submitted["currency"], submitted["amount"]
+            )
+        except service.InvalidGift as exc:
+            field = form.custom_amount if exc.field == "amount" else getattr(form, exc.field)
+            field.errors = [*field.errors, exc.message]
     if not form_ok or gift is None:
         return _render_support(form, _choices_from(submitted), status=400)
 
@@ -114,4 +114,5 @@ def cancelled() -> tuple[str, int]:
 
 def redirect_to_support() -> BaseResponse:
     """The site root: the support page is the front door."""
-    return redirect(url_for("support.support", **request.args), code=302)
+    query = request.query_string.decode()
+    return redirect(url_for("support.support") + (f"?{query}" if query else ""), code=302)

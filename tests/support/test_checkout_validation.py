@@ -1,0 +1,100 @@
+"""Bad input re-renders the form with a message per field and 400, and stores nothing."""
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from membership.extensions import db
+from membership.models import CheckoutAttempt
+from tests.conftest import post_checkout
+from tests.fake_stripe import FakeStripe
+
+VALID = {"frequency": "monthly", "currency": "USD", "amount": "5"}
+
+
+def attempts_stored(app: Flask) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(CheckoutAttempt)) or 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        pytest.param({"custom_amount": "ten"}, "Enter an amount as a number", id="malformed"),
+        pytest.param({"custom_amount": "1,2.3.4"}, "Enter an amount as a number", id="two-dots"),
+        pytest.param({"custom_amount": "1e3"}, "Enter an amount as a number", id="exponent"),
+        pytest.param({"custom_amount": "-5"}, "Enter an amount as a number", id="negative"),
+        pytest.param({"custom_amount": "0"}, "greater than zero", id="zero"),
+        pytest.param(
+            {"custom_amount": "5.555"}, "at most 2 decimal places", id="too-many-decimals"
+        ),
+        pytest.param(
+            {"currency": "JPY", "custom_amount": "500.5"}, "whole numbers", id="jpy-decimals"
+        ),
+        pytest.param({"custom_amount": "1.99"}, "The smallest amount is $2.00", id="below-min"),
+        pytest.param(
+            {"custom_amount": "10000.01"},
+            "The largest amount we take online is $10,000.00",
+            id="above-max",
+        ),
+        pytest.param(
+            {"currency": "JPY", "custom_amount": "299"},
+            "The smallest amount is ¥300",
+            id="below-min-jpy",
+        ),
+        pytest.param({"amount": "", "custom_amount": ""}, "Choose an amount", id="no-amount"),
+        pytest.param({"currency": "CHF"}, "Choose one of the currencies we accept", id="currency"),
+        pytest.param({"frequency": "weekly"}, "Choose Once, Monthly or Annual", id="frequency"),
+        pytest.param({"email": "not-an-email"}, "Enter a valid email address", id="email"),
+        pytest.param({"source": "s" * 501}, "longer than we can accept", id="long-source"),
+        pytest.param({"custom_amount": "1" * (1024 * 1024)}, "Enter an amount", id="1MB-field"),
+        pytest.param(
+            {"email": "a" * (1024 * 1024) + "@example.org"},
+            "at most 254 characters",
+            id="1MB-email",
+        ),
+    ],
+)
+def test_invalid_choice_is_refused_with_a_message(
+    app: Flask, client: FlaskClient, stripe: FakeStripe, fields: dict[str, str], message: str
+) -> None:
+    response = post_checkout(client, **{**VALID, **fields})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert message in page
+    assert 'role="alert"' in page  # the error summary is announced
+    assert attempts_stored(app) == 0
+    assert stripe.calls("POST", "/v1/checkout/sessions") == []
+
+
+def test_typed_amount_is_kept_when_the_form_comes_back(
+    client: FlaskClient, stripe: FakeStripe
+) -> None:
+    page = post_checkout(client, **VALID, custom_amount="1.99").get_data(as_text=True)
+    assert 'value="1.99"' in page
+    assert 'aria-invalid="true"' in page
+
+
+def test_missing_csrf_token_is_refused_and_nothing_stored(
+    app: Flask, client: FlaskClient, stripe: FakeStripe
+) -> None:
+    response = client.post("/support/checkout", data=VALID)
+    assert response.status_code == 400
+    assert "This form has expired" in response.get_data(as_text=True)
+    assert attempts_stored(app) == 0
+    assert stripe.requests == []
+
+
+def test_forged_csrf_token_is_refused(app: Flask, client: FlaskClient, stripe: FakeStripe) -> None:
+    client.get("/support")
+    response = client.post("/support/checkout", data={**VALID, "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert attempts_stored(app) == 0
+
+
+def test_body_over_the_request_limit_gets_413(app: Flask, client: FlaskClient) -> None:
+    response = client.post("/support/checkout", data={**VALID, "source": "x" * (3 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "too much to send" in response.get_data(as_text=True)
+    assert attempts_stored(app) == 0
