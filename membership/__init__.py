@@ -11,7 +11,7 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from membership import money
+from membership import database, money  # noqa: F401  (database: engine settings)
 from membership.config import Settings, load_settings
 from membership.extensions import csrf, db, migrate
 
@@ -39,11 +39,13 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
 
-    from membership import support
+    from membership import support, webhooks
 
     app.register_blueprint(support.blueprint)
+    app.register_blueprint(webhooks.blueprint)
     app.add_url_rule("/", "index", support.views.redirect_to_support)
     _register_error_pages(app)
+    _register_cli(app)
     app.jinja_env.filters["money"] = money.format_money
     return app
 
@@ -66,6 +68,14 @@ def _configure(app: Flask, settings: Settings) -> None:
     )
     if not settings.stripe_enabled:
         log.warning("STRIPE_SECRET_KEY is not set: Continue shows how to set Stripe test keys")
+
+
+def _register_cli(app: Flask) -> None:
+    from membership.reports.cli import export_cli
+    from membership.webhooks.cli import stripe_cli
+
+    app.cli.add_command(stripe_cli)
+    app.cli.add_command(export_cli)
 
 
 def _register_error_pages(app: Flask) -> None:

@@ -10,7 +10,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Dialect, ForeignKey, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -100,3 +111,157 @@ class CheckoutAttempt(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, index=True)
 
     supporter: Mapped[Supporter | None] = relationship(back_populates="checkout_attempts")
+
+
+class StripeEvent(db.Model):  # type: ignore[name-defined]
+    """Every Stripe event received, stored once under Stripe's id, with how processing went."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100), index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    api_version: Mapped[str | None] = mapped_column(String(50))
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # processed | failed | ignored (livemode mismatch)
+    status: Mapped[str] = mapped_column(String(20), default="failed", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Attributed:
+    """Where the gift that started this came from, copied from its checkout attempt."""
+
+    checkout_attempt_id: Mapped[str | None] = mapped_column(
+        ForeignKey("checkout_attempts.id", ondelete="SET NULL")
+    )
+    source: Mapped[str | None] = mapped_column(String(500))
+    utm_source: Mapped[str | None] = mapped_column(String(200))
+    utm_medium: Mapped[str | None] = mapped_column(String(200))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    utm_content: Mapped[str | None] = mapped_column(String(200))
+
+
+class RecurringSupport(Attributed, db.Model):  # type: ignore[name-defined]
+    """A monthly or annual gift: one Stripe subscription, with its latest known state.
+
+    ``status_as_of`` is the ``created`` time of the Stripe event the state came
+    from; an older event never overwrites a newer state.
+    """
+
+    __tablename__ = "recurring_supports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    supporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("supporters.id", ondelete="SET NULL"), index=True
+    )
+    frequency: Mapped[str | None] = mapped_column(String(10))
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(30), default="incomplete", index=True)
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+    supporter: Mapped[Supporter | None] = relationship()
+
+
+class Payment(Attributed, db.Model):  # type: ignore[name-defined]
+    """Money that arrived: a one-time gift or one invoice of a recurring gift.
+
+    Keyed by Stripe's payment intent (one-time) or invoice (recurring); refunds
+    and disputes adjust it in place, and ``net_minor`` is what we keep.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
+        CheckConstraint("amount_refunded_minor >= 0", name="refund_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    supporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("supporters.id", ondelete="SET NULL"), index=True
+    )
+    recurring_support_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recurring_supports.id", ondelete="SET NULL"), index=True
+    )
+    frequency: Mapped[str | None] = mapped_column(String(10))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_disputed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    # succeeded | partially_refunded | refunded | disputed | dispute_lost
+    status: Mapped[str] = mapped_column(String(30), default="succeeded", index=True)
+    dispute_status: Mapped[str | None] = mapped_column(String(40))
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+    supporter: Mapped[Supporter | None] = relationship()
+    recurring_support: Mapped[RecurringSupport | None] = relationship()
+
+    @property
+    def net_minor(self) -> int:
+        """What the publication keeps: refunds, and disputed money while it is held or lost."""
+        held = self.amount_disputed_minor if self.status in ("disputed", "dispute_lost") else 0
+        return self.amount_minor - self.amount_refunded_minor - held
+
+
+class ChargeAdjustment(db.Model):  # type: ignore[name-defined]
+    """Refunds and disputes of one payment intent, kept even before its payment is recorded.
+
+    Stripe may deliver ``charge.refunded`` before the event that records the
+    payment; the adjustment waits here and is applied when the payment appears.
+    """
+
+    __tablename__ = "charge_adjustments"
+
+    stripe_payment_intent_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    dispute_status: Mapped[str | None] = mapped_column(String(40))
+    amount_disputed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    dispute_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class InvoicePaymentIntent(db.Model):  # type: ignore[name-defined]
+    """Which payment intent paid an invoice (from ``invoice_payment.paid``), in any order."""
+
+    __tablename__ = "invoice_payment_intents"
+
+    stripe_invoice_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    stripe_payment_intent_id: Mapped[str] = mapped_column(String(255))
+
+
+class PaymentFailure(db.Model):  # type: ignore[name-defined]
+    """A recurring payment that failed: one row per invoice attempt, for the at-risk report."""
+
+    __tablename__ = "payment_failures"
+    __table_args__ = (UniqueConstraint("stripe_invoice_id", "attempt_count"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stripe_invoice_id: Mapped[str] = mapped_column(String(255))
+    attempt_count: Mapped[int] = mapped_column(Integer, default=1)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    recurring_support_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recurring_supports.id", ondelete="SET NULL"), index=True
+    )
+    supporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("supporters.id", ondelete="SET NULL"), index=True
+    )
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

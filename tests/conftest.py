@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from membership import create_app
 from membership.extensions import db
 from tests.fake_stripe import FakeStripe, FakeStripeServer
+from tests.stripe_events import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET
 
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
@@ -87,6 +88,7 @@ def app(database_url: str, fake_stripe_server: FakeStripe) -> Iterator[Flask]:
             STRIPE_SECRET_KEY="sk_test_fake",
             STRIPE_PUBLISHABLE_KEY="pk_test_fake",
             STRIPE_API_BASE=fake_stripe_server.base_url,
+            STRIPE_WEBHOOK_SECRET=f"{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}",
         )
     )
     with app.app_context():

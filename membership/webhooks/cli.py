@@ -1,0 +1,89 @@
+"""``flask stripe ...``: replay, list and sync stored Stripe events."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from membership import stripe_gateway
+from membership.config import current_settings
+from membership.extensions import db
+from membership.models import StripeEvent
+from membership.webhooks import service
+
+stripe_cli = AppGroup("stripe", help="Stripe events: replay, list, sync.")
+
+
+@stripe_cli.command("replay")
+@click.argument("event_id")
+def replay(event_id: str) -> None:
+    """Process a stored event again (handlers are idempotent)."""
+    try:
+        outcome = service.replay_event(event_id)
+    except service.UnknownEvent:
+        raise click.ClickException(f"no stored event {event_id}") from None
+    click.echo(f"{event_id}: {outcome.value}")
+    if outcome is service.Outcome.FAILED:
+        stored = db.session.get(StripeEvent, event_id)
+        raise click.ClickException(f"failed again: {stored.last_error if stored else ''}")
+
+
+@stripe_cli.command("events")
+@click.option("--failed", is_flag=True, help="Only events whose processing failed.")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+def events(failed: bool, limit: int) -> None:
+    """List stored events and their state."""
+    query = select(StripeEvent).order_by(StripeEvent.created.desc(), StripeEvent.id).limit(limit)
+    if failed:
+        query = query.where(StripeEvent.status == "failed")
+    rows = db.session.scalars(query).all()
+    if not rows:
+        click.echo("no events")
+        return
+    click.echo(f"{'id':<32} {'type':<36} {'created (UTC)':<20} {'status':<10} attempts  error")
+    for row in rows:
+        click.echo(
+            f"{row.id:<32} {row.type:<36} {row.created:%Y-%m-%d %H:%M:%S} "
+            f"{row.status:<10} {row.attempts:>8}  {row.last_error or ''}"
+        )
+
+
+@stripe_cli.command("sync")
+@click.option(
+    "--since",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Fetch events created on or after this UTC date (Stripe keeps 30 days).",
+)
+def sync(since: datetime) -> None:
+    """Page through Stripe's Events API and process every event not stored yet."""
+    settings = current_settings()
+    created_since = int(since.replace(tzinfo=UTC).timestamp())
+    missing: list[dict] = []
+    starting_after = None
+    seen = 0
+    try:
+        while True:
+            page, has_more = stripe_gateway.list_events(settings, created_since, starting_after)
+            seen += len(page)
+            known = service.stored_event_ids([event["id"] for event in page])
+            missing.extend(event for event in page if event["id"] not in known)
+            if not has_more or not page:
+                break
+            starting_after = page[-1]["id"]
+    except stripe_gateway.GatewayError as exc:
+        raise click.ClickException(f"could not list events from Stripe: {exc}") from exc
+    missing.sort(key=lambda event: (event["created"], event["id"]))  # oldest first
+    counts = {outcome: 0 for outcome in service.Outcome}
+    with click.progressbar(missing, label=f"processing {len(missing)} of {seen} events") as bar:
+        for event in bar:
+            received = service.receive_event(settings, event, json.dumps(event))
+            counts[received.outcome] += 1
+    summary = ", ".join(f"{outcome.value} {n}" for outcome, n in counts.items())
+    click.echo(f"listed {seen}, already stored {seen - len(missing)}; {summary}")
+    if counts[service.Outcome.FAILED]:
+        raise click.ClickException("some events failed: see `flask stripe events --failed`")

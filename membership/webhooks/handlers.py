@@ -1,0 +1,347 @@
+"""One handler per Stripe event type: read the payload's shape, call the ledger.
+
+Handlers know Stripe's object shapes (those of the pinned API version, with
+fallbacks for older shapes such as localstripe's); the ledger knows none. Each
+takes the event's object and its ``created`` time and must be idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from membership import stripe_gateway
+from membership.config import current_settings
+from membership.ledger import attempts, payments, recurring, supporters
+from membership.ledger.recurring import INTERVAL_FREQUENCIES, SubscriptionState
+
+StripeObject = dict[str, Any]
+Handler = Callable[[StripeObject, datetime], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+class RetryLater(RuntimeError):
+    """The event cannot be applied yet (say, Stripe was unreachable); Stripe will retry."""
+
+
+def handles(*event_types: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        for event_type in event_types:
+            HANDLERS[event_type] = handler
+        return handler
+
+    return register
+
+
+def _timestamp(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) and value > 0 else None
+
+
+def _id(value: Any) -> str | None:
+    """An id field that may be a plain id or an expanded object."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _frequency(metadata: Any) -> str | None:
+    value = (metadata or {}).get("frequency") if isinstance(metadata, dict) else None
+    return value if value in ("once", "monthly", "annual") else None
+
+
+# -- Checkout ----------------------------------------------------------------------------
+
+
+@handles("checkout.session.completed", "checkout.session.async_payment_succeeded")
+def checkout_session_completed(session: StripeObject, created: datetime) -> None:
+    metadata = session.get("metadata") or {}
+    attempt = attempts.find_attempt(
+        metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
+    )
+    paid = session.get("payment_status") in ("paid", "no_payment_required")
+    details = session.get("customer_details") or {}
+    customer_id = _id(session.get("customer"))
+    supporter = None
+    if paid:
+        supporter = supporters.find_or_create_supporter(
+            customer_id=customer_id,
+            email=details.get("email") or session.get("customer_email"),
+            name=details.get("name"),
+        )
+    supporter_id = supporter.id if supporter is not None else None
+    if attempt is not None:
+        attempts.advance_attempt(attempt, "paid" if paid else "awaiting_payment", supporter_id)
+
+    currency = str(session.get("currency") or (attempt.currency if attempt else "")).upper()
+    amount = session.get("amount_total")
+    frequency = _frequency(metadata) or (attempt.frequency if attempt else None)
+    if session.get("mode") == "subscription":
+        subscription_id = _id(session.get("subscription"))
+        if not subscription_id:
+            return
+        support = recurring.get_or_create_recurring(
+            subscription_id, customer_id=customer_id, supporter_id=supporter_id, attempt=attempt
+        )
+        recurring.fill_terms(
+            support,
+            frequency=frequency,
+            amount_minor=amount if isinstance(amount, int) else None,
+            currency=currency or None,
+            started_at=_timestamp(session.get("created")) or created,
+        )
+        if paid and support.status_as_of is None:
+            support.status = "active"
+    elif paid and session.get("mode") == "payment" and isinstance(amount, int) and amount > 0:
+        payments.record_payment(
+            payments.PaymentFacts(
+                amount_minor=amount,
+                currency=currency,
+                paid_at=created,
+                customer_id=customer_id,
+                payment_intent_id=_id(session.get("payment_intent")),
+                frequency="once",
+            ),
+            supporter_id=supporter_id,
+            attempt=attempt,
+        )
+
+
+@handles("checkout.session.async_payment_failed")
+def checkout_session_payment_failed(session: StripeObject, created: datetime) -> None:
+    _mark_attempt(session, "payment_failed")
+
+
+@handles("checkout.session.expired")
+def checkout_session_expired(session: StripeObject, created: datetime) -> None:
+    _mark_attempt(session, "expired")
+
+
+def _mark_attempt(session: StripeObject, status: str) -> None:
+    metadata = session.get("metadata") or {}
+    attempt = attempts.find_attempt(
+        metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
+    )
+    if attempt is not None:
+        attempts.advance_attempt(attempt, status)
+
+
+# -- Invoices ----------------------------------------------------------------------------
+
+
+def _invoice_subscription(invoice: StripeObject) -> tuple[str | None, dict[str, Any]]:
+    """The subscription id and its metadata: ``parent.subscription_details`` since 2025,
+    each line item's parent, or the top-level ``subscription`` of older API versions."""
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    subscription_id = _id(details.get("subscription"))
+    metadata = details.get("metadata") or {}
+    if not subscription_id:
+        for line in (invoice.get("lines") or {}).get("data") or []:
+            item = ((line.get("parent") or {}).get("subscription_item_details")) or {}
+            subscription_id = _id(item.get("subscription")) or _id(line.get("subscription"))
+            if subscription_id:
+                break
+    if not subscription_id:
+        subscription_id = _id(invoice.get("subscription"))
+    return subscription_id, metadata if isinstance(metadata, dict) else {}
+
+
+def _invoice_payment_intent(invoice: StripeObject) -> str | None:
+    """The payment intent, when the invoice's payments were included (or an old shape)."""
+    for invoice_payment in (invoice.get("payments") or {}).get("data") or []:
+        payment = invoice_payment.get("payment") or {}
+        if payment.get("type") == "payment_intent" and _id(payment.get("payment_intent")):
+            return _id(payment.get("payment_intent"))
+    return _id(invoice.get("payment_intent"))
+
+
+def _invoice_interval(invoice: StripeObject) -> str | None:
+    for line in (invoice.get("lines") or {}).get("data") or []:
+        price = line.get("price") or line.get("plan") or {}
+        interval = (price.get("recurring") or {}).get("interval") or price.get("interval")
+        if interval in INTERVAL_FREQUENCIES:
+            return INTERVAL_FREQUENCIES[interval]
+    return None
+
+
+@handles("invoice.paid", "invoice.payment_succeeded")
+def invoice_paid(invoice: StripeObject, created: datetime) -> None:
+    subscription_id, sub_metadata = _invoice_subscription(invoice)
+    amount = invoice.get("amount_paid")
+    if not subscription_id or not isinstance(amount, int) or amount <= 0:
+        return  # not a recurring gift, or nothing was collected (a trial, a 100% coupon)
+    customer_id = _id(invoice.get("customer"))
+    supporter = supporters.find_or_create_supporter(
+        customer_id=customer_id,
+        email=invoice.get("customer_email"),
+        name=invoice.get("customer_name"),
+    )
+    supporter_id = supporter.id if supporter is not None else None
+    attempt = attempts.find_attempt(sub_metadata.get("attempt_id"))
+    frequency = _frequency(sub_metadata) or _invoice_interval(invoice)
+    currency = str(invoice.get("currency") or "").upper()
+    paid_at = _timestamp((invoice.get("status_transitions") or {}).get("paid_at")) or created
+    support = recurring.get_or_create_recurring(
+        subscription_id, customer_id=customer_id, supporter_id=supporter_id, attempt=attempt
+    )
+    recurring.fill_terms(
+        support, frequency=frequency, amount_minor=amount, currency=currency, started_at=None
+    )
+    payments.record_payment(
+        payments.PaymentFacts(
+            amount_minor=amount,
+            currency=currency,
+            paid_at=paid_at,
+            customer_id=customer_id,
+            payment_intent_id=_invoice_payment_intent(invoice),
+            invoice_id=invoice["id"],
+            subscription_id=subscription_id,
+            frequency=frequency,
+        ),
+        supporter_id=supporter_id,
+        attempt=attempt,
+        recurring=support,
+    )
+
+
+@handles("invoice_payment.paid")
+def invoice_payment_paid(invoice_payment: StripeObject, created: datetime) -> None:
+    payment = invoice_payment.get("payment") or {}
+    payment_intent_id = _id(payment.get("payment_intent"))
+    invoice_id = _id(invoice_payment.get("invoice"))
+    if payment.get("type") == "payment_intent" and payment_intent_id and invoice_id:
+        payments.link_invoice_payment_intent(invoice_id, payment_intent_id)
+
+
+@handles("invoice.payment_failed")
+def invoice_payment_failed(invoice: StripeObject, created: datetime) -> None:
+    subscription_id, sub_metadata = _invoice_subscription(invoice)
+    if not subscription_id:
+        return
+    customer_id = _id(invoice.get("customer"))
+    supporter = supporters.find_or_create_supporter(
+        customer_id=customer_id, email=invoice.get("customer_email")
+    )
+    supporter_id = supporter.id if supporter is not None else None
+    support = recurring.get_or_create_recurring(
+        subscription_id,
+        customer_id=customer_id,
+        supporter_id=supporter_id,
+        attempt=attempts.find_attempt(sub_metadata.get("attempt_id")),
+    )
+    recurring.fill_terms(
+        support,
+        frequency=_frequency(sub_metadata) or _invoice_interval(invoice),
+        amount_minor=None,
+        currency=None,
+        started_at=None,
+    )
+    recurring.mark_past_due(support, created)
+    amount = invoice.get("amount_due")
+    payments.record_failure(
+        invoice_id=invoice["id"],
+        attempt_count=int(invoice.get("attempt_count") or 1),
+        subscription_id=subscription_id,
+        customer_id=customer_id,
+        recurring=support,
+        supporter_id=supporter_id,
+        amount_minor=amount if isinstance(amount, int) else 0,
+        currency=str(invoice.get("currency") or "").upper(),
+        failed_at=created,
+    )
+
+
+# -- Subscriptions -----------------------------------------------------------------------
+
+
+def _subscription_terms(subscription: StripeObject) -> tuple[int | None, str | None, str | None]:
+    """Amount, currency and frequency from the first item's price (or plan, in old shapes)."""
+    items = (subscription.get("items") or {}).get("data") or []
+    if not items:
+        return None, None, None
+    item = items[0]
+    price = item.get("price") or item.get("plan") or {}
+    unit_amount = price.get("unit_amount", price.get("amount"))
+    quantity = item.get("quantity") or 1
+    amount = unit_amount * quantity if isinstance(unit_amount, int) else None
+    interval = (price.get("recurring") or {}).get("interval") or price.get("interval")
+    currency = str(price.get("currency") or "").upper() or None
+    return amount, currency, INTERVAL_FREQUENCIES.get(interval or "")
+
+
+@handles(
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+)
+def subscription_changed(subscription: StripeObject, created: datetime) -> None:
+    customer_id = _id(subscription.get("customer"))
+    supporter = supporters.find_or_create_supporter(customer_id=customer_id, email=None)
+    metadata = subscription.get("metadata") or {}
+    support = recurring.get_or_create_recurring(
+        subscription["id"],
+        customer_id=customer_id,
+        supporter_id=supporter.id if supporter is not None else None,
+        attempt=attempts.find_attempt(metadata.get("attempt_id")),
+    )
+    amount, currency, interval_frequency = _subscription_terms(subscription)
+    recurring.apply_state(
+        support,
+        SubscriptionState(
+            status=str(subscription.get("status") or "incomplete"),
+            as_of=created,
+            amount_minor=amount,
+            currency=currency,
+            frequency=_frequency(metadata) or interval_frequency,
+            cancel_at_period_end=bool(subscription.get("cancel_at_period_end")),
+            canceled_at=_timestamp(subscription.get("canceled_at")),
+            ended_at=_timestamp(subscription.get("ended_at")),
+            started_at=_timestamp(subscription.get("start_date")),
+        ),
+    )
+
+
+# -- Refunds and disputes ----------------------------------------------------------------
+
+
+@handles("charge.refunded")
+def charge_refunded(charge: StripeObject, created: datetime) -> None:
+    payment_intent_id = _id(charge.get("payment_intent"))
+    if not payment_intent_id:
+        return  # a charge outside any payment intent was never a gift through this app
+    payments.record_refunds(
+        payment_intent_id, _id(charge.get("id")), int(charge.get("amount_refunded") or 0)
+    )
+
+
+@handles(
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
+def charge_dispute(dispute: StripeObject, created: datetime) -> None:
+    charge_id = _id(dispute.get("charge"))
+    payment_intent_id = _id(dispute.get("payment_intent"))
+    if not payment_intent_id and charge_id:
+        payment_intent_id = payments.payment_intent_of_charge(charge_id)
+    if not payment_intent_id and charge_id:
+        try:
+            charge = stripe_gateway.retrieve_charge(current_settings(), charge_id)
+        except stripe_gateway.NotFound:
+            return
+        except stripe_gateway.GatewayError as exc:
+            raise RetryLater("could not look up the disputed charge") from exc
+        payment_intent_id = _id(charge.get("payment_intent"))
+    if not payment_intent_id:
+        return
+    payments.record_dispute(
+        payment_intent_id,
+        charge_id,
+        str(dispute.get("status") or "needs_response"),
+        int(dispute.get("amount") or 0),
+        created,
+    )

@@ -1,0 +1,198 @@
+"""Receiving Stripe events: verify, store once, process in one transaction.
+
+Each event is inserted under Stripe's id (a primary key, so a second delivery,
+even a concurrent one, cannot insert it again) and handled in the same
+transaction. When a handler fails, its effects are rolled back to a savepoint,
+the event is kept with the error, and the caller answers 500 so Stripe retries.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from membership import clock, stripe_gateway
+from membership.config import Settings
+from membership.extensions import db
+from membership.models import StripeEvent
+from membership.webhooks.handlers import HANDLERS
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class Outcome(enum.Enum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class InvalidEvent(ValueError):
+    """The body is not a signed, well-formed Stripe event; retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Received:
+    event_id: str
+    outcome: Outcome
+
+
+def parse_verified_event(settings: Settings, body: bytes, signature: str | None) -> dict[str, Any]:
+    """Verify the signature on the raw body, then parse it as a plain dict."""
+    try:
+        stripe_gateway.verify_webhook_signature(body, signature, settings.stripe_webhook_secrets)
+    except stripe_gateway.InvalidSignature as exc:
+        raise InvalidEvent(f"signature: {exc}") from exc
+    try:
+        event = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEvent("body is not JSON") from exc
+    if not (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("created"), int)
+        and isinstance((event.get("data") or {}).get("object"), dict)
+    ):
+        raise InvalidEvent("not a Stripe event (id, type, created, data.object)")
+    return event
+
+
+def expected_livemode(settings: Settings) -> bool | None:
+    """The mode of the configured secret key, or None when no key says."""
+    key = settings.stripe_secret_key or ""
+    if key.startswith(("sk_live_", "rk_live_")):
+        return True
+    if key.startswith(("sk_test_", "rk_test_")):
+        return False
+    return None
+
+
+def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Received:
+    """Store a verified event once and process it; a duplicate changes nothing."""
+    event_id = event["id"]
+    livemode = bool(event.get("livemode"))
+    mode = expected_livemode(settings)
+    ignored = mode is not None and livemode != mode
+    values = {
+        "id": event_id,
+        "type": event["type"],
+        "created": datetime.fromtimestamp(event["created"], UTC),
+        "livemode": livemode,
+        "api_version": event.get("api_version"),
+        "payload": payload,
+        "received_at": clock.now(),
+        "status": "ignored" if ignored else "failed",
+        "attempts": 0,
+    }
+    if not _insert_event(values):
+        db.session.rollback()
+        return _process_again_if_unfinished(event_id, event)
+    if ignored:
+        log.warning(
+            "stripe event %s ignored: livemode=%s does not match the key", event_id, livemode
+        )
+        db.session.commit()
+        return Received(event_id, Outcome.IGNORED)
+    outcome = _process(event_id, event)
+    db.session.commit()
+    return Received(event_id, outcome)
+
+
+def _insert_event(values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING: True when this delivery stored the event."""
+    dialect = db.session.get_bind().dialect.name
+    table = StripeEvent.__table__
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        try:
+            with db.session.begin_nested():
+                db.session.execute(table.insert().values(values))
+        except IntegrityError:
+            return False
+        return True
+    result: Any = db.session.execute(statement)
+    return bool(result.rowcount == 1)
+
+
+def _process_again_if_unfinished(event_id: str, event: dict[str, Any]) -> Received:
+    """A repeated delivery: done if processed, else retried under a row lock."""
+    # UPDATE first: it takes the row lock (PostgreSQL) or the write lock (SQLite), so two
+    # concurrent retries of a failed event run one after the other, never both.
+    result: Any = db.session.execute(
+        update(StripeEvent)
+        .where(StripeEvent.id == event_id, StripeEvent.status == "failed")
+        .values(attempts=StripeEvent.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:
+        db.session.rollback()
+        return Received(event_id, Outcome.DUPLICATE)
+    outcome = _process(event_id, event)
+    db.session.commit()
+    return Received(event_id, outcome)
+
+
+def _process(event_id: str, event: dict[str, Any]) -> Outcome:
+    """Run the handler inside a savepoint and record how it went on the event row."""
+    handler = HANDLERS.get(event["type"])
+    created = datetime.fromtimestamp(event["created"], UTC)
+    error: str | None = None
+    if handler is not None:
+        try:
+            with db.session.begin_nested():
+                handler(event["data"]["object"], created)
+        except Exception as exc:  # noqa: BLE001 - any handler failure must keep the event
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            log.exception("stripe event %s (%s) failed", event_id, event["type"])
+    values: dict[str, Any] = {"attempts": StripeEvent.attempts + 1, "last_error": error}
+    if error is None:
+        values.update(status="processed", processed_at=clock.now())
+    db.session.execute(
+        update(StripeEvent)
+        .where(StripeEvent.id == event_id)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return Outcome.FAILED if error else Outcome.PROCESSED
+
+
+class UnknownEvent(LookupError):
+    """No stored event has that id."""
+
+
+def replay_event(event_id: str) -> Outcome:
+    """Process a stored event again (after a fix, or to re-check); handlers are idempotent."""
+    stored = db.session.get(StripeEvent, event_id)
+    if stored is None:
+        raise UnknownEvent(event_id)
+    event = json.loads(stored.payload)
+    db.session.execute(
+        update(StripeEvent)
+        .where(StripeEvent.id == event_id)
+        .values(attempts=StripeEvent.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    outcome = _process(event_id, event)
+    db.session.commit()
+    return outcome
+
+
+def stored_event_ids(event_ids: list[str]) -> set[str]:
+    """Which of these events are already stored (for sync)."""
+    if not event_ids:
+        return set()
+    return set(db.session.scalars(select(StripeEvent.id).where(StripeEvent.id.in_(event_ids))))
