@@ -79,6 +79,7 @@ class FakeStripe:
     requests: list[RecordedRequest] = field(default_factory=list)
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    charges: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_with: int | None = None  # answer calls under fail_path with this HTTP status
     fail_path: str = "/v1/"
     base_url: str = ""
@@ -93,6 +94,7 @@ class FakeStripe:
     def reset(self) -> None:
         self.requests.clear()
         self.sessions.clear()
+        self.charges.clear()
         self.fail_with = None
         self.fail_path = "/v1/"
 
@@ -127,6 +129,9 @@ class FakeStripe:
         ):
             session = self.sessions.get(match.group(1))
             return _json(session) if session else _missing("checkout.session", match.group(1))
+        if request.method == "GET" and (match := re.fullmatch(r"/v1/charges/([^/]+)", path)):
+            charge = self.charges.get(match.group(1))
+            return _json(charge) if charge else _missing("charge", match.group(1))
         return _error(404, "invalid_request_error", None, f"Unrecognized request URL {path}")
 
     def _create_session(self, params: dict[str, Any]) -> dict[str, Any]:

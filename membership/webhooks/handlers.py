@@ -88,7 +88,7 @@ def checkout_session_completed(session: StripeObject, created: datetime) -> None
             frequency=frequency,
             amount_minor=amount if isinstance(amount, int) else None,
             currency=currency or None,
-            started_at=_timestamp(session.get("created")) or created,
+            started_at=created,
         )
         if paid and support.status_as_of is None:
             support.status = "active"

@@ -113,6 +113,7 @@ def _insert_event(values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: True when this delivery stored the event."""
     dialect = db.session.get_bind().dialect.name
     table = StripeEvent.__table__
+    # RETURNING tells whether the row was inserted: psycopg reports no rowcount for it.
     if dialect == "postgresql":
         statement: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
     elif dialect == "sqlite":
@@ -124,21 +125,22 @@ def _insert_event(values: dict[str, Any]) -> bool:
         except IntegrityError:
             return False
         return True
-    result: Any = db.session.execute(statement)
-    return bool(result.rowcount == 1)
+    inserted = db.session.execute(statement.returning(table.c.id)).scalar()
+    return inserted is not None
 
 
 def _process_again_if_unfinished(event_id: str, event: dict[str, Any]) -> Received:
     """A repeated delivery: done if processed, else retried under a row lock."""
     # UPDATE first: it takes the row lock (PostgreSQL) or the write lock (SQLite), so two
     # concurrent retries of a failed event run one after the other, never both.
-    result: Any = db.session.execute(
+    claimed = db.session.execute(
         update(StripeEvent)
         .where(StripeEvent.id == event_id, StripeEvent.status == "failed")
         .values(attempts=StripeEvent.attempts)
+        .returning(StripeEvent.id)
         .execution_options(synchronize_session=False)
-    )
-    if not result.rowcount:
+    ).scalar()
+    if claimed is None:
         db.session.rollback()
         return Received(event_id, Outcome.DUPLICATE)
     outcome = _process(event_id, event)
