@@ -1,0 +1,94 @@
+"""Concurrent deliveries over real HTTP: the same event never applies twice, and two
+events for one new supporter both land on the same supporter."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from membership.extensions import db
+from membership.models import Payment, StripeEvent, Supporter
+from tests import stripe_events as se
+
+CONCURRENCY = 8
+
+
+@pytest.fixture
+def served_app(app: Flask) -> Iterator[str]:
+    """The app on a real loopback HTTP server with one thread per request."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def post_at_once(url: str, bodies: list[str]) -> list[tuple[int, dict]]:
+    """POST every body at the same moment (a barrier releases all threads together)."""
+    barrier = threading.Barrier(len(bodies))
+
+    def post(body: str) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            f"{url}/stripe/webhook",
+            data=body.encode(),
+            headers={"Stripe-Signature": se.sign(body), "Content-Type": "application/json"},
+        )
+        barrier.wait(timeout=10)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+def test_same_event_delivered_concurrently_applies_once(served_app: str, app_ctx: None) -> None:
+    evt = se.event(
+        "checkout.session.completed",
+        se.checkout_session(mode="payment", amount=2500, payment_intent="pi_race"),
+    )
+    results = post_at_once(served_app, [se.body_of(evt)] * CONCURRENCY)
+
+    assert [status for status, _ in results] == [200] * CONCURRENCY
+    outcomes = sorted(body["outcome"] for _, body in results)
+    assert outcomes == ["duplicate"] * (CONCURRENCY - 1) + ["processed"]
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
+    [stored] = db.session.scalars(select(StripeEvent)).all()
+    assert stored.attempts == 1
+
+
+def test_two_gifts_from_one_new_reader_at_once_share_one_supporter(
+    served_app: str, app_ctx: None
+) -> None:
+    bodies = [
+        se.body_of(
+            se.event(
+                "checkout.session.completed",
+                se.checkout_session(
+                    mode="payment",
+                    amount=1000 + n,
+                    payment_intent=f"pi_same_{n}",
+                    email="new.reader@example.org",
+                ),
+            )
+        )
+        for n in range(CONCURRENCY)
+    ]
+    results = post_at_once(served_app, bodies)
+    assert [status for status, _ in results] == [200] * CONCURRENCY
+    assert {body["outcome"] for _, body in results} == {"processed"}
+    [supporter] = db.session.scalars(select(Supporter)).all()
+    payments = db.session.scalars(select(Payment)).all()
+    assert len(payments) == CONCURRENCY
+    assert {p.supporter_id for p in payments} == {supporter.id}

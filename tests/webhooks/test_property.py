@@ -1,0 +1,429 @@
+"""Property: a month of activity delivered shuffled, with duplicates, yields exactly the
+ledger that the same events delivered once, in order, yield.
+
+Events are built from Stripe's example objects and delivered, signed, through the
+real webhook route.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from membership.extensions import db
+from membership.models import (
+    ChargeAdjustment,
+    CheckoutAttempt,
+    InvoicePaymentIntent,
+    Payment,
+    PaymentFailure,
+    RecurringSupport,
+    StripeEvent,
+    Supporter,
+)
+from tests import stripe_events as se
+
+DAY = 86_400
+EMAILS = [f"reader{n}@example.org" for n in range(6)]
+CURRENCIES = ["usd", "eur"]
+
+
+@dataclass
+class Month:
+    """Generated activity: checkout attempts that exist beforehand, and Stripe's events."""
+
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, event_type: str, obj: dict[str, Any], at: int) -> None:
+        self.events.append(se.event(event_type, obj, created=se.BASE_TIME + at))
+
+    def attempt(self, n: int, frequency: str, amount: int, currency: str) -> str:
+        attempt_id = f"{n:032x}"
+        self.attempts.append(
+            dict(
+                id=attempt_id,
+                frequency=frequency,
+                amount_minor=amount,
+                currency=currency.upper(),
+                stripe_session_id=f"cs_test_story{n}",
+                source=f"https://news.example/story/{n}",
+                utm_campaign=f"c{n % 3}",
+            )
+        )
+        return attempt_id
+
+
+@st.composite
+def one_time_gift(draw: st.DrawFn, n: int, month: Month) -> None:
+    email = draw(st.sampled_from(EMAILS))
+    currency = draw(st.sampled_from(CURRENCIES))
+    amount = draw(st.integers(200, 20_000))
+    start = draw(st.integers(0, 25 * DAY))
+    from_form = draw(st.booleans())
+    attempt_id = month.attempt(n, "once", amount, currency) if from_form else None
+    pi = f"pi_once{n}"
+    month.add(
+        "checkout.session.completed",
+        se.checkout_session(
+            mode="payment",
+            amount=amount,
+            currency=currency,
+            attempt_id=attempt_id,
+            frequency="once",
+            email=email,
+            payment_intent=pi,
+            session_id=f"cs_test_story{n}",
+        ),
+        start,
+    )
+    _adjustments(draw, month, pi, f"ch_once{n}", amount, currency, start)
+
+
+def _adjustments(
+    draw: st.DrawFn, month: Month, pi: str, charge_id: str, amount: int, currency: str, paid: int
+) -> None:
+    refund = draw(st.sampled_from(["none", "none", "partial", "full", "partial-then-full"]))
+    at = paid + draw(st.integers(60, 3 * DAY))
+    if refund in ("partial", "partial-then-full"):
+        month.add(
+            "charge.refunded",
+            se.charge(
+                payment_intent=pi,
+                amount=amount,
+                amount_refunded=amount // 3,
+                charge_id=charge_id,
+                currency=currency,
+            ),
+            at,
+        )
+        at += draw(st.integers(1, DAY))
+    if refund in ("full", "partial-then-full"):
+        month.add(
+            "charge.refunded",
+            se.charge(
+                payment_intent=pi,
+                amount=amount,
+                amount_refunded=amount,
+                charge_id=charge_id,
+                currency=currency,
+            ),
+            at,
+        )
+    dispute = draw(st.sampled_from(["none", "none", "none", "open", "won", "lost"]))
+    if dispute != "none":
+        at = paid + draw(st.integers(DAY, 4 * DAY))
+        month.add(
+            "charge.dispute.created",
+            se.dispute(
+                payment_intent=pi,
+                charge_id=charge_id,
+                amount=amount,
+                status="needs_response",
+                currency=currency,
+                dispute_id=f"dp_{pi}",
+            ),
+            at,
+        )
+        if dispute != "open":
+            month.add(
+                "charge.dispute.closed",
+                se.dispute(
+                    payment_intent=pi,
+                    charge_id=charge_id,
+                    amount=amount,
+                    status=dispute,
+                    currency=currency,
+                    dispute_id=f"dp_{pi}",
+                ),
+                at + draw(st.integers(1, DAY)),
+            )
+
+
+@st.composite
+def recurring_supporter(draw: st.DrawFn, n: int, month: Month) -> None:
+    email_index = draw(st.integers(0, len(EMAILS) - 1))
+    email, customer = EMAILS[email_index], f"cus_{email_index}"
+    frequency = draw(st.sampled_from(["monthly", "annual"]))
+    interval = "month" if frequency == "monthly" else "year"
+    currency = draw(st.sampled_from(CURRENCIES))
+    amount = draw(st.integers(200, 10_000))
+    start = draw(st.integers(0, 10 * DAY))
+    attempt_id = month.attempt(n, frequency, amount, currency) if draw(st.booleans()) else None
+    sub = f"sub_{n}"
+
+    def subscription(status: str, at: int, **changes: Any) -> dict[str, Any]:
+        return se.subscription(
+            subscription_id=sub,
+            customer=customer,
+            amount=amount,
+            currency=currency,
+            interval=interval,
+            status=status,
+            start_date=se.BASE_TIME + start,
+            attempt_id=attempt_id,
+            frequency=frequency,
+            **changes,
+        )
+
+    def paid_invoice(k: int, at: int) -> None:
+        invoice_id, pi = f"in_{n}_{k}", f"pi_{n}_{k}"
+        month.add(
+            "invoice.paid",
+            se.invoice(
+                invoice_id=invoice_id,
+                subscription=sub,
+                customer=customer,
+                amount=amount,
+                currency=currency,
+                email=email,
+                paid_at=se.BASE_TIME + at,
+                attempt_id=attempt_id,
+                frequency=frequency,
+            ),
+            at,
+        )
+        month.add(
+            "invoice_payment.paid",
+            se.invoice_payment(
+                invoice_id=invoice_id, payment_intent=pi, amount=amount, currency=currency
+            ),
+            at,
+        )
+        _adjustments(draw, month, pi, f"ch_{n}_{k}", amount, currency, at)
+
+    month.add("customer.subscription.created", subscription("active", start), start)
+    paid_invoice(0, start)
+    month.add(
+        "checkout.session.completed",
+        se.checkout_session(
+            mode="subscription",
+            amount=amount,
+            currency=currency,
+            attempt_id=attempt_id,
+            frequency=frequency,
+            email=email,
+            customer=customer,
+            subscription=sub,
+            session_id=f"cs_test_story{n}",
+        ),
+        start + 1,
+    )
+
+    now = start
+    renewals = draw(st.integers(0, 2)) if frequency == "monthly" else 0
+    for k in range(1, renewals + 1):
+        now = start + k * 10 * DAY
+        if draw(st.booleans()):
+            failed_at = now
+            month.add(
+                "invoice.payment_failed",
+                se.invoice(
+                    invoice_id=f"in_{n}_{k}",
+                    subscription=sub,
+                    customer=customer,
+                    amount=amount,
+                    currency=currency,
+                    email=email,
+                    status="open",
+                    attempt_count=1,
+                    attempt_id=attempt_id,
+                    frequency=frequency,
+                ),
+                failed_at,
+            )
+            month.add(
+                "customer.subscription.updated", subscription("past_due", failed_at), failed_at
+            )
+            now = failed_at + draw(st.integers(60, 2 * DAY))
+            if draw(st.booleans()):  # the card is updated and the retry succeeds
+                paid_invoice(k, now)
+                month.add("customer.subscription.updated", subscription("active", now), now)
+            else:  # Stripe gives up and cancels
+                month.add(
+                    "customer.subscription.deleted",
+                    subscription(
+                        "canceled", now, canceled_at=se.BASE_TIME + now, ended_at=se.BASE_TIME + now
+                    ),
+                    now,
+                )
+                return
+        else:
+            paid_invoice(k, now)
+    ending = draw(st.sampled_from(["keeps giving", "keeps giving", "cancels"]))
+    if ending == "cancels":
+        asked = now + draw(st.integers(60, DAY))
+        month.add(
+            "customer.subscription.updated",
+            subscription(
+                "active", asked, cancel_at_period_end=True, canceled_at=se.BASE_TIME + asked
+            ),
+            asked,
+        )
+        ended = asked + draw(st.integers(60, 2 * DAY))
+        month.add(
+            "customer.subscription.deleted",
+            subscription(
+                "canceled",
+                ended,
+                cancel_at_period_end=True,
+                canceled_at=se.BASE_TIME + asked,
+                ended_at=se.BASE_TIME + ended,
+            ),
+            ended,
+        )
+
+
+@st.composite
+def a_month(draw: st.DrawFn) -> Month:
+    month = Month()
+    kinds = draw(st.lists(st.sampled_from(["once", "recurring"]), min_size=1, max_size=8))
+    for n, kind in enumerate(kinds):
+        if kind == "once":
+            draw(one_time_gift(n, month))
+        else:
+            draw(recurring_supporter(n, month))
+    return month
+
+
+def reset_ledger() -> None:
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+def deliver(app: Flask, month: Month, events: list[dict[str, Any]]) -> dict[str, Any]:
+    reset_ledger()
+    for attempt in month.attempts:
+        db.session.add(CheckoutAttempt(**attempt))
+    db.session.commit()
+    client = app.test_client()
+    for evt in events:
+        response = se.deliver(client, evt)
+        assert response.status_code == 200, response.get_data(as_text=True)
+    return ledger_snapshot()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def ledger_snapshot() -> dict[str, Any]:
+    """Everything the ledger knows, by natural keys (row ids and arrival times left out)."""
+    db.session.expire_all()
+    emails = {s.id: s.email for s in db.session.scalars(select(Supporter))}
+    subs = {r.id: r.stripe_subscription_id for r in db.session.scalars(select(RecurringSupport))}
+    return {
+        "supporters": sorted(
+            (s.email, s.name, s.stripe_customer_id) for s in db.session.scalars(select(Supporter))
+        ),
+        "recurring": sorted(
+            (
+                r.stripe_subscription_id,
+                r.stripe_customer_id,
+                emails.get(r.supporter_id),
+                r.frequency,
+                r.amount_minor,
+                r.currency,
+                r.status,
+                r.cancel_at_period_end,
+                _iso(r.started_at),
+                _iso(r.canceled_at),
+                _iso(r.ended_at),
+                _iso(r.status_as_of),
+                r.checkout_attempt_id,
+                r.source,
+                r.utm_campaign,
+            )
+            for r in db.session.scalars(select(RecurringSupport))
+        ),
+        "payments": sorted(
+            (
+                p.stripe_invoice_id or "",
+                p.stripe_payment_intent_id or "",
+                p.stripe_subscription_id,
+                p.stripe_customer_id,
+                emails.get(p.supporter_id),
+                subs.get(p.recurring_support_id),
+                p.frequency,
+                p.amount_minor,
+                p.amount_refunded_minor,
+                p.amount_disputed_minor,
+                p.currency,
+                p.status,
+                p.dispute_status,
+                p.net_minor,
+                _iso(p.paid_at),
+                p.checkout_attempt_id,
+                p.source,
+                p.utm_campaign,
+            )
+            for p in db.session.scalars(select(Payment))
+        ),
+        "failures": sorted(
+            (
+                f.stripe_invoice_id,
+                f.attempt_count,
+                f.stripe_subscription_id,
+                emails.get(f.supporter_id),
+                subs.get(f.recurring_support_id),
+                f.amount_minor,
+                f.currency,
+                _iso(f.failed_at),
+            )
+            for f in db.session.scalars(select(PaymentFailure))
+        ),
+        "attempts": sorted(
+            (a.id, a.status, emails.get(a.supporter_id))
+            for a in db.session.scalars(select(CheckoutAttempt))
+        ),
+        "adjustments": sorted(
+            (
+                c.stripe_payment_intent_id,
+                c.stripe_charge_id,
+                c.amount_refunded_minor,
+                c.dispute_status,
+                c.amount_disputed_minor,
+            )
+            for c in db.session.scalars(select(ChargeAdjustment))
+        ),
+        "invoice_links": sorted(
+            (i.stripe_invoice_id, i.stripe_payment_intent_id)
+            for i in db.session.scalars(select(InvoicePaymentIntent))
+        ),
+        "events": sorted(
+            (e.id, e.status, e.last_error) for e in db.session.scalars(select(StripeEvent))
+        ),
+    }
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(month=a_month(), seed=st.integers(0, 2**32 - 1))
+def test_shuffled_duplicated_delivery_gives_the_same_ledger(
+    app: Flask, app_ctx: None, month: Month, seed: int
+) -> None:
+    in_order = sorted(month.events, key=lambda e: e["created"])  # stable: ties keep story order
+    expected = deliver(app, month, in_order)
+
+    rng = random.Random(seed)
+    shuffled = list(month.events)
+    shuffled += rng.sample(month.events, k=max(1, len(month.events) // 5))  # 20% duplicates
+    rng.shuffle(shuffled)
+    actual = deliver(app, month, shuffled)
+
+    assert actual == expected
+    # and the ledger is not trivially empty: every story left money or an attempt behind
+    assert expected["payments"] or expected["failures"]
+    assert all(status == "processed" for _, status, _ in expected["events"])
