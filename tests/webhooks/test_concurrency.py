@@ -44,7 +44,7 @@ def post_at_once(url: str, bodies: list[str]) -> list[tuple[int, dict]]:
         )
         barrier.wait(timeout=10)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
