@@ -60,7 +60,7 @@ SUPPORTER_COLUMNS = (
 
 Cell = str | int | None
 
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # What makes Excel, LibreOffice and Google Sheets evaluate a cell as a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -77,7 +77,7 @@ def parse_day(text: str) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise InvalidPeriod(f"{text!r} is not a day: write it as YYYY-MM-DD (a UTC day), say 2026-11-30")
+    raise InvalidPeriod(f"{text!r} is not a day: write it YYYY-MM-DD (a UTC day), say 2026-11-30")
 
 
 def payment_rows(since: date | None = None, until: date | None = None) -> Iterator[str]:
