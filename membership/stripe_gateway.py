@@ -241,3 +241,23 @@ def list_events(
     except stripe.StripeError as exc:
         raise _translate(exc, "events list") from exc
     return [event.to_dict() for event in page.data], bool(page.has_more)
+
+
+def cancel_subscription(
+    settings: Settings, subscription_id: str, at_period_end: bool
+) -> dict[str, Any]:
+    """Cancel a subscription now, or at the end of its paid period; the result as a plain dict."""
+    # No fixed idempotency key: one reused within Stripe's 24 h window would replay a stale
+    # answer after the gift was resumed. The library adds a generated key to the update (kept
+    # across its own retries), and a retried cancel can only end the same subscription again.
+    client = _client(settings)
+    try:
+        if at_period_end:
+            subscription = client.v1.subscriptions.update(
+                subscription_id, params={"cancel_at_period_end": True}
+            )
+        else:
+            subscription = client.v1.subscriptions.cancel(subscription_id)
+    except stripe.StripeError as exc:
+        raise _translate(exc, "subscription cancel") from exc
+    return subscription.to_dict()
