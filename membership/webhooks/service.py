@@ -84,29 +84,33 @@ def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Re
     livemode = bool(event.get("livemode"))
     mode = expected_livemode(settings)
     ignored = mode is not None and livemode != mode
-    values = {
+    now = clock.now()
+    row = {
         "id": event_id,
         "type": event["type"],
         "created": datetime.fromtimestamp(event["created"], UTC),
         "livemode": livemode,
         "api_version": event.get("api_version"),
         "payload": payload,
-        "received_at": clock.now(),
-        "status": "ignored" if ignored else "failed",
-        "attempts": 0,
+        "received_at": now,
     }
-    if not _insert_event(values):
+    # Stored as processed, in the transaction that processes it: if the handler fails the
+    # whole transaction rolls back and the failure is recorded on its own (_record_failure).
+    outcome_values = (
+        {"status": "ignored", "attempts": 0}
+        if ignored
+        else {"status": "processed", "processed_at": now, "attempts": 1}
+    )
+    if not _insert_event({**row, **outcome_values}):
         db.session.rollback()
-        return _process_again_if_unfinished(event_id, event)
+        return _process_again_if_unfinished(row, event)
     if ignored:
         log.warning(
             "stripe event %s ignored: livemode=%s does not match the key", event_id, livemode
         )
         db.session.commit()
         return Received(event_id, Outcome.IGNORED)
-    outcome = _process(event_id, event)
-    db.session.commit()
-    return Received(event_id, outcome)
+    return Received(event_id, _handle_and_commit(row, event))
 
 
 def _insert_event(values: dict[str, Any]) -> bool:
@@ -129,47 +133,66 @@ def _insert_event(values: dict[str, Any]) -> bool:
     return inserted is not None
 
 
-def _process_again_if_unfinished(event_id: str, event: dict[str, Any]) -> Received:
-    """A repeated delivery: done if processed, else retried under a row lock."""
-    # UPDATE first: it takes the row lock (PostgreSQL) or the write lock (SQLite), so two
-    # concurrent retries of a failed event run one after the other, never both.
+def _claim(event_id: str, *, only_failed: bool) -> bool:
+    """Mark a stored event processed for this attempt, taking its row (or SQLite's write) lock.
+
+    Two concurrent retries of a failed event therefore run one after the other: the
+    second finds it processed and does nothing.
+    """
+    statement = update(StripeEvent).where(StripeEvent.id == event_id)
+    if only_failed:
+        statement = statement.where(StripeEvent.status == "failed")
     claimed = db.session.execute(
-        update(StripeEvent)
-        .where(StripeEvent.id == event_id, StripeEvent.status == "failed")
-        .values(attempts=StripeEvent.attempts)
+        statement.values(
+            status="processed",
+            processed_at=clock.now(),
+            attempts=StripeEvent.attempts + 1,
+            last_error=None,
+        )
         .returning(StripeEvent.id)
         .execution_options(synchronize_session=False)
     ).scalar()
-    if claimed is None:
+    return claimed is not None
+
+
+def _process_again_if_unfinished(row: dict[str, Any], event: dict[str, Any]) -> Received:
+    """A repeated delivery: done if processed, else processed again (Stripe's retry)."""
+    if not _claim(row["id"], only_failed=True):
         db.session.rollback()
-        return Received(event_id, Outcome.DUPLICATE)
-    outcome = _process(event_id, event)
-    db.session.commit()
-    return Received(event_id, outcome)
+        return Received(row["id"], Outcome.DUPLICATE)
+    return Received(row["id"], _handle_and_commit(row, event))
 
 
-def _process(event_id: str, event: dict[str, Any]) -> Outcome:
-    """Run the handler inside a savepoint and record how it went on the event row."""
+def _handle_and_commit(row: dict[str, Any], event: dict[str, Any]) -> Outcome:
+    """Run the event's handler in the open transaction; commit it, or roll it all back."""
     handler = HANDLERS.get(event["type"])
-    created = datetime.fromtimestamp(event["created"], UTC)
-    error: str | None = None
-    if handler is not None:
-        try:
-            with db.session.begin_nested():
-                handler(event["data"]["object"], created)
-        except Exception as exc:  # noqa: BLE001 - any handler failure must keep the event
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            log.exception("stripe event %s (%s) failed", event_id, event["type"])
-    values: dict[str, Any] = {"attempts": StripeEvent.attempts + 1, "last_error": error}
-    if error is None:
-        values.update(status="processed", processed_at=clock.now())
+    try:
+        if handler is not None:
+            handler(event["data"]["object"], datetime.fromtimestamp(event["created"], UTC))
+        db.session.commit()
+    except Exception as exc:  # noqa: BLE001 - any handler failure must keep the event
+        db.session.rollback()
+        log.exception("stripe event %s (%s) failed", row["id"], event["type"])
+        _record_failure(row, f"{type(exc).__name__}: {exc}"[:2000])
+        return Outcome.FAILED
+    return Outcome.PROCESSED
+
+
+def _record_failure(row: dict[str, Any], error: str) -> None:
+    """Keep the event, unprocessed, with the error and one more attempt counted."""
+    _insert_event({**row, "status": "failed", "attempts": 0})
     db.session.execute(
         update(StripeEvent)
-        .where(StripeEvent.id == event_id)
-        .values(values)
+        .where(StripeEvent.id == row["id"])
+        .values(
+            status="failed",
+            processed_at=None,
+            attempts=StripeEvent.attempts + 1,
+            last_error=error,
+        )
         .execution_options(synchronize_session=False)
     )
-    return Outcome.FAILED if error else Outcome.PROCESSED
+    db.session.commit()
 
 
 class UnknownEvent(LookupError):
@@ -182,15 +205,18 @@ def replay_event(event_id: str) -> Outcome:
     if stored is None:
         raise UnknownEvent(event_id)
     event = json.loads(stored.payload)
-    db.session.execute(
-        update(StripeEvent)
-        .where(StripeEvent.id == event_id)
-        .values(attempts=StripeEvent.attempts)
-        .execution_options(synchronize_session=False)
-    )
-    outcome = _process(event_id, event)
-    db.session.commit()
-    return outcome
+    row = {
+        "id": stored.id,
+        "type": stored.type,
+        "created": stored.created,
+        "livemode": stored.livemode,
+        "api_version": stored.api_version,
+        "payload": stored.payload,
+        "received_at": stored.received_at,
+    }
+    db.session.rollback()
+    _claim(event_id, only_failed=False)
+    return _handle_and_commit(row, event)
 
 
 def stored_event_ids(event_ids: list[str]) -> set[str]:
