@@ -37,3 +37,33 @@ def _begin_sqlite(conn: Connection) -> None:
 
 def is_postgres(conn_or_engine: Connection | Engine) -> bool:
     return conn_or_engine.dialect.name == "postgresql"
+
+
+_UPSERT_STATEMENTS: dict[tuple[str, Any, Any], Any] = {}
+
+
+def _insert_ignoring_conflicts(dialect: str, model: Any, returning: Any) -> Any:
+    """One statement per (dialect, model), built once: values go in as parameters, so
+    SQLAlchemy compiles it once instead of coercing a fresh VALUES clause per event."""
+    key = (dialect, model, returning)
+    if key not in _UPSERT_STATEMENTS:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        _UPSERT_STATEMENTS[key] = insert(model).on_conflict_do_nothing().returning(returning)
+    return _UPSERT_STATEMENTS[key]
+
+
+def insert_unless_exists(session: Any, model: Any, values: dict[str, Any]) -> Any | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the new ORM object, in one statement,
+    or None when a row with the same unique key exists (perhaps inserted a moment ago by
+    a concurrent event). Cheaper than a savepoint around an ORM add."""
+    statement = _insert_ignoring_conflicts(session.get_bind().dialect.name, model, model)
+    return session.scalars(statement, [values]).first()
+
+
+def insert_row_unless_exists(session: Any, table: Any, values: dict[str, Any]) -> bool:
+    """Core variant for a table: True when this call inserted the row."""
+    key_column = next(iter(table.primary_key.columns))
+    statement = _insert_ignoring_conflicts(session.get_bind().dialect.name, table, key_column)
+    return session.execute(statement, values).scalar() is not None

@@ -42,6 +42,16 @@ def copy_attribution(target: Attributed, attempt: CheckoutAttempt | None) -> Non
         setattr(target, column, getattr(attempt, column))
 
 
+def attribution_of(attempt: CheckoutAttempt | None) -> dict[str, str | None]:
+    """The attribution columns for a new row started by this attempt (empty without one)."""
+    if attempt is None:
+        return {}
+    return {
+        "checkout_attempt_id": attempt.id,
+        **{column: getattr(attempt, column) for column in ATTRIBUTION_COLUMNS},
+    }
+
+
 def copy_attribution_from(target: Attributed, origin: Attributed) -> None:
     """A renewal carries the attribution of the gift that started its recurring support."""
     if target.checkout_attempt_id is not None or origin.checkout_attempt_id is None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from membership import clock
+from membership.database import insert_unless_exists
 from membership.extensions import db
 from membership.ledger.attempts import copy_attribution, copy_attribution_from
 from membership.models import (
@@ -54,11 +56,56 @@ def record_payment(
     """Record a payment once (keyed by invoice, else payment intent); later calls add links."""
     payment = _existing_payment(facts)
     if payment is None:
-        payment = _insert_payment(facts)
+        # First sight: build the whole row (links, attribution, waiting refunds) and insert
+        # it in one statement; a concurrent insert of the same payment falls through below.
+        new = _new_payment(facts, supporter_id, attempt, recurring)
+        values = {c.key: getattr(new, c.key) for c in Payment.__table__.columns if c.key != "id"}
+        inserted = insert_unless_exists(db.session, Payment, values)
+        if inserted is not None:
+            return inserted
+        payment = _existing_payment(facts)
+        if payment is None:
+            raise IntegrityError(
+                "payment insert conflicted but no row was found", None, Exception()
+            )
     if supporter_id is not None and payment.supporter_id is None:
         payment.supporter_id = supporter_id
     if facts.customer_id and payment.stripe_customer_id is None:
         payment.stripe_customer_id = facts.customer_id
+    _link(payment, attempt, recurring)
+    return payment
+
+
+def _new_payment(
+    facts: PaymentFacts,
+    supporter_id: int | None,
+    attempt: CheckoutAttempt | None,
+    recurring: RecurringSupport | None,
+) -> Payment:
+    """A transient Payment with everything known so far (it is inserted by values)."""
+    payment = Payment(
+        stripe_payment_intent_id=facts.payment_intent_id,
+        stripe_invoice_id=facts.invoice_id,
+        stripe_subscription_id=facts.subscription_id,
+        stripe_customer_id=facts.customer_id,
+        supporter_id=supporter_id,
+        amount_minor=facts.amount_minor,
+        amount_refunded_minor=0,
+        amount_disputed_minor=0,
+        currency=facts.currency.upper(),
+        paid_at=facts.paid_at,
+        frequency=facts.frequency,
+        status="succeeded",
+        created_at=clock.now(),
+    )
+    _link(payment, attempt, recurring)
+    return payment
+
+
+def _link(
+    payment: Payment, attempt: CheckoutAttempt | None, recurring: RecurringSupport | None
+) -> None:
+    """Attach recurring support, attribution and a known payment intent; apply adjustments."""
     if recurring is not None:
         payment.recurring_support_id = recurring.id
         payment.stripe_subscription_id = recurring.stripe_subscription_id
@@ -71,47 +118,22 @@ def record_payment(
         if link is not None:
             payment.stripe_payment_intent_id = link.stripe_payment_intent_id
     _apply_adjustment(payment)
-    return payment
 
 
 def _existing_payment(facts: PaymentFacts) -> Payment | None:
+    """One query: the payment with this invoice, else the one with this payment intent."""
+    conditions = []
     if facts.invoice_id:
-        payment = db.session.scalar(
-            select(Payment).where(Payment.stripe_invoice_id == facts.invoice_id)
-        )
-        if payment is not None:
-            return payment
+        conditions.append(Payment.stripe_invoice_id == facts.invoice_id)
     if facts.payment_intent_id:
-        return db.session.scalar(
-            select(Payment).where(Payment.stripe_payment_intent_id == facts.payment_intent_id)
-        )
-    return None
-
-
-def _insert_payment(facts: PaymentFacts) -> Payment:
-    """Insert, or take the row a concurrent transaction inserted first (unique Stripe ids)."""
-    try:
-        with db.session.begin_nested():
-            payment = Payment(
-                stripe_payment_intent_id=facts.payment_intent_id,
-                stripe_invoice_id=facts.invoice_id,
-                stripe_subscription_id=facts.subscription_id,
-                stripe_customer_id=facts.customer_id,
-                amount_minor=facts.amount_minor,
-                amount_refunded_minor=0,
-                amount_disputed_minor=0,
-                currency=facts.currency.upper(),
-                paid_at=facts.paid_at,
-                frequency=facts.frequency,
-                status="succeeded",
-            )
-            db.session.add(payment)
-    except IntegrityError:
-        existing = _existing_payment(facts)
-        if existing is None:
-            raise
-        return existing
-    return payment
+        conditions.append(Payment.stripe_payment_intent_id == facts.payment_intent_id)
+    if not conditions:
+        return None
+    found = db.session.scalars(select(Payment).where(or_(*conditions)).limit(2)).all()
+    for payment in found:
+        if facts.invoice_id and payment.stripe_invoice_id == facts.invoice_id:
+            return payment
+    return found[0] if found else None
 
 
 def link_invoice_payment_intent(invoice_id: str, payment_intent_id: str) -> None:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
+from membership import clock
+from membership.database import insert_unless_exists
 from membership.extensions import db
-from membership.ledger.attempts import copy_attribution
+from membership.ledger.attempts import attribution_of, copy_attribution
 from membership.models import CheckoutAttempt, Payment, RecurringSupport
 
 _LIFECYCLE = {
@@ -58,20 +59,26 @@ def get_or_create_recurring(
         select(RecurringSupport).where(RecurringSupport.stripe_subscription_id == subscription_id)
     )
     if recurring is None:
-        try:
-            with db.session.begin_nested():
-                recurring = RecurringSupport(
-                    stripe_subscription_id=subscription_id,
-                    status="incomplete",
-                    cancel_at_period_end=False,
-                )
-                db.session.add(recurring)
-        except IntegrityError:
-            recurring = db.session.scalars(
+        recurring = (
+            insert_unless_exists(
+                db.session,
+                RecurringSupport,
+                {
+                    "stripe_subscription_id": subscription_id,
+                    "stripe_customer_id": customer_id,
+                    "supporter_id": supporter_id,
+                    "status": "incomplete",
+                    "cancel_at_period_end": False,
+                    "created_at": clock.now(),
+                    **attribution_of(attempt),
+                },
+            )
+            or db.session.scalars(
                 select(RecurringSupport).where(
                     RecurringSupport.stripe_subscription_id == subscription_id
                 )
             ).one()
+        )
     if customer_id and recurring.stripe_customer_id is None:
         recurring.stripe_customer_id = customer_id
     if supporter_id is not None and recurring.supporter_id is None:

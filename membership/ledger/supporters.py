@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from membership import clock
+from membership.database import insert_unless_exists
 from membership.extensions import db
 from membership.models import Payment, PaymentFailure, RecurringSupport, Supporter, normalise_email
 
@@ -17,15 +19,7 @@ def find_or_create_supporter(
     A customer id learnt later is attached to the supporter found by email, and
     anything already recorded under that customer is linked to them.
     """
-    supporter = None
-    if customer_id:
-        supporter = db.session.scalar(
-            select(Supporter).where(Supporter.stripe_customer_id == customer_id)
-        )
-    if supporter is None and email:
-        supporter = db.session.scalar(
-            select(Supporter).where(Supporter.email == normalise_email(email))
-        )
+    supporter = _find(customer_id, email)
     learnt_customer = False
     if supporter is None:
         if not email:
@@ -43,21 +37,39 @@ def find_or_create_supporter(
     return supporter
 
 
+def _find(customer_id: str | None, email: str | None) -> Supporter | None:
+    """One query: the supporter with this customer id, else the one with this email."""
+    conditions = []
+    if customer_id:
+        conditions.append(Supporter.stripe_customer_id == customer_id)
+    if email:
+        conditions.append(Supporter.email == normalise_email(email))
+    if not conditions:
+        return None
+    found = db.session.scalars(select(Supporter).where(or_(*conditions)).limit(2)).all()
+    for supporter in found:
+        if customer_id and supporter.stripe_customer_id == customer_id:
+            return supporter
+    return found[0] if found else None
+
+
 def _insert_supporter(email: str, customer_id: str | None, name: str | None) -> Supporter:
-    """Insert, or take the row a concurrent transaction inserted first (unique email)."""
-    try:
-        with db.session.begin_nested():
-            supporter = Supporter(
-                email=email, stripe_customer_id=customer_id, name=name[:200] if name else None
-            )
-            db.session.add(supporter)
-    except IntegrityError:
-        existing = db.session.scalar(
-            select(Supporter).where(Supporter.email == normalise_email(email))
-        )
-        if existing is None:
-            raise
-        return existing
+    """Insert, or take the row a concurrent transaction inserted first (unique email or
+    customer id)."""
+    supporter = insert_unless_exists(
+        db.session,
+        Supporter,
+        {
+            "email": normalise_email(email),
+            "stripe_customer_id": customer_id,
+            "name": name[:200] if name else None,
+            "created_at": clock.now(),
+        },
+    )
+    if supporter is None:
+        supporter = _find(customer_id, email)
+    if supporter is None:
+        raise IntegrityError("supporter insert conflicted but no row was found", None, Exception())
     return supporter
 
 

@@ -16,11 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from membership import clock, stripe_gateway
 from membership.config import Settings
+from membership.database import insert_row_unless_exists
 from membership.extensions import db
 from membership.models import StripeEvent
 from membership.webhooks.handlers import HANDLERS
@@ -115,22 +114,7 @@ def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Re
 
 def _insert_event(values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: True when this delivery stored the event."""
-    dialect = db.session.get_bind().dialect.name
-    table = StripeEvent.__table__
-    # RETURNING tells whether the row was inserted: psycopg reports no rowcount for it.
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        try:
-            with db.session.begin_nested():
-                db.session.execute(table.insert().values(values))
-        except IntegrityError:
-            return False
-        return True
-    inserted = db.session.execute(statement.returning(table.c.id)).scalar()
-    return inserted is not None
+    return insert_row_unless_exists(db.session, StripeEvent.__table__, values)
 
 
 def _claim(event_id: str, *, only_failed: bool) -> bool:
