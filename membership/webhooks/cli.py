@@ -66,13 +66,18 @@ def sync(since: datetime) -> None:
     missing: list[dict] = []
     starting_after = None
     seen = 0
+    listed: set[str] = set()
     try:
         while True:
             page, has_more = stripe_gateway.list_events(settings, created_since, starting_after)
-            seen += len(page)
-            known = service.stored_event_ids([event["id"] for event in page])
-            missing.extend(event for event in page if event["id"] not in known)
-            if not has_more or not page:
+            fresh = [event for event in page if event["id"] not in listed]
+            if not fresh:  # an empty page, or a server that ignores starting_after
+                break
+            listed.update(event["id"] for event in fresh)
+            seen += len(fresh)
+            known = service.stored_event_ids([event["id"] for event in fresh])
+            missing.extend(event for event in fresh if event["id"] not in known)
+            if not has_more:
                 break
             starting_after = page[-1]["id"]
     except stripe_gateway.GatewayError as exc:
