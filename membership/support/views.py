@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from collections.abc import Callable
+from functools import lru_cache
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response as BaseResponse
 
 from membership.config import current_settings
@@ -13,19 +26,53 @@ from membership.support.forms import CheckoutForm
 blueprint = Blueprint("support", __name__, url_prefix="/support")
 
 
-def _render_support(
-    form: CheckoutForm, choices: service.SupportChoices, status: int = 200, notice: str = ""
-) -> tuple[str, int]:
-    return (
-        render_template(
-            "support/support.html",
-            form=form,
-            choices=choices,
-            labels=service.FREQUENCY_LABELS,
-            notice=notice,
-        ),
-        status,
+# The page is the same for everyone arriving with the same choices, except for the CSRF
+# token: render it once per choice with a placeholder, then put each reader's token in.
+_TOKEN_PLACEHOLDER = "\x00csrf-token\x00"
+_CACHED_PAGES = 512
+
+
+def _render_page(
+    choices: service.SupportChoices,
+    notice: str = "",
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, str | None] | None = None,
+    token: str = _TOKEN_PLACEHOLDER,
+) -> str:
+    return render_template(
+        "support/support.html",
+        choices=choices,
+        labels=service.FREQUENCY_LABELS,
+        notice=notice,
+        errors=errors or {},
+        values=values or {"custom_amount": None, "email": None},
+        csrf_token=token,
     )
+
+
+def _page_cache() -> Callable[[bytes, str], str]:
+    """Pages already rendered, per app, keyed by query string and notice."""
+    cache = current_app.extensions.get("membership.support_pages")
+    if cache is None:
+
+        @lru_cache(_CACHED_PAGES)
+        def render(_query: bytes, notice: str) -> str:
+            return _render_page(_choices_from(), notice)
+
+        cache = current_app.extensions["membership.support_pages"] = render
+    return cache  # type: ignore[no-any-return]
+
+
+def _blank_page(notice: str = "") -> tuple[str, int]:
+    """The support page with nothing typed yet, with this reader's CSRF token.
+
+    A GET is rendered once per query string (the choice and attribution are all in it);
+    a footer's POST is rare and rendered each time."""
+    if request.method == "GET":
+        page = _page_cache()(request.query_string, notice)
+    else:
+        page = _render_page(_choices_from(), notice)
+    return page.replace(_TOKEN_PLACEHOLDER, generate_csrf()), 200
 
 
 def _choices_from(values: dict[str, str] | None = None) -> service.SupportChoices:
@@ -42,14 +89,14 @@ def _choices_from(values: dict[str, str] | None = None) -> service.SupportChoice
 @blueprint.route("", methods=["GET"])
 def support() -> tuple[str, int]:
     """The support page; query parameters preselect the gift and record attribution."""
-    return _render_support(CheckoutForm(formdata=None), _choices_from())
+    return _blank_page()
 
 
 @blueprint.route("", methods=["POST"])
 @csrf.exempt
 def support_from_footer() -> tuple[str, int]:
     """An article footer may post its choice here; this only prefills the page, stores nothing."""
-    return _render_support(CheckoutForm(formdata=None), _choices_from())
+    return _blank_page()
 
 
 @blueprint.route("/checkout", methods=["POST"])
@@ -74,7 +121,13 @@ def checkout() -> BaseResponse | tuple[str, int]:
             field = form.custom_amount if exc.field == "amount" else getattr(form, exc.field)
             field.errors = [*field.errors, exc.message]
     if not form_ok or gift is None:
-        return _render_support(form, _choices_from(submitted), status=400)
+        page = _render_page(
+            _choices_from(submitted),
+            errors={field.name: list(field.errors) for field in form if field.errors},
+            values={"custom_amount": form.custom_amount.data, "email": form.email.data},
+            token=generate_csrf(),
+        )
+        return page, 400
 
     attribution = service.Attribution.from_mapping(submitted)
     email = (form.email.data or "").strip() or None
@@ -105,10 +158,8 @@ def thank_you() -> tuple[str, int] | Response:
 @blueprint.route("/cancelled", methods=["GET"])
 def cancelled() -> tuple[str, int]:
     """The reader left Stripe Checkout: offer the same choices again."""
-    return _render_support(
-        CheckoutForm(formdata=None),
-        _choices_from(),
-        notice="No payment was taken. Your choices are below if you would like to try again.",
+    return _blank_page(
+        notice="No payment was taken. Your choices are below if you would like to try again."
     )
 
 
