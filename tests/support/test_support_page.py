@@ -96,3 +96,14 @@ def test_currency_can_be_changed_without_javascript(client: FlaskClient) -> None
     assert '<select id="currency-select" name="currency">' in form.group(0)
     assert 'name="frequency" value="annual"' in form.group(0)
     assert '<button type="submit"' in form.group(0)
+
+
+def test_each_reader_gets_their_own_token_on_the_same_page(app) -> None:
+    first, second = app.test_client(), app.test_client()
+    page_one = first.get("/support?frequency=once&source=a").get_data(as_text=True)
+    page_two = second.get("/support?frequency=once&source=a").get_data(as_text=True)
+    token = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+    assert token.search(page_one).group(1) != token.search(page_two).group(1)
+    assert token.sub("", page_one) == token.sub("", page_two)
+    other = first.get("/support?frequency=once&source=b").get_data(as_text=True)
+    assert 'name="source" value="b"' in other and 'name="source" value="a"' not in other
