@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask.cli import AppGroup
@@ -24,8 +24,8 @@ def replay(event_id: str) -> None:
     """Process a stored event again (handlers are idempotent)."""
     try:
         outcome = service.replay_event(event_id)
-    except service.UnknownEvent:
-        raise click.ClickException(f"no stored event {event_id}") from None
+    except service.UnknownEvent as exc:
+        raise click.ClickException(f"no stored event {exc}") from None
     click.echo(f"{event_id}: {outcome.value}")
     if outcome is service.Outcome.FAILED:
         stored = db.session.get(StripeEvent, event_id)
@@ -92,3 +92,11 @@ def sync(since: datetime) -> None:
     click.echo(f"listed {seen}, already stored {seen - len(missing)}; {summary}")
     if counts[service.Outcome.FAILED]:
         raise click.ClickException("some events failed: see `flask stripe events --failed`")
+
+
+@stripe_cli.command("forget-payloads")
+@click.option("--older-than-days", default=30, show_default=True, type=click.IntRange(min=1))
+def forget_payloads(older_than_days: int) -> None:
+    """Blank the stored payloads (personal data) of events processed long enough ago."""
+    count = service.forget_payloads(timedelta(days=older_than_days))
+    click.echo(f"forgot the payloads of {count} events older than {older_than_days} days")

@@ -12,7 +12,7 @@ import enum
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -188,6 +188,8 @@ def replay_event(event_id: str) -> Outcome:
     stored = db.session.get(StripeEvent, event_id)
     if stored is None:
         raise UnknownEvent(event_id)
+    if stored.payload == FORGOTTEN_PAYLOAD:
+        raise UnknownEvent(f"{event_id} (its payload was forgotten)")
     event = json.loads(stored.payload)
     row = {
         "id": stored.id,
@@ -208,3 +210,29 @@ def stored_event_ids(event_ids: list[str]) -> set[str]:
     if not event_ids:
         return set()
     return set(db.session.scalars(select(StripeEvent.id).where(StripeEvent.id.in_(event_ids))))
+
+
+def forget_payloads(older_than: timedelta) -> int:
+    """Blank the payloads of settled events received longer ago than ``older_than``.
+
+    Payloads carry names, emails and addresses; once an event is processed the ledger
+    holds what we need, and after 30 days Stripe cannot resend it anyway. The event row
+    (id, type, times, status) stays, so duplicates are still recognised.
+    """
+    cutoff = clock.now() - older_than
+    forgotten = db.session.execute(
+        update(StripeEvent)
+        .where(
+            StripeEvent.received_at < cutoff,
+            StripeEvent.status.in_(("processed", "ignored")),
+            StripeEvent.payload != FORGOTTEN_PAYLOAD,
+        )
+        .values(payload=FORGOTTEN_PAYLOAD)
+        .returning(StripeEvent.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return len(forgotten)
+
+
+FORGOTTEN_PAYLOAD = "{}"

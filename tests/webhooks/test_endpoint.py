@@ -242,3 +242,32 @@ def test_replay_of_unknown_event_fails_clearly(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["stripe", "replay", "evt_nope"])
     assert result.exit_code != 0
     assert "no stored event evt_nope" in result.output
+
+
+def test_old_payloads_are_forgotten_but_duplicates_still_recognised(
+    app: Flask, client: FlaskClient, app_ctx: None
+) -> None:
+    from datetime import timedelta
+
+    from membership import clock
+
+    old, recent = one_time("pi_old"), one_time("pi_recent")
+    se.deliver(client, old)
+    se.deliver(client, recent)
+    db.session.execute(
+        StripeEvent.__table__.update()
+        .where(StripeEvent.id == old["id"])
+        .values(received_at=clock.now() - timedelta(days=31))
+    )
+    db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["stripe", "forget-payloads"])
+    assert "forgot the payloads of 1 events older than 30 days" in result.output
+    db.session.expire_all()
+    payloads = {e.id: e.payload for e in stored_events()}
+    assert payloads[old["id"]] == "{}"
+    assert "reader@example.org" in payloads[recent["id"]]
+    assert se.deliver(client, old).get_json()["outcome"] == "duplicate"
+    assert payment_count() == 2
+    replay = app.test_cli_runner().invoke(args=["stripe", "replay", old["id"]])
+    assert replay.exit_code != 0 and "payload was forgotten" in replay.output
