@@ -70,7 +70,8 @@ def _configure(app: Flask, settings: Settings) -> None:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # hide_parameters: database errors then never carry emails or names into logs.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
@@ -99,6 +100,10 @@ def _register_error_pages(app: Flask) -> None:
     def csrf_failed(error: CSRFError) -> tuple[str, int]:
         query = {k: request.form.get(k, "") for k in ("frequency", "currency", "amount")}
         return render_template("errors/csrf.html", query=query), 400
+
+    @app.errorhandler(UnicodeDecodeError)
+    def undecodable(error: UnicodeDecodeError) -> tuple[str, int]:
+        return render_template("errors/http.html", error=None, code=400), 400
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:

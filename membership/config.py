@@ -94,6 +94,13 @@ def load_settings(
             )
         public_base_url = "http://127.0.0.1:5000"
 
+    stripe_secret_key = env_vars.get("STRIPE_SECRET_KEY", "").strip() or None
+    if env == "production" and not (stripe_secret_key and webhook_secrets):
+        raise ConfigError(
+            "Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET in production: without them "
+            "readers cannot give and no payment reaches the ledger."
+        )
+
     return Settings(
         env=env,
         secret_key=_secret_key(env, env_vars.get("SECRET_KEY", ""), instance_path),
@@ -101,7 +108,7 @@ def load_settings(
         public_base_url=public_base_url,
         currencies=currencies,
         amount_rules=_parse_amount_rules(env_vars.get("SUPPORT_AMOUNTS", ""), currencies),
-        stripe_secret_key=env_vars.get("STRIPE_SECRET_KEY", "").strip() or None,
+        stripe_secret_key=stripe_secret_key,
         stripe_publishable_key=env_vars.get("STRIPE_PUBLISHABLE_KEY", "").strip() or None,
         stripe_webhook_secrets=webhook_secrets,
         stripe_api_base=env_vars.get("STRIPE_API_BASE", "").strip().rstrip("/") or None,

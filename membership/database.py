@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -33,6 +33,21 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
 def _begin_sqlite(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN")
+
+
+# Any constant would do: every ledger transaction on PostgreSQL takes this one lock.
+LEDGER_LOCK_KEY = 0x6D656D62  # "memb"
+
+
+def serialise_ledger_writes(session: Any) -> None:
+    """Let one transaction at a time change the ledger, as SQLite's single writer does.
+
+    Handlers read a row, decide in Python and write it back; two different events about
+    the same payment or subscription must not interleave, or one update is lost. The
+    lock is held until the transaction ends.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
 
 
 def is_postgres(conn_or_engine: Connection | Engine) -> bool:

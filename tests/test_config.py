@@ -27,9 +27,26 @@ def test_production_requires_public_base_url() -> None:
         load_settings({"APP_ENV": "production", "SECRET_KEY": "k" * 40})
 
 
+PRODUCTION_STRIPE = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+
+
+def test_production_refuses_to_start_without_stripe_keys() -> None:
+    base = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "k" * 40,
+        "PUBLIC_BASE_URL": "https://s.example.org",
+    }
+    with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"):
+        load_settings(base)
+    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
+        load_settings({**base, "STRIPE_SECRET_KEY": "sk_live_x"})
+    assert load_settings({**base, **PRODUCTION_STRIPE}).stripe_enabled
+
+
 def test_production_cookies_are_secure(tmp_path) -> None:
     app = create_app(
         {
+            **PRODUCTION_STRIPE,
             "APP_ENV": "production",
             "SECRET_KEY": "k" * 40,
             "PUBLIC_BASE_URL": "https://s.example.org",

@@ -146,7 +146,13 @@ def apply_state(recurring: RecurringSupport, state: SubscriptionState) -> bool:
 
 def mark_past_due(recurring: RecurringSupport, as_of: datetime) -> None:
     """A failed renewal: past due, unless a newer state is already known."""
-    if recurring.status_as_of is not None and as_of <= recurring.status_as_of:
+    if recurring.status_as_of is not None and (
+        as_of < recurring.status_as_of
+        or (
+            as_of == recurring.status_as_of
+            and _LIFECYCLE.get(recurring.status, 0) >= _LIFECYCLE["past_due"]
+        )
+    ):
         return
     if recurring.status in ("canceled", "incomplete_expired"):
         return

@@ -10,6 +10,8 @@ from membership.database import insert_unless_exists
 from membership.extensions import db
 from membership.models import Payment, PaymentFailure, RecurringSupport, Supporter, normalise_email
 
+MAX_EMAIL_LENGTH = 254
+
 
 def find_or_create_supporter(
     *, customer_id: str | None, email: str | None, name: str | None = None
@@ -19,6 +21,8 @@ def find_or_create_supporter(
     A customer id learnt later is attached to the supporter found by email, and
     anything already recorded under that customer is linked to them.
     """
+    if email and len(normalise_email(email)) > MAX_EMAIL_LENGTH:
+        email = None  # not storable; the customer id may still find them
     supporter = _find(customer_id, email)
     learnt_customer = False
     if supporter is None:

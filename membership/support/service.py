@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import select
+
 from membership import money, stripe_gateway
 from membership.config import FREQUENCIES, Settings
 from membership.extensions import db
@@ -250,6 +252,13 @@ def confirm_checkout(settings: Settings, session_id: str) -> Confirmation:
         raise UnknownSession(session_id)
     if not settings.stripe_enabled:
         raise StripeNotConfigured()
+    # Only sessions this app opened: anything else would let anyone spend our Stripe
+    # rate limit by hitting this page with made-up ids.
+    known = db.session.scalar(
+        select(CheckoutAttempt.id).where(CheckoutAttempt.stripe_session_id == session_id)
+    )
+    if known is None:
+        raise UnknownSession(session_id)
     try:
         session = stripe_gateway.retrieve_checkout_session(settings, session_id)
     except stripe_gateway.NotFound as exc:

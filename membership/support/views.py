@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from membership.config import current_settings
@@ -28,7 +29,9 @@ blueprint = Blueprint("support", __name__, url_prefix="/support")
 
 # The page is the same for everyone arriving with the same choices, except for the CSRF
 # token: render it once per choice with a placeholder, then put each reader's token in.
-_TOKEN_PLACEHOLDER = "\x00csrf-token\x00"  # noqa: S105 - a placeholder, not a secret
+# Contains "<", which autoescaping turns into "&lt;" in anything a reader typed, so no
+# query parameter can ever produce the placeholder and receive the token.
+_TOKEN_PLACEHOLDER = Markup("<csrf-token>")
 _CACHED_PAGES = 512
 
 
@@ -37,7 +40,7 @@ def _render_page(
     notice: str = "",
     errors: dict[str, list[str]] | None = None,
     values: dict[str, str | None] | None = None,
-    token: str = _TOKEN_PLACEHOLDER,
+    token: str = _TOKEN_PLACEHOLDER,  # noqa: S107 - a placeholder, not a secret
 ) -> str:
     return render_template(
         "support/support.html",
@@ -165,5 +168,5 @@ def cancelled() -> tuple[str, int]:
 
 def redirect_to_support() -> BaseResponse:
     """The site root: the support page is the front door."""
-    query = request.query_string.decode()
+    query = request.query_string.decode("latin-1")
     return redirect(url_for("support.support") + (f"?{query}" if query else ""), code=302)

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from membership import clock, stripe_gateway
 from membership.config import Settings
-from membership.database import insert_row_unless_exists
+from membership.database import insert_row_unless_exists, serialise_ledger_writes
 from membership.extensions import db
 from membership.models import StripeEvent
 from membership.webhooks.handlers import HANDLERS
@@ -152,6 +152,7 @@ def _handle_and_commit(row: dict[str, Any], event: dict[str, Any]) -> Outcome:
     handler = HANDLERS.get(event["type"])
     try:
         if handler is not None:
+            serialise_ledger_writes(db.session)
             handler(event["data"]["object"], datetime.fromtimestamp(event["created"], UTC))
         db.session.commit()
     except Exception as exc:  # noqa: BLE001 - any handler failure must keep the event
@@ -167,7 +168,7 @@ def _record_failure(row: dict[str, Any], error: str) -> None:
     _insert_event({**row, "status": "failed", "attempts": 0})
     db.session.execute(
         update(StripeEvent)
-        .where(StripeEvent.id == row["id"])
+        .where(StripeEvent.id == row["id"], StripeEvent.status != "processed")
         .values(
             status="failed",
             processed_at=None,
@@ -188,6 +189,8 @@ def replay_event(event_id: str) -> Outcome:
     stored = db.session.get(StripeEvent, event_id)
     if stored is None:
         raise UnknownEvent(event_id)
+    if stored.status == "ignored":
+        raise UnknownEvent(f"{event_id} (ignored: its livemode does not match the key)")
     if stored.payload == FORGOTTEN_PAYLOAD:
         raise UnknownEvent(f"{event_id} (its payload was forgotten)")
     event = json.loads(stored.payload)

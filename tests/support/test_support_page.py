@@ -107,3 +107,19 @@ def test_each_reader_gets_their_own_token_on_the_same_page(app) -> None:
     assert token.sub("", page_one) == token.sub("", page_two)
     other = first.get("/support?frequency=once&source=b").get_data(as_text=True)
     assert 'name="source" value="b"' in other and 'name="source" value="a"' not in other
+
+
+def test_no_query_parameter_can_receive_the_csrf_token(client: FlaskClient) -> None:
+    page = client.get("/support?source=%3Ccsrf-token%3E&utm_source=%00csrf-token%00")
+    text = page.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text).group(1)
+    assert text.count(token) == 1
+    assert 'name="source" value="&lt;csrf-token&gt;"' in text
+
+
+def test_undecodable_query_string_is_a_400(app) -> None:
+    client = app.test_client()
+    for path in ("/support", "/"):
+        response = client.get(path, environ_overrides={"QUERY_STRING": "source=\xff"})
+        assert response.status_code in (302, 400), path
+        assert response.status_code != 500

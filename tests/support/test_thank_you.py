@@ -82,8 +82,18 @@ def test_malformed_session_id_is_404_without_asking_stripe(
     assert stripe.requests == []
 
 
-def test_unknown_session_id_is_404(client: FlaskClient, stripe: FakeStripe) -> None:
+def test_session_not_opened_here_is_404_without_asking_stripe(
+    client: FlaskClient, stripe: FakeStripe
+) -> None:
     response = client.get("/support/thank-you?session_id=cs_test_doesnotexist")
+    assert response.status_code == 404
+    assert stripe.calls("GET", "/v1/checkout/sessions/") == []
+
+
+def test_session_unknown_to_stripe_is_404(client: FlaskClient, stripe: FakeStripe) -> None:
+    session_id = open_session(client, stripe, frequency="once", currency="USD", amount="25")
+    del stripe.sessions[session_id]
+    response = client.get(f"/support/thank-you?session_id={session_id}")
     assert response.status_code == 404
     assert len(stripe.calls("GET", "/v1/checkout/sessions/")) == 1
 

@@ -92,3 +92,58 @@ def test_two_gifts_from_one_new_reader_at_once_share_one_supporter(
     payments = db.session.scalars(select(Payment)).all()
     assert len(payments) == CONCURRENCY
     assert {p.supporter_id for p in payments} == {supporter.id}
+
+
+def test_different_events_about_one_payment_at_once_lose_nothing(
+    served_app: str, app_ctx: None
+) -> None:
+    setup = se.event(
+        "checkout.session.completed",
+        se.checkout_session(mode="payment", amount=10_000, payment_intent="pi_many"),
+    )
+    assert post_at_once(served_app, [se.body_of(setup)])[0][0] == 200
+    refunds = [
+        se.body_of(
+            se.event(
+                "charge.refunded",
+                se.charge(
+                    payment_intent="pi_many",
+                    amount=10_000,
+                    amount_refunded=total,
+                    charge_id="ch_many",
+                ),
+                created=se.BASE_TIME + total,
+            )
+        )
+        for total in (700, 1500, 2500, 4000)
+    ]
+    renewal = [
+        se.body_of(
+            se.event(
+                "invoice.paid",
+                se.invoice(
+                    invoice_id="in_pair",
+                    subscription="sub_pair",
+                    customer="cus_pair",
+                    amount=500,
+                    paid_at=se.BASE_TIME,
+                ),
+            )
+        ),
+        se.body_of(
+            se.event(
+                "invoice_payment.paid",
+                se.invoice_payment(invoice_id="in_pair", payment_intent="pi_pair", amount=500),
+            )
+        ),
+    ]
+    results = post_at_once(served_app, refunds + renewal)
+    assert [status for status, _ in results] == [200] * len(results)
+    db.session.expire_all()
+    payments = {
+        p.stripe_invoice_id or p.stripe_payment_intent_id: p
+        for p in db.session.scalars(select(Payment))
+    }
+    assert payments["pi_many"].amount_refunded_minor == 4000
+    assert payments["pi_many"].status == "partially_refunded"
+    assert payments["in_pair"].stripe_payment_intent_id == "pi_pair"

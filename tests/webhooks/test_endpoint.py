@@ -271,3 +271,17 @@ def test_old_payloads_are_forgotten_but_duplicates_still_recognised(
     assert payment_count() == 2
     replay = app.test_cli_runner().invoke(args=["stripe", "replay", old["id"]])
     assert replay.exit_code != 0 and "payload was forgotten" in replay.output
+
+
+def test_ignored_event_cannot_be_replayed_into_the_ledger(
+    app: Flask, client: FlaskClient, app_ctx: None
+) -> None:
+    evt = se.event(
+        "checkout.session.completed",
+        se.checkout_session(mode="payment", amount=2500, payment_intent="pi_live2"),
+        livemode=True,
+    )
+    se.deliver(client, evt)
+    result = app.test_cli_runner().invoke(args=["stripe", "replay", evt["id"]])
+    assert result.exit_code != 0 and "ignored" in result.output
+    assert payment_count() == 0

@@ -612,3 +612,42 @@ def test_supporter_found_by_email_learns_the_customer(client: FlaskClient, app_c
     support = the(RecurringSupport)
     assert support.supporter_id == supporter.id
     assert {p.supporter_id for p in db.session.scalars(select(Payment))} == {supporter.id}
+
+
+@pytest.mark.parametrize("failure_first", [True, False])
+def test_same_second_failure_and_recovery_agree_in_any_order(
+    client: FlaskClient, app_ctx: None, failure_first: bool
+) -> None:
+    failed = se.event(
+        "invoice.payment_failed",
+        se.invoice(
+            invoice_id="in_tie",
+            subscription="sub_tie",
+            customer="cus_tie",
+            amount=500,
+            status="open",
+        ),
+        created=T0 + 10,
+    )
+    active = se.event(
+        "customer.subscription.updated",
+        se.subscription(subscription_id="sub_tie", customer="cus_tie", amount=500, status="active"),
+        created=T0 + 10,
+    )
+    deliver_all(client, *((failed, active) if failure_first else (active, failed)))
+    assert the(RecurringSupport).status == "past_due"
+
+
+def test_unstorable_email_does_not_block_the_payment(client: FlaskClient, app_ctx: None) -> None:
+    long_email = "a" * 250 + "@example.org"
+    deliver_all(
+        client,
+        se.event(
+            "checkout.session.completed",
+            se.checkout_session(
+                mode="payment", amount=1000, payment_intent="pi_long", email=long_email
+            ),
+        ),
+    )
+    assert the(Payment).amount_minor == 1000
+    assert db.session.scalars(select(Supporter)).all() == []
