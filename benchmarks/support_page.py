@@ -36,13 +36,18 @@ from types import FrameType
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = PROJECT_ROOT / "benchmarks"
 BIN_DIR = Path(sys.executable).parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from benchmarks import serving  # noqa: E402
+from benchmarks.serving import BenchmarkError  # noqa: E402
+
 HOST = "127.0.0.1"
 PATH = "/support"
 GOAL_RATIO = 0.60
 # Throughput and CPU ratios further apart than this mean the machine was busy.
 DISAGREEMENT = 0.10
 STARTUP_DEADLINE_S = 30.0
-STOP_DEADLINE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,6 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
-
-
-class BenchmarkError(RuntimeError):
-    """The measurement itself failed (a server did not start, a request was refused)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -265,52 +266,15 @@ def start_server(
 
 def wait_until_ready(server: Server, deadline_s: float = STARTUP_DEADLINE_S) -> None:
     """Poll the page until it answers 200 with the expected content, or give up loudly."""
-    deadline = time.monotonic() + deadline_s
-    last_problem = "no answer yet"
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise BenchmarkError(
-                f"{server.target.name}: gunicorn exited with {server.process.returncode}\n"
-                + _log_tail(server)
-            )
-        conn = http.client.HTTPConnection(HOST, server.port, timeout=2)
-        try:
-            conn.request("GET", PATH)
-            response = conn.getresponse()
-            body = response.read()
-            if response.status == 200 and server.target.marker in body:
-                return
-            last_problem = f"HTTP {response.status}: {body[:200]!r}"
-        except OSError as exc:
-            last_problem = repr(exc)
-        finally:
-            conn.close()
-        time.sleep(0.05)  # polling interval, not a wait for readiness
-    raise BenchmarkError(
-        f"{server.target.name} not ready after {deadline_s:.0f}s ({last_problem})\n"
-        + _log_tail(server)
+    serving.wait_until_ready(
+        server.target.name,
+        server.process,
+        server.log_path,
+        server.port,
+        PATH,
+        lambda status, body: status == 200 and server.target.marker in body,
+        deadline_s,
     )
-
-
-def _log_tail(server: Server, lines: int = 30) -> str:
-    """The end of a server's log, to explain a failed start without hunting for files."""
-    try:
-        text = server.log_path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def stop_server(server: Server) -> None:
-    """Graceful stop, then kill: never leave a gunicorn behind, whatever happened."""
-    if server.process.poll() is not None:
-        return
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=STOP_DEADLINE_S)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
 
 
 def hammer(port: int, count: int, time_limit_s: float) -> tuple[int, int]:
@@ -476,7 +440,7 @@ def running(
         yield servers
     finally:
         for server in servers:
-            stop_server(server)
+            serving.stop(server.process)
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -49,7 +49,8 @@ if str(PROJECT_ROOT) not in sys.path:
 import psycopg  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from benchmarks import webhook_baselines  # noqa: E402
+from benchmarks import serving, webhook_baselines  # noqa: E402
+from benchmarks.serving import BenchmarkError  # noqa: E402
 from tests import stripe_events  # noqa: E402
 
 BIN_DIR = Path(sys.executable).parent
@@ -57,7 +58,6 @@ HOST = "127.0.0.1"
 PATH = webhook_baselines.PATH
 GOAL_RATIO = 0.70
 STARTUP_DEADLINE_S = 30.0
-STOP_DEADLINE_S = 10.0
 BENCH_DATABASE = "membership_bench"  # created and dropped here; never the ``test`` database
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 EXAMPLES_SHOWN = 3
@@ -110,10 +110,6 @@ class ClientResult:
     tally: Tally
     started: float
     finished: float
-
-
-class BenchmarkError(RuntimeError):
-    """The measurement itself failed (a server did not start, a database was unusable)."""
 
 
 # -- Events ------------------------------------------------------------------------------
@@ -417,51 +413,15 @@ def start_server(
 
 def wait_until_ready(server: Server, deadline_s: float = STARTUP_DEADLINE_S) -> None:
     """Poll until the route answers (405 to a GET: no event is stored), or give up loudly."""
-    deadline = time.monotonic() + deadline_s
-    last_problem = "no answer yet"
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise BenchmarkError(
-                f"{server.target.name}: gunicorn exited with {server.process.returncode}\n"
-                + log_tail(server)
-            )
-        conn = http.client.HTTPConnection(HOST, server.port, timeout=2)
-        try:
-            conn.request("GET", PATH)
-            response = conn.getresponse()
-            body = response.read()
-            if response.status == 405:
-                return
-            last_problem = f"HTTP {response.status}: {body[:200]!r}"
-        except OSError as exc:
-            last_problem = repr(exc)
-        finally:
-            conn.close()
-        time.sleep(0.05)  # polling interval, not a wait for readiness
-    raise BenchmarkError(
-        f"{server.target.name} not ready after {deadline_s:.0f}s ({last_problem})\n"
-        + log_tail(server)
+    serving.wait_until_ready(
+        server.target.name,
+        server.process,
+        server.log_path,
+        server.port,
+        PATH,
+        lambda status, body: status == 405,
+        deadline_s,
     )
-
-
-def log_tail(server: Server, lines: int = 30) -> str:
-    try:
-        text_ = server.log_path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text_.splitlines()[-lines:])
-
-
-def stop_server(server: Server) -> None:
-    """Graceful stop, then kill: never leave a gunicorn behind, whatever happened."""
-    if server.process.poll() is not None:
-        return
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=STOP_DEADLINE_S)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
 
 
 @contextlib.contextmanager
@@ -476,7 +436,7 @@ def running(args: argparse.Namespace, env: dict[str, str], tmp_dir: Path) -> Ite
         yield servers
     finally:
         for server in servers:
-            stop_server(server)
+            serving.stop(server.process)
 
 
 # -- Load --------------------------------------------------------------------------------
@@ -575,7 +535,8 @@ def run_rounds(
             )
     for server in servers:
         if tallies[server.target.key].not_ok:
-            print(f"  last lines of the {server.target.name} server's log:\n{log_tail(server)}")
+            tail = serving.log_tail(server.log_path)
+            print(f"  last lines of the {server.target.name} server's log:\n{tail}")
     return rates, tallies
 
 

@@ -1,0 +1,72 @@
+"""Running gunicorn for benchmarks: what every benchmark script needs from its servers."""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HOST = "127.0.0.1"
+STOP_DEADLINE_S = 10.0
+
+
+def log_tail(log_path: Path, lines: int = 30) -> str:
+    """The end of a server's log, to explain a failed start without hunting for files."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Graceful stop, then kill: never leave a gunicorn behind, whatever happened."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_DEADLINE_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class BenchmarkError(RuntimeError):
+    """A benchmark cannot give a trustworthy number (a server failed, an answer was wrong)."""
+
+
+def wait_until_ready(
+    name: str,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    port: int,
+    path: str,
+    is_ready: Callable[[int, bytes], bool],
+    deadline_s: float,
+) -> None:
+    """Poll ``GET path`` until ``is_ready(status, body)``, or give up loudly with the log."""
+    deadline = time.monotonic() + deadline_s
+    last_problem = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchmarkError(
+                f"{name}: gunicorn exited with {process.returncode}\n" + log_tail(log_path)
+            )
+        conn = http.client.HTTPConnection(HOST, port, timeout=2)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            body = response.read()
+            if is_ready(response.status, body):
+                return
+            last_problem = f"HTTP {response.status}: {body[:200]!r}"
+        except OSError as exc:
+            last_problem = repr(exc)
+        finally:
+            conn.close()
+        time.sleep(0.05)  # polling interval, not a wait for readiness
+    raise BenchmarkError(
+        f"{name} not ready after {deadline_s:.0f}s ({last_problem})\n" + log_tail(log_path)
+    )
