@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -70,3 +71,28 @@ def wait_until_ready(
     raise BenchmarkError(
         f"{name} not ready after {deadline_s:.0f}s ({last_problem})\n" + log_tail(log_path)
     )
+
+
+def start_gunicorn(
+    make_command: Callable[[int], list[str]], cwd: Path, env: dict[str, str], log_path: Path
+) -> tuple[int, subprocess.Popen[bytes]]:
+    """Bind a free loopback port here and hand the socket to gunicorn (``--bind fd://N``),
+    so there is no race for the port. Returns the port and the process."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind((HOST, 0))
+        listener.listen(1024)
+        port = listener.getsockname()[1]
+        fd = listener.fileno()
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                make_command(fd),
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(fd,),
+            )
+    finally:
+        listener.close()  # gunicorn holds its own copy now
+    return port, process

@@ -20,7 +20,6 @@ import contextlib
 import http.client
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -242,25 +241,12 @@ def start_server(
     tmp_dir: Path,
     cpus: frozenset[int] | None,
 ) -> Server:
-    """Bind a free loopback port here and hand the socket to gunicorn, so no port race."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        listener.bind((HOST, 0))
-        listener.listen(1024)
-        port = listener.getsockname()[1]
-        fd = listener.fileno()
-        log_path = tmp_dir / f"{target.app_spec.split(':')[0]}.log"
-        with log_path.open("wb") as log, inherited_affinity(cpus):
-            process = subprocess.Popen(
-                gunicorn_command(target, fd, args, tmp_dir),
-                cwd=target.chdir,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(fd,),
-            )
-    finally:
-        listener.close()  # gunicorn holds its own copy now
+    """Start gunicorn for the target on a free loopback port, on the servers' CPUs."""
+    log_path = tmp_dir / f"{target.app_spec.split(':')[0]}.log"
+    with inherited_affinity(cpus):
+        port, process = serving.start_gunicorn(
+            lambda fd: gunicorn_command(target, fd, args, tmp_dir), target.chdir, env, log_path
+        )
     return Server(target, port, process, log_path)
 
 

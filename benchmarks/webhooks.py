@@ -28,7 +28,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -389,25 +388,11 @@ def gunicorn_command(fd: int, args: argparse.Namespace, tmp_dir: Path, app_spec:
 def start_server(
     target: Target, args: argparse.Namespace, env: dict[str, str], tmp_dir: Path
 ) -> Server:
-    """Bind a free loopback port here and hand the socket to gunicorn, so no port race."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        listener.bind((HOST, 0))
-        listener.listen(1024)
-        port = listener.getsockname()[1]
-        fd = listener.fileno()
-        log_path = tmp_dir / f"{target.key}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                gunicorn_command(fd, args, tmp_dir, target.app_spec),
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(fd,),
-            )
-    finally:
-        listener.close()  # gunicorn holds its own copy now
+    """Start gunicorn for the target on a free loopback port."""
+    log_path = tmp_dir / f"{target.key}.log"
+    port, process = serving.start_gunicorn(
+        lambda fd: gunicorn_command(fd, args, tmp_dir, target.app_spec), PROJECT_ROOT, env, log_path
+    )
     return Server(target, port, process, log_path)
 
 
