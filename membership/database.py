@@ -50,10 +50,6 @@ def serialise_ledger_writes(session: Any) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
 
 
-def is_postgres(conn_or_engine: Connection | Engine) -> bool:
-    return conn_or_engine.dialect.name == "postgresql"
-
-
 _UPSERT_STATEMENTS: dict[tuple[str, Any, Any], Any] = {}
 
 

@@ -27,6 +27,8 @@ from membership.webhooks.handlers import HANDLERS
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+# What a payload becomes once forgotten (forget_payloads): valid JSON, no personal data.
+FORGOTTEN_PAYLOAD = "{}"
 
 
 class Outcome(enum.Enum):
@@ -236,6 +238,3 @@ def forget_payloads(older_than: timedelta) -> int:
     ).all()
     db.session.commit()
     return len(forgotten)
-
-
-FORGOTTEN_PAYLOAD = "{}"
