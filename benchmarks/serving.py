@@ -96,3 +96,17 @@ def start_gunicorn(
     finally:
         listener.close()  # gunicorn holds its own copy now
     return port, process
+
+
+def migrate(env: dict[str, str], project_root: Path, bin_dir: Path) -> None:
+    """The app reads its schema from Alembic, as in production; do the same here."""
+    result = subprocess.run(
+        [str(bin_dir / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=project_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BenchmarkError(f"flask db upgrade failed:\n{result.stdout}{result.stderr}")

@@ -188,16 +188,7 @@ def app_environment(tmp_dir: Path) -> dict[str, str]:
 
 def apply_migrations(env: dict[str, str]) -> None:
     """The app reads its schema from Alembic, as in production; do the same here."""
-    result = subprocess.run(
-        [str(BIN_DIR / "flask"), "--app", "wsgi", "db", "upgrade"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BenchmarkError(f"flask db upgrade failed:\n{result.stdout}{result.stderr}")
+    serving.migrate(env, PROJECT_ROOT, BIN_DIR)
 
 
 def gunicorn_command(target: Target, fd: int, args: argparse.Namespace, tmp_dir: Path) -> list[str]:

@@ -314,16 +314,7 @@ def server_environment(database_url: str, webhook_secret: str) -> dict[str, str]
 
 def prepare_schema(env: dict[str, str]) -> None:
     """The app's schema from its Alembic migrations, as in production, plus the baseline's table."""
-    result = subprocess.run(
-        [str(BIN_DIR / "flask"), "--app", "wsgi", "db", "upgrade"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BenchmarkError(f"flask db upgrade failed:\n{result.stdout}{result.stderr}")
+    serving.migrate(env, PROJECT_ROOT, BIN_DIR)
     webhook_baselines.create_table(env["DATABASE_URL"])
 
 
