@@ -42,6 +42,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     csrf.init_app(app)
 
     from membership import support, webhooks
+    from membership.reminders import models as reminder_models  # noqa: F401  (tables)
 
     app.register_blueprint(support.blueprint)
     app.register_blueprint(webhooks.blueprint)

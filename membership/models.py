@@ -105,6 +105,10 @@ class CheckoutAttempt(db.Model):  # type: ignore[name-defined]
     utm_content: Mapped[str | None] = mapped_column(String(200))
     stripe_session_id: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="open")
+    # The "remind me later" email the reader came back through, if any.
+    reminder_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reminders.id", ondelete="SET NULL"), index=True
+    )
     supporter_id: Mapped[int | None] = mapped_column(
         ForeignKey("supporters.id", ondelete="SET NULL"), index=True
     )

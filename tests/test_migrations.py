@@ -14,7 +14,7 @@ from membership import create_app
 from membership.extensions import db
 from tests.conftest import ON_POSTGRES, POSTGRES_URL, app_environ
 
-EXPECTED_TABLES = {"supporters", "checkout_attempts"}
+EXPECTED_TABLES = {"supporters", "checkout_attempts", "stripe_events", "payments", "reminders"}
 
 
 @pytest.fixture
@@ -23,7 +23,8 @@ def empty_database_url(tmp_path) -> Iterator[str]:
     if not ON_POSTGRES:
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    name = "membership_migration_check"
+    # Named after the test database, so runs against different databases never collide.
+    name = f"{make_url(POSTGRES_URL).database}_migration_check"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

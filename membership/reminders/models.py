@@ -1,0 +1,71 @@
+"""The reminders readers ask for ("remind me later"), and their lifecycle.
+
+A reminder keeps the least it can: the email (erased after the retention period,
+leaving the row for counts), when it is due, what the reader was considering,
+where they were, and a random token for the links in the email.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from membership import clock
+from membership.extensions import db
+from membership.models import UTCDateTime
+
+# scheduled -> sending -> sent; or failed (attempts exhausted), cancelled, converted.
+REMINDER_STATUSES = ("scheduled", "sending", "sent", "failed", "cancelled", "converted")
+ACTIVE_STATUSES = ("scheduled", "sending")
+
+
+class Reminder(db.Model):  # type: ignore[name-defined]
+    """One "remind me later" request: one email on the day asked, unless the reader gave."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('scheduled', 'sending', 'sent', 'failed', 'cancelled', 'converted')",
+            name="status_known",
+        ),
+        CheckConstraint(
+            "frequency IS NULL OR frequency IN ('once', 'monthly', 'annual')",
+            name="frequency_known",
+        ),
+        # One active reminder per email: asking again reschedules it (a constraint, not a check
+        # in Python, so two concurrent sign-ups cannot both insert).
+        Index(
+            "uq_reminders_active_email",
+            "email",
+            unique=True,
+            sqlite_where=text("status IN ('scheduled', 'sending')"),
+            postgresql_where=text("status IN ('scheduled', 'sending')"),
+        ),
+        # The sender's claim query: due rows by status and time.
+        Index("ix_reminders_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    # Normalised (membership.models.normalise_email); NULL once erased by retention.
+    email: Mapped[str | None] = mapped_column(String(254))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # What the reader was considering, to prefill /support from the email's link.
+    frequency: Mapped[str | None] = mapped_column(String(10))
+    amount_minor: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    source: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    email_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
