@@ -7,24 +7,29 @@ even when Stripe delivers them before the payment itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, bindparam, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from membership import clock
-from membership.database import insert_unless_exists
-from membership.extensions import db
-from membership.ledger.attempts import copy_attribution, copy_attribution_from
-from membership.models import (
-    ChargeAdjustment,
-    CheckoutAttempt,
-    InvoicePaymentIntent,
-    Payment,
-    PaymentFailure,
-    RecurringSupport,
+from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
+from membership.ledger.records import (
+    Record,
+    connection,
+    fetch_one,
+    insert_unless_exists,
+    select_all,
 )
+from membership.models import ChargeAdjustment, InvoicePaymentIntent, Payment, PaymentFailure
+
+PAYMENTS = Payment.__table__
+ADJUSTMENTS = ChargeAdjustment.__table__
+INVOICE_PAYMENT_INTENTS = InvoicePaymentIntent.__table__
+FAILURES = PaymentFailure.__table__
 
 # Disputes whose money Stripe has taken back while they are decided ("warning_*" are
 # inquiries: no money moves) and the outcome that keeps it taken.
@@ -46,138 +51,188 @@ class PaymentFacts:
     frequency: str | None = None
 
 
+_LINKED_PAYMENT_INTENT = select(INVOICE_PAYMENT_INTENTS.c.stripe_payment_intent_id).where(
+    INVOICE_PAYMENT_INTENTS.c.stripe_invoice_id == bindparam("invoice_id")
+)
+_FIND_ADJUSTMENT = select_all(ADJUSTMENTS).where(
+    ADJUSTMENTS.c.stripe_payment_intent_id == bindparam("payment_intent_id")
+)
+# A payment's intent (for a renewal, the one invoice_payment.paid named for its invoice) and
+# the refunds and dispute waiting for it, in one query that always returns one row.
+_INTENT = (
+    select(
+        func.coalesce(
+            bindparam("payment_intent_id", type_=String), _LINKED_PAYMENT_INTENT.scalar_subquery()
+        ).label("payment_intent_id")
+    )
+).subquery("intent")
+_INTENT_AND_ADJUSTMENT = select(
+    _INTENT.c.payment_intent_id,
+    ADJUSTMENTS.c.amount_refunded_minor,
+    ADJUSTMENTS.c.amount_disputed_minor,
+    ADJUSTMENTS.c.dispute_status,
+).select_from(
+    _INTENT.outerjoin(
+        ADJUSTMENTS, ADJUSTMENTS.c.stripe_payment_intent_id == _INTENT.c.payment_intent_id
+    )
+)
+_FIND_PAYMENT = (
+    select_all(PAYMENTS)
+    .where(
+        or_(
+            PAYMENTS.c.stripe_invoice_id == bindparam("invoice_id"),
+            PAYMENTS.c.stripe_payment_intent_id == bindparam("payment_intent_id"),
+        )
+    )
+    .order_by(case((PAYMENTS.c.stripe_invoice_id == bindparam("invoice_id"), 0), else_=1))
+    .limit(1)
+)
+_FIND_PAYMENT_BY_INTENT = select_all(PAYMENTS).where(
+    PAYMENTS.c.stripe_payment_intent_id == bindparam("payment_intent_id")
+)
+_FIND_PAYMENT_BY_INVOICE = select_all(PAYMENTS).where(
+    PAYMENTS.c.stripe_invoice_id == bindparam("invoice_id")
+)
+_PAYMENT_INTENT_OF_CHARGE = select(ADJUSTMENTS.c.stripe_payment_intent_id).where(
+    ADJUSTMENTS.c.stripe_charge_id == bindparam("charge_id")
+)
+
+
 def record_payment(
     facts: PaymentFacts,
     *,
     supporter_id: int | None,
-    attempt: CheckoutAttempt | None = None,
-    recurring: RecurringSupport | None = None,
-) -> Payment:
+    attempt: Record | None = None,
+    recurring: Record | None = None,
+) -> None:
     """Record a payment once (keyed by invoice, else payment intent); later calls add links."""
-    payment = _existing_payment(facts)
+    if _insert_new_payment(facts, supporter_id, attempt, recurring):
+        return
+    payment = fetch_one(
+        _FIND_PAYMENT,
+        PAYMENTS,
+        invoice_id=facts.invoice_id,
+        payment_intent_id=facts.payment_intent_id,
+    )
     if payment is None:
-        # First sight: build the whole row (links, attribution, waiting refunds) and insert
-        # it in one statement; a concurrent insert of the same payment falls through below.
-        new = _new_payment(facts, supporter_id, attempt, recurring)
-        values = {c.key: getattr(new, c.key) for c in Payment.__table__.columns if c.key != "id"}
-        inserted = insert_unless_exists(db.session, Payment, values)
-        if inserted is not None:
-            return inserted
-        payment = _existing_payment(facts)
-        if payment is None:
-            raise IntegrityError(
-                "payment insert conflicted but no row was found", None, Exception()
-            )
-    if supporter_id is not None and payment.supporter_id is None:
-        payment.supporter_id = supporter_id
-    if facts.customer_id and payment.stripe_customer_id is None:
-        payment.stripe_customer_id = facts.customer_id
+        raise IntegrityError("payment insert conflicted but no row was found", None, Exception())
+    if supporter_id is not None and payment["supporter_id"] is None:
+        payment["supporter_id"] = supporter_id
+    if facts.customer_id and payment["stripe_customer_id"] is None:
+        payment["stripe_customer_id"] = facts.customer_id
     _link(payment, attempt, recurring)
-    return payment
+    _apply_intent_and_adjustment(payment)
+    payment.save()
 
 
-def _new_payment(
+def _insert_new_payment(
     facts: PaymentFacts,
     supporter_id: int | None,
-    attempt: CheckoutAttempt | None,
-    recurring: RecurringSupport | None,
-) -> Payment:
-    """A transient Payment with everything known so far (it is inserted by values)."""
-    payment = Payment(
-        stripe_payment_intent_id=facts.payment_intent_id,
-        stripe_invoice_id=facts.invoice_id,
-        stripe_subscription_id=facts.subscription_id,
-        stripe_customer_id=facts.customer_id,
-        supporter_id=supporter_id,
-        amount_minor=facts.amount_minor,
-        amount_refunded_minor=0,
-        amount_disputed_minor=0,
-        currency=facts.currency.upper(),
-        paid_at=facts.paid_at,
-        frequency=facts.frequency,
-        status="succeeded",
-        created_at=clock.now(),
+    attempt: Record | None,
+    recurring: Record | None,
+) -> bool:
+    """First sight: the whole row (links, attribution, waiting refunds and disputes) in one
+    INSERT. False when the payment already exists (a repeat, or a concurrent insert)."""
+    payment = Record(
+        PAYMENTS,
+        {
+            "stripe_payment_intent_id": facts.payment_intent_id,
+            "stripe_invoice_id": facts.invoice_id,
+            "stripe_subscription_id": facts.subscription_id,
+            "stripe_customer_id": facts.customer_id,
+            "supporter_id": supporter_id,
+            "recurring_support_id": None,
+            "frequency": facts.frequency,
+            "amount_minor": facts.amount_minor,
+            "amount_refunded_minor": 0,
+            "amount_disputed_minor": 0,
+            "currency": facts.currency.upper(),
+            "status": "succeeded",
+            "dispute_status": None,
+            "paid_at": facts.paid_at,
+            "created_at": clock.now(),
+            "checkout_attempt_id": None,
+            **{column: None for column in ATTRIBUTION_COLUMNS},
+        },
+        stored=False,
     )
     _link(payment, attempt, recurring)
-    return payment
+    _apply_intent_and_adjustment(payment)
+    return insert_unless_exists(PAYMENTS, payment.values) is not None
 
 
-def _link(
-    payment: Payment, attempt: CheckoutAttempt | None, recurring: RecurringSupport | None
-) -> None:
-    """Attach recurring support, attribution and a known payment intent; apply adjustments."""
+def _link(payment: Record, attempt: Record | None, recurring: Record | None) -> None:
+    """Attach recurring support and the attribution of the gift that started it."""
     if recurring is not None:
-        payment.recurring_support_id = recurring.id
-        payment.stripe_subscription_id = recurring.stripe_subscription_id
-        payment.frequency = payment.frequency or recurring.frequency
+        payment["recurring_support_id"] = recurring["id"]
+        payment["stripe_subscription_id"] = recurring["stripe_subscription_id"]
+        payment["frequency"] = payment["frequency"] or recurring["frequency"]
     copy_attribution(payment, attempt)
-    if recurring is not None:
-        copy_attribution_from(payment, recurring)
-    if payment.stripe_payment_intent_id is None and payment.stripe_invoice_id:
-        link = db.session.get(InvoicePaymentIntent, payment.stripe_invoice_id)
-        if link is not None:
-            payment.stripe_payment_intent_id = link.stripe_payment_intent_id
-    _apply_adjustment(payment)
+    copy_attribution(payment, recurring)
 
 
-def _existing_payment(facts: PaymentFacts) -> Payment | None:
-    """One query: the payment with this invoice, else the one with this payment intent."""
-    conditions = []
-    if facts.invoice_id:
-        conditions.append(Payment.stripe_invoice_id == facts.invoice_id)
-    if facts.payment_intent_id:
-        conditions.append(Payment.stripe_payment_intent_id == facts.payment_intent_id)
-    if not conditions:
-        return None
-    found = db.session.scalars(select(Payment).where(or_(*conditions)).limit(2)).all()
-    for payment in found:
-        if facts.invoice_id and payment.stripe_invoice_id == facts.invoice_id:
-            return payment
-    return found[0] if found else None
+def _apply_intent_and_adjustment(payment: Record) -> None:
+    """Learn the payment's intent (from invoice_payment.paid, for a renewal) and apply the
+    refunds and dispute already recorded against it; derive its status either way."""
+    intent_id, invoice_id = payment["stripe_payment_intent_id"], payment["stripe_invoice_id"]
+    adjustment: Mapping[str, Any] | None = None
+    if intent_id or invoice_id:
+        found = (
+            connection()
+            .execute(
+                _INTENT_AND_ADJUSTMENT, {"payment_intent_id": intent_id, "invoice_id": invoice_id}
+            )
+            .one()
+        )
+        payment["stripe_payment_intent_id"] = found.payment_intent_id
+        if found.amount_refunded_minor is not None:  # a waiting adjustment (never NULL there)
+            adjustment = dict(found._mapping)
+    _apply_adjustment(payment, adjustment)
 
 
 def link_invoice_payment_intent(invoice_id: str, payment_intent_id: str) -> None:
     """Remember which payment intent paid an invoice, and tell the payment if it exists."""
-    if db.session.get(InvoicePaymentIntent, invoice_id) is None:
-        db.session.add(
-            InvoicePaymentIntent(
-                stripe_invoice_id=invoice_id, stripe_payment_intent_id=payment_intent_id
-            )
-        )
-    payment = db.session.scalar(select(Payment).where(Payment.stripe_invoice_id == invoice_id))
-    if payment is not None and payment.stripe_payment_intent_id is None:
-        payment.stripe_payment_intent_id = payment_intent_id
-        _apply_adjustment(payment)
+    insert_unless_exists(
+        INVOICE_PAYMENT_INTENTS,
+        {"stripe_invoice_id": invoice_id, "stripe_payment_intent_id": payment_intent_id},
+    )
+    payment = fetch_one(_FIND_PAYMENT_BY_INVOICE, PAYMENTS, invoice_id=invoice_id)
+    if payment is not None and payment["stripe_payment_intent_id"] is None:
+        payment["stripe_payment_intent_id"] = payment_intent_id
+        _apply_intent_and_adjustment(payment)
+        payment.save()
 
 
-def _adjustment_for(payment_intent_id: str, charge_id: str | None) -> ChargeAdjustment:
-    adjustment = db.session.get(ChargeAdjustment, payment_intent_id)
+def _adjustment_for(payment_intent_id: str, charge_id: str | None) -> Record:
+    adjustment = fetch_one(_FIND_ADJUSTMENT, ADJUSTMENTS, payment_intent_id=payment_intent_id)
     if adjustment is None:
-        adjustment = ChargeAdjustment(
-            stripe_payment_intent_id=payment_intent_id,
-            amount_refunded_minor=0,
-            amount_disputed_minor=0,
+        adjustment = Record(
+            ADJUSTMENTS,
+            {
+                "stripe_payment_intent_id": payment_intent_id,
+                "stripe_charge_id": None,
+                "amount_refunded_minor": 0,
+                "dispute_status": None,
+                "amount_disputed_minor": 0,
+                "dispute_as_of": None,
+            },
+            stored=False,
         )
-        db.session.add(adjustment)
-    if charge_id and adjustment.stripe_charge_id is None:
-        adjustment.stripe_charge_id = charge_id
+    if charge_id and adjustment["stripe_charge_id"] is None:
+        adjustment["stripe_charge_id"] = charge_id
     return adjustment
 
 
 def payment_intent_of_charge(charge_id: str) -> str | None:
     """The payment intent of a charge we have already heard of, if any."""
-    return db.session.scalar(
-        select(ChargeAdjustment.stripe_payment_intent_id).where(
-            ChargeAdjustment.stripe_charge_id == charge_id
-        )
-    )
+    return connection().scalar(_PAYMENT_INTENT_OF_CHARGE, {"charge_id": charge_id})
 
 
 def record_refunds(payment_intent_id: str, charge_id: str | None, amount_refunded: int) -> None:
     """Stripe reports the total refunded so far; totals only grow, so the largest wins."""
     adjustment = _adjustment_for(payment_intent_id, charge_id)
-    adjustment.amount_refunded_minor = max(adjustment.amount_refunded_minor, amount_refunded)
-    _apply_to_payment(payment_intent_id)
+    adjustment["amount_refunded_minor"] = max(adjustment["amount_refunded_minor"], amount_refunded)
+    _save_adjustment(adjustment)
 
 
 def record_dispute(
@@ -185,49 +240,55 @@ def record_dispute(
 ) -> None:
     """A dispute opened, changed or closed; an older report never overrides a newer one."""
     adjustment = _adjustment_for(payment_intent_id, charge_id)
-    if adjustment.dispute_as_of is not None and as_of < adjustment.dispute_as_of:
+    known_as_of = adjustment["dispute_as_of"]
+    if known_as_of is not None and as_of < known_as_of:
         return
     if (
-        adjustment.dispute_as_of == as_of
-        and adjustment.dispute_status is not None
-        and adjustment.dispute_status not in OPEN_DISPUTES
+        known_as_of == as_of
+        and adjustment["dispute_status"] is not None
+        and adjustment["dispute_status"] not in OPEN_DISPUTES
         and status in OPEN_DISPUTES
     ):
         return  # same second: a closed dispute stays closed
-    adjustment.dispute_status = status
-    adjustment.dispute_as_of = as_of
-    adjustment.amount_disputed_minor = amount if status in FUNDS_HELD_DISPUTES else 0
-    _apply_to_payment(payment_intent_id)
+    adjustment["dispute_status"] = status
+    adjustment["dispute_as_of"] = as_of
+    adjustment["amount_disputed_minor"] = amount if status in FUNDS_HELD_DISPUTES else 0
+    _save_adjustment(adjustment)
 
 
-def _apply_to_payment(payment_intent_id: str) -> None:
-    payment = db.session.scalar(
-        select(Payment).where(Payment.stripe_payment_intent_id == payment_intent_id)
+def _save_adjustment(adjustment: Record) -> None:
+    """Keep the adjustment and apply it to its payment, if that has arrived."""
+    adjustment.save()
+    payment = fetch_one(
+        _FIND_PAYMENT_BY_INTENT,
+        PAYMENTS,
+        payment_intent_id=adjustment["stripe_payment_intent_id"],
     )
     if payment is not None:
-        _apply_adjustment(payment)
+        _apply_adjustment(payment, adjustment.values)
+        payment.save()
 
 
-def _apply_adjustment(payment: Payment) -> None:
-    if payment.stripe_payment_intent_id is None:
-        return
-    adjustment = db.session.get(ChargeAdjustment, payment.stripe_payment_intent_id)
+def _apply_adjustment(payment: Record, adjustment: Mapping[str, Any] | None) -> None:
+    """Copy refunds and the dispute onto the payment and derive its status."""
     if adjustment is not None:
-        payment.amount_refunded_minor = min(adjustment.amount_refunded_minor, payment.amount_minor)
-        payment.amount_disputed_minor = adjustment.amount_disputed_minor
-        payment.dispute_status = adjustment.dispute_status
-    payment.status = payment_status(payment)
+        payment["amount_refunded_minor"] = min(
+            adjustment["amount_refunded_minor"], payment["amount_minor"]
+        )
+        payment["amount_disputed_minor"] = adjustment["amount_disputed_minor"]
+        payment["dispute_status"] = adjustment["dispute_status"]
+    payment["status"] = payment_status(payment.values)
 
 
-def payment_status(payment: Payment) -> str:
+def payment_status(payment: Mapping[str, Any]) -> str:
     """The one status reports show, derived from refunds and the dispute."""
-    if payment.dispute_status == "lost":
+    if payment["dispute_status"] == "lost":
         return "dispute_lost"
-    if payment.dispute_status in OPEN_DISPUTES:
+    if payment["dispute_status"] in OPEN_DISPUTES:
         return "disputed"
-    if payment.amount_refunded_minor >= payment.amount_minor > 0:
+    if payment["amount_refunded_minor"] >= payment["amount_minor"] > 0:
         return "refunded"
-    if payment.amount_refunded_minor > 0:
+    if payment["amount_refunded_minor"] > 0:
         return "partially_refunded"
     return "succeeded"
 
@@ -238,31 +299,24 @@ def record_failure(
     attempt_count: int,
     subscription_id: str | None,
     customer_id: str | None,
-    recurring: RecurringSupport | None,
+    recurring: Record | None,
     supporter_id: int | None,
     amount_minor: int,
     currency: str,
     failed_at: datetime,
 ) -> None:
     """One failed attempt to collect an invoice, recorded once for the at-risk report."""
-    exists = db.session.scalar(
-        select(PaymentFailure.id).where(
-            PaymentFailure.stripe_invoice_id == invoice_id,
-            PaymentFailure.attempt_count == attempt_count,
-        )
-    )
-    if exists is not None:
-        return
-    db.session.add(
-        PaymentFailure(
-            stripe_invoice_id=invoice_id,
-            attempt_count=attempt_count,
-            stripe_subscription_id=subscription_id,
-            stripe_customer_id=customer_id,
-            recurring_support_id=recurring.id if recurring is not None else None,
-            supporter_id=supporter_id,
-            amount_minor=amount_minor,
-            currency=currency.upper(),
-            failed_at=failed_at,
-        )
+    insert_unless_exists(
+        FAILURES,
+        {
+            "stripe_invoice_id": invoice_id,
+            "attempt_count": attempt_count,
+            "stripe_subscription_id": subscription_id,
+            "stripe_customer_id": customer_id,
+            "recurring_support_id": recurring["id"] if recurring is not None else None,
+            "supporter_id": supporter_id,
+            "amount_minor": amount_minor,
+            "currency": currency.upper(),
+            "failed_at": failed_at,
+        },
     )

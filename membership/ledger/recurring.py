@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, update
 
 from membership import clock
-from membership.database import insert_unless_exists
-from membership.extensions import db
-from membership.ledger.attempts import attribution_of, copy_attribution
-from membership.models import CheckoutAttempt, Payment, RecurringSupport
+from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
+from membership.ledger.records import Record, connection, fetch_one, select_all
+from membership.models import Payment, RecurringSupport
+
+RECURRING = RecurringSupport.__table__
+PAYMENTS = Payment.__table__
 
 _LIFECYCLE = {
     "incomplete": 0,
@@ -47,48 +49,71 @@ class SubscriptionState:
     started_at: datetime | None = None
 
 
+_FIND_RECURRING = select_all(RECURRING).where(
+    RECURRING.c.stripe_subscription_id == bindparam("subscription_id")
+)
+_FILL_PAYMENT_FREQUENCY = (
+    update(PAYMENTS)
+    .where(PAYMENTS.c.recurring_support_id == bindparam("recurring_id"))
+    .where(PAYMENTS.c.frequency.is_(None))
+    .values(frequency=bindparam("frequency"))
+)
+
+
 def get_or_create_recurring(
     subscription_id: str,
     *,
     customer_id: str | None,
     supporter_id: int | None,
-    attempt: CheckoutAttempt | None,
-) -> RecurringSupport:
-    """The recurring support for a subscription, created on first sight from whichever event."""
-    recurring = db.session.scalar(
-        select(RecurringSupport).where(RecurringSupport.stripe_subscription_id == subscription_id)
-    )
+    attempt: Record | None,
+) -> Record:
+    """The recurring support for a subscription, from whichever event comes first; a new
+    one is inserted by ``save_recurring`` once the event has filled it in."""
+    recurring = fetch_one(_FIND_RECURRING, RECURRING, subscription_id=subscription_id)
     if recurring is None:
-        recurring = (
-            insert_unless_exists(
-                db.session,
-                RecurringSupport,
-                {
-                    "stripe_subscription_id": subscription_id,
-                    "stripe_customer_id": customer_id,
-                    "supporter_id": supporter_id,
-                    "status": "incomplete",
-                    "cancel_at_period_end": False,
-                    "created_at": clock.now(),
-                    **attribution_of(attempt),
-                },
-            )
-            or db.session.scalars(
-                select(RecurringSupport).where(
-                    RecurringSupport.stripe_subscription_id == subscription_id
-                )
-            ).one()
+        recurring = Record(
+            RECURRING,
+            {
+                "stripe_subscription_id": subscription_id,
+                "stripe_customer_id": customer_id,
+                "supporter_id": supporter_id,
+                "frequency": None,
+                "amount_minor": None,
+                "currency": None,
+                "status": "incomplete",
+                "cancel_at_period_end": False,
+                "started_at": None,
+                "canceled_at": None,
+                "ended_at": None,
+                "status_as_of": None,
+                "created_at": clock.now(),
+                "checkout_attempt_id": None,
+                **{column: None for column in ATTRIBUTION_COLUMNS},
+            },
+            stored=False,
         )
-    if customer_id and recurring.stripe_customer_id is None:
-        recurring.stripe_customer_id = customer_id
-    if supporter_id is not None and recurring.supporter_id is None:
-        recurring.supporter_id = supporter_id
+    if customer_id and recurring["stripe_customer_id"] is None:
+        recurring["stripe_customer_id"] = customer_id
+    if supporter_id is not None and recurring["supporter_id"] is None:
+        recurring["supporter_id"] = supporter_id
     copy_attribution(recurring, attempt)
     return recurring
 
 
+def save_recurring(recurring: Record) -> None:
+    """Write the recurring support; payments recorded before its frequency was known
+    learn it now."""
+    learnt_frequency = recurring.stored and "frequency" in recurring.changes()
+    recurring.save()
+    if learnt_frequency and recurring["frequency"]:
+        connection().execute(
+            _FILL_PAYMENT_FREQUENCY,
+            {"recurring_id": recurring["id"], "frequency": recurring["frequency"]},
+        )
+
+
 def fill_terms(
-    recurring: RecurringSupport,
+    recurring: Record,
     *,
     frequency: str | None,
     amount_minor: int | None,
@@ -96,42 +121,36 @@ def fill_terms(
     started_at: datetime | None,
 ) -> None:
     """Fill what is not known yet (from checkout or the first invoice); states own changes."""
-    if frequency and recurring.frequency is None:
-        recurring.frequency = frequency
-        db.session.flush()
-        db.session.execute(
-            update(Payment)
-            .where(Payment.recurring_support_id == recurring.id, Payment.frequency.is_(None))
-            .values(frequency=frequency)
-            .execution_options(synchronize_session=False)
-        )
-    if recurring.status_as_of is None:
-        if amount_minor is not None and recurring.amount_minor is None:
-            recurring.amount_minor = amount_minor
-        if currency and recurring.currency is None:
-            recurring.currency = currency
-    if started_at and (recurring.started_at is None or started_at < recurring.started_at):
-        recurring.started_at = started_at
+    if frequency and recurring["frequency"] is None:
+        recurring["frequency"] = frequency
+    if recurring["status_as_of"] is None:
+        if amount_minor is not None and recurring["amount_minor"] is None:
+            recurring["amount_minor"] = amount_minor
+        if currency and recurring["currency"] is None:
+            recurring["currency"] = currency
+    if started_at and (recurring["started_at"] is None or started_at < recurring["started_at"]):
+        recurring["started_at"] = started_at
 
 
-def apply_state(recurring: RecurringSupport, state: SubscriptionState) -> bool:
+def apply_state(recurring: Record, state: SubscriptionState) -> bool:
     """Apply a reported state unless a newer one is already known; True when applied."""
-    if recurring.status_as_of is not None:
-        if state.as_of < recurring.status_as_of:
+    as_of = recurring["status_as_of"]
+    if as_of is not None:
+        if state.as_of < as_of:
             return False
-        if state.as_of == recurring.status_as_of and _LIFECYCLE.get(
-            state.status, 0
-        ) < _LIFECYCLE.get(recurring.status, 0):
+        if state.as_of == as_of and _LIFECYCLE.get(state.status, 0) < _LIFECYCLE.get(
+            recurring["status"], 0
+        ):
             return False
-    recurring.status = state.status
-    recurring.status_as_of = state.as_of
-    recurring.cancel_at_period_end = state.cancel_at_period_end
-    recurring.canceled_at = state.canceled_at
-    recurring.ended_at = state.ended_at
+    recurring["status"] = state.status
+    recurring["status_as_of"] = state.as_of
+    recurring["cancel_at_period_end"] = state.cancel_at_period_end
+    recurring["canceled_at"] = state.canceled_at
+    recurring["ended_at"] = state.ended_at
     if state.amount_minor is not None:
-        recurring.amount_minor = state.amount_minor
+        recurring["amount_minor"] = state.amount_minor
     if state.currency:
-        recurring.currency = state.currency
+        recurring["currency"] = state.currency
     fill_terms(
         recurring,
         frequency=state.frequency,
@@ -139,22 +158,23 @@ def apply_state(recurring: RecurringSupport, state: SubscriptionState) -> bool:
         currency=None,
         started_at=state.started_at,
     )
-    if state.frequency and recurring.frequency != state.frequency:
-        recurring.frequency = state.frequency
+    if state.frequency and recurring["frequency"] != state.frequency:
+        recurring["frequency"] = state.frequency
     return True
 
 
-def mark_past_due(recurring: RecurringSupport, as_of: datetime) -> None:
+def mark_past_due(recurring: Record, as_of: datetime) -> None:
     """A failed renewal: past due, unless a newer state is already known."""
-    if recurring.status_as_of is not None and (
-        as_of < recurring.status_as_of
+    known_as_of = recurring["status_as_of"]
+    if known_as_of is not None and (
+        as_of < known_as_of
         or (
-            as_of == recurring.status_as_of
-            and _LIFECYCLE.get(recurring.status, 0) >= _LIFECYCLE["past_due"]
+            as_of == known_as_of
+            and _LIFECYCLE.get(recurring["status"], 0) >= _LIFECYCLE["past_due"]
         )
     ):
         return
-    if recurring.status in ("canceled", "incomplete_expired"):
+    if recurring["status"] in ("canceled", "incomplete_expired"):
         return
-    recurring.status = "past_due"
-    recurring.status_as_of = as_of
+    recurring["status"] = "past_due"
+    recurring["status_as_of"] = as_of

@@ -2,87 +2,98 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, case, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from membership import clock
-from membership.database import insert_unless_exists
-from membership.extensions import db
+from membership.ledger.records import connection, fetch_one, insert_unless_exists, select_all
 from membership.models import Payment, PaymentFailure, RecurringSupport, Supporter, normalise_email
 
 MAX_EMAIL_LENGTH = 254
+SUPPORTERS = Supporter.__table__
+# Tables whose rows may name a customer before we know who the customer is.
+_CUSTOMER_RECORDS = (Payment.__table__, RecurringSupport.__table__, PaymentFailure.__table__)
+
+# One query: the supporter with this customer id, else the one with this email.
+_FIND_SUPPORTER = (
+    select_all(SUPPORTERS)
+    .where(
+        or_(
+            SUPPORTERS.c.stripe_customer_id == bindparam("customer_id"),
+            SUPPORTERS.c.email == bindparam("email"),
+        )
+    )
+    .order_by(case((SUPPORTERS.c.stripe_customer_id == bindparam("customer_id"), 0), else_=1))
+    .limit(1)
+)
+_HAS_UNLINKED_RECORDS = select(
+    or_(
+        *(
+            exists().where(
+                table.c.stripe_customer_id == bindparam("customer_id"),
+                table.c.supporter_id.is_(None),
+            )
+            for table in _CUSTOMER_RECORDS
+        )
+    )
+)
+_LINK_RECORDS = [
+    update(table)
+    .where(table.c.stripe_customer_id == bindparam("customer_id"), table.c.supporter_id.is_(None))
+    .values(supporter_id=bindparam("supporter_id"))
+    for table in _CUSTOMER_RECORDS
+]
 
 
 def find_or_create_supporter(
     *, customer_id: str | None, email: str | None, name: str | None = None
-) -> Supporter | None:
-    """The supporter for this customer or email, created when first seen with an email.
-
-    A customer id learnt later is attached to the supporter found by email, and
-    anything already recorded under that customer is linked to them.
-    """
-    if email and len(normalise_email(email)) > MAX_EMAIL_LENGTH:
-        email = None  # not storable; the customer id may still find them
-    supporter = _find(customer_id, email)
-    learnt_customer = False
+) -> int | None:
+    """The id of the supporter for this customer or email, created when first seen with an
+    email. A customer id learnt later is attached to the supporter found by email, and
+    anything already recorded under that customer is linked to them."""
+    if email:
+        email = normalise_email(email)
+        if len(email) > MAX_EMAIL_LENGTH:
+            email = None  # not storable; the customer id may still find them
+    if not customer_id and not email:
+        return None
+    supporter = fetch_one(_FIND_SUPPORTER, SUPPORTERS, customer_id=customer_id, email=email)
     if supporter is None:
         if not email:
             return None
-        supporter = _insert_supporter(email, customer_id, name)
-        learnt_customer = bool(customer_id)
-    elif customer_id and supporter.stripe_customer_id is None:
-        supporter.stripe_customer_id = customer_id
-        learnt_customer = True
-    if name and not supporter.name:
-        supporter.name = name[:200]
+        supporter = insert_unless_exists(
+            SUPPORTERS,
+            {
+                "email": email,
+                "stripe_customer_id": customer_id,
+                "name": name[:200] if name else None,
+                "created_at": clock.now(),
+            },
+        )
+        if supporter is not None:
+            if customer_id:
+                link_customer_records(customer_id, supporter["id"])
+            return int(supporter["id"])
+        # A concurrent transaction inserted this email or customer first: take its row.
+        supporter = fetch_one(_FIND_SUPPORTER, SUPPORTERS, customer_id=customer_id, email=email)
+        if supporter is None:
+            raise IntegrityError("supporter insert conflicted but no row found", None, Exception())
+    learnt_customer = bool(customer_id) and supporter["stripe_customer_id"] is None
+    if learnt_customer:
+        supporter["stripe_customer_id"] = customer_id
+    if name and not supporter["name"]:
+        supporter["name"] = name[:200]
+    supporter.save()
     if learnt_customer and customer_id:
-        db.session.flush()
-        link_customer_records(customer_id, supporter.id)
-    return supporter
-
-
-def _find(customer_id: str | None, email: str | None) -> Supporter | None:
-    """One query: the supporter with this customer id, else the one with this email."""
-    conditions = []
-    if customer_id:
-        conditions.append(Supporter.stripe_customer_id == customer_id)
-    if email:
-        conditions.append(Supporter.email == normalise_email(email))
-    if not conditions:
-        return None
-    found = db.session.scalars(select(Supporter).where(or_(*conditions)).limit(2)).all()
-    for supporter in found:
-        if customer_id and supporter.stripe_customer_id == customer_id:
-            return supporter
-    return found[0] if found else None
-
-
-def _insert_supporter(email: str, customer_id: str | None, name: str | None) -> Supporter:
-    """Insert, or take the row a concurrent transaction inserted first (unique email or
-    customer id)."""
-    supporter = insert_unless_exists(
-        db.session,
-        Supporter,
-        {
-            "email": normalise_email(email),
-            "stripe_customer_id": customer_id,
-            "name": name[:200] if name else None,
-            "created_at": clock.now(),
-        },
-    )
-    if supporter is None:
-        supporter = _find(customer_id, email)
-    if supporter is None:
-        raise IntegrityError("supporter insert conflicted but no row was found", None, Exception())
-    return supporter
+        link_customer_records(customer_id, supporter["id"])
+    return int(supporter["id"])
 
 
 def link_customer_records(customer_id: str, supporter_id: int) -> None:
-    """Attach payments, recurring support and failures recorded before the supporter was known."""
-    for model in (Payment, RecurringSupport, PaymentFailure):
-        db.session.execute(
-            update(model)
-            .where(model.stripe_customer_id == customer_id, model.supporter_id.is_(None))
-            .values(supporter_id=supporter_id)
-            .execution_options(synchronize_session=False)
-        )
+    """Attach payments, recurring support and failures recorded before the supporter was
+    known (one cheap query first: usually there are none)."""
+    conn = connection()
+    if not conn.execute(_HAS_UNLINKED_RECORDS, {"customer_id": customer_id}).scalar():
+        return
+    for statement in _LINK_RECORDS:
+        conn.execute(statement, {"customer_id": customer_id, "supporter_id": supporter_id})

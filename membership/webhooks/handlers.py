@@ -62,20 +62,19 @@ def checkout_session_completed(session: StripeObject, created: datetime) -> None
     paid = session.get("payment_status") in ("paid", "no_payment_required")
     details = session.get("customer_details") or {}
     customer_id = _id(session.get("customer"))
-    supporter = None
+    supporter_id = None
     if paid:
-        supporter = supporters.find_or_create_supporter(
+        supporter_id = supporters.find_or_create_supporter(
             customer_id=customer_id,
             email=details.get("email") or session.get("customer_email"),
             name=details.get("name"),
         )
-    supporter_id = supporter.id if supporter is not None else None
     if attempt is not None:
         attempts.advance_attempt(attempt, "paid" if paid else "awaiting_payment", supporter_id)
 
-    currency = str(session.get("currency") or (attempt.currency if attempt else "")).upper()
+    currency = str(session.get("currency") or (attempt["currency"] if attempt else "")).upper()
     amount = session.get("amount_total")
-    frequency = _frequency(metadata) or (attempt.frequency if attempt else None)
+    frequency = _frequency(metadata) or (attempt["frequency"] if attempt else None)
     if session.get("mode") == "subscription":
         subscription_id = _id(session.get("subscription"))
         if not subscription_id:
@@ -90,8 +89,9 @@ def checkout_session_completed(session: StripeObject, created: datetime) -> None
             currency=currency or None,
             started_at=created,
         )
-        if paid and support.status_as_of is None:
-            support.status = "active"
+        if paid and support["status_as_of"] is None:
+            support["status"] = "active"
+        recurring.save_recurring(support)
     elif paid and session.get("mode") == "payment" and isinstance(amount, int) and amount > 0:
         payments.record_payment(
             payments.PaymentFacts(
@@ -171,12 +171,11 @@ def invoice_paid(invoice: StripeObject, created: datetime) -> None:
     if not subscription_id or not isinstance(amount, int) or amount <= 0:
         return  # not a recurring gift, or nothing was collected (a trial, a 100% coupon)
     customer_id = _id(invoice.get("customer"))
-    supporter = supporters.find_or_create_supporter(
+    supporter_id = supporters.find_or_create_supporter(
         customer_id=customer_id,
         email=invoice.get("customer_email"),
         name=invoice.get("customer_name"),
     )
-    supporter_id = supporter.id if supporter is not None else None
     attempt = attempts.find_attempt(sub_metadata.get("attempt_id"))
     frequency = _frequency(sub_metadata) or _invoice_interval(invoice)
     currency = str(invoice.get("currency") or "").upper()
@@ -187,6 +186,7 @@ def invoice_paid(invoice: StripeObject, created: datetime) -> None:
     recurring.fill_terms(
         support, frequency=frequency, amount_minor=amount, currency=currency, started_at=None
     )
+    recurring.save_recurring(support)
     payments.record_payment(
         payments.PaymentFacts(
             amount_minor=amount,
@@ -219,10 +219,9 @@ def invoice_payment_failed(invoice: StripeObject, created: datetime) -> None:
     if not subscription_id:
         return
     customer_id = _id(invoice.get("customer"))
-    supporter = supporters.find_or_create_supporter(
+    supporter_id = supporters.find_or_create_supporter(
         customer_id=customer_id, email=invoice.get("customer_email")
     )
-    supporter_id = supporter.id if supporter is not None else None
     support = recurring.get_or_create_recurring(
         subscription_id,
         customer_id=customer_id,
@@ -237,6 +236,7 @@ def invoice_payment_failed(invoice: StripeObject, created: datetime) -> None:
         started_at=None,
     )
     recurring.mark_past_due(support, created)
+    recurring.save_recurring(support)
     amount = invoice.get("amount_due")
     payments.record_failure(
         invoice_id=invoice["id"],
@@ -278,12 +278,12 @@ def _subscription_terms(subscription: StripeObject) -> tuple[int | None, str | N
 )
 def subscription_changed(subscription: StripeObject, created: datetime) -> None:
     customer_id = _id(subscription.get("customer"))
-    supporter = supporters.find_or_create_supporter(customer_id=customer_id, email=None)
+    supporter_id = supporters.find_or_create_supporter(customer_id=customer_id, email=None)
     metadata = subscription.get("metadata") or {}
     support = recurring.get_or_create_recurring(
         subscription["id"],
         customer_id=customer_id,
-        supporter_id=supporter.id if supporter is not None else None,
+        supporter_id=supporter_id,
         attempt=attempts.find_attempt(metadata.get("attempt_id")),
     )
     amount, currency, interval_frequency = _subscription_terms(subscription)
@@ -301,6 +301,7 @@ def subscription_changed(subscription: StripeObject, created: datetime) -> None:
             started_at=_timestamp(subscription.get("start_date")),
         ),
     )
+    recurring.save_recurring(support)
 
 
 # -- Refunds and disputes ----------------------------------------------------------------

@@ -19,7 +19,11 @@ from sqlalchemy import select, update
 
 from membership import clock, stripe_gateway
 from membership.config import Settings
-from membership.database import insert_row_unless_exists, serialise_ledger_writes
+from membership.database import (
+    insert_row_unless_exists,
+    ledger_writer_turn,
+    serialise_ledger_writes,
+)
 from membership.extensions import db
 from membership.models import StripeEvent
 from membership.webhooks.handlers import HANDLERS
@@ -81,6 +85,11 @@ def expected_livemode(settings: Settings) -> bool | None:
 
 def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Received:
     """Store a verified event once and process it; a duplicate changes nothing."""
+    with ledger_writer_turn(db.session):
+        return _receive_event(settings, event, payload)
+
+
+def _receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Received:
     event_id = event["id"]
     livemode = bool(event.get("livemode"))
     mode = expected_livemode(settings)
