@@ -12,12 +12,15 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -41,19 +44,39 @@ def _begin_sqlite(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-# Any constant would do: every ledger transaction on PostgreSQL takes this one lock.
-LEDGER_LOCK_KEY = 0x6D656D62  # "memb"
+# How many times a ledger transaction is run before its conflict is reported as a failure
+# (then Stripe's retry, later, runs it again). Conflicts are rare: two events about one
+# payment or subscription at the same moment.
+MAX_LEDGER_ATTEMPTS = 5
+# SQLSTATEs with which PostgreSQL aborts a transaction so that a concurrent one can win:
+# running it again succeeds.
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
 
-def serialise_ledger_writes(session: Any) -> None:
-    """Let one transaction at a time change the ledger, as SQLite's single writer does.
+def is_write_conflict(error: BaseException) -> bool:
+    """True when the database aborted the transaction in favour of a concurrent one."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
 
-    Handlers read a row, decide in Python and write it back; two different events about
-    the same payment or subscription must not interleave, or one update is lost. The
-    lock is held until the transaction ends.
+
+def run_ledger_transaction(session: Any, work: Callable[[], T]) -> T:
+    """Run ``work`` (which commits) as if it were alone with what it touches.
+
+    Handlers read a row, decide in Python and write it back, so two events about one
+    payment or subscription must not interleave. SQLite has a single writer (queued on
+    ``ledger_writer_turn``). On PostgreSQL each handler first takes advisory locks on
+    the things its event is about (``membership.ledger.locks``), so events about
+    different things run in parallel; a deadlock between two of them (PostgreSQL aborts
+    one) is resolved by running the aborted one again.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
+    for attempt in range(1, MAX_LEDGER_ATTEMPTS + 1):
+        with ledger_writer_turn(session):
+            try:
+                return work()
+            except DBAPIError as error:
+                session.rollback()
+                if not is_write_conflict(error) or attempt == MAX_LEDGER_ATTEMPTS:
+                    raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 _writer_lock_files = threading.local()

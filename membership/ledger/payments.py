@@ -16,6 +16,7 @@ from sqlalchemy import String, bindparam, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from membership import clock
+from membership.ledger import locks
 from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
 from membership.ledger.records import (
     Record,
@@ -177,6 +178,7 @@ def _apply_intent_and_adjustment(payment: Record) -> None:
     intent_id, invoice_id = payment["stripe_payment_intent_id"], payment["stripe_invoice_id"]
     adjustment: Mapping[str, Any] | None = None
     if intent_id or invoice_id:
+        locks.hold(payment_intent=intent_id)  # taken already when the event named it
         found = (
             connection()
             .execute(
@@ -184,7 +186,18 @@ def _apply_intent_and_adjustment(payment: Record) -> None:
             )
             .one()
         )
-        payment["stripe_payment_intent_id"] = found.payment_intent_id
+        if found.payment_intent_id and not intent_id:
+            # Learnt from the invoice: lock it, then read its refunds again under the lock.
+            payment["stripe_payment_intent_id"] = found.payment_intent_id
+            locks.hold(payment_intent=found.payment_intent_id)
+            found = (
+                connection()
+                .execute(
+                    _INTENT_AND_ADJUSTMENT,
+                    {"payment_intent_id": found.payment_intent_id, "invoice_id": invoice_id},
+                )
+                .one()
+            )
         if found.amount_refunded_minor is not None:  # a waiting adjustment (never NULL there)
             adjustment = dict(found._mapping)
     _apply_adjustment(payment, adjustment)

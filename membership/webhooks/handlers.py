@@ -13,8 +13,9 @@ from typing import Any
 
 from membership import stripe_gateway
 from membership.config import current_settings
-from membership.ledger import attempts, payments, recurring, supporters
+from membership.ledger import attempts, locks, payments, recurring, supporters
 from membership.ledger.recurring import INTERVAL_FREQUENCIES, SubscriptionState
+from membership.models import normalise_email
 
 StripeObject = dict[str, Any]
 Handler = Callable[[StripeObject, datetime], None]
@@ -56,18 +57,25 @@ def _frequency(metadata: Any) -> str | None:
 @handles("checkout.session.completed", "checkout.session.async_payment_succeeded")
 def checkout_session_completed(session: StripeObject, created: datetime) -> None:
     metadata = session.get("metadata") or {}
+    details = session.get("customer_details") or {}
+    email = details.get("email") or session.get("customer_email")
+    locks.hold(
+        checkout_session=session.get("id"),
+        attempt=metadata.get("attempt_id") or session.get("client_reference_id"),
+        customer=_id(session.get("customer")),
+        email=normalise_email(email) if isinstance(email, str) else None,
+        subscription=_id(session.get("subscription")),
+        payment_intent=_id(session.get("payment_intent")),
+    )
     attempt = attempts.find_attempt(
         metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
     )
     paid = session.get("payment_status") in ("paid", "no_payment_required")
-    details = session.get("customer_details") or {}
     customer_id = _id(session.get("customer"))
     supporter_id = None
     if paid:
         supporter_id = supporters.find_or_create_supporter(
-            customer_id=customer_id,
-            email=details.get("email") or session.get("customer_email"),
-            name=details.get("name"),
+            customer_id=customer_id, email=email, name=details.get("name")
         )
     if attempt is not None:
         attempts.advance_attempt(attempt, "paid" if paid else "awaiting_payment", supporter_id)
@@ -119,6 +127,10 @@ def checkout_session_expired(session: StripeObject, created: datetime) -> None:
 
 def _mark_attempt(session: StripeObject, status: str) -> None:
     metadata = session.get("metadata") or {}
+    locks.hold(
+        checkout_session=session.get("id"),
+        attempt=metadata.get("attempt_id") or session.get("client_reference_id"),
+    )
     attempt = attempts.find_attempt(
         metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
     )
@@ -171,10 +183,16 @@ def invoice_paid(invoice: StripeObject, created: datetime) -> None:
     if not subscription_id or not isinstance(amount, int) or amount <= 0:
         return  # not a recurring gift, or nothing was collected (a trial, a 100% coupon)
     customer_id = _id(invoice.get("customer"))
+    email = invoice.get("customer_email")
+    locks.hold(
+        invoice=invoice["id"],
+        subscription=subscription_id,
+        customer=customer_id,
+        email=normalise_email(email) if isinstance(email, str) else None,
+        payment_intent=_invoice_payment_intent(invoice),
+    )
     supporter_id = supporters.find_or_create_supporter(
-        customer_id=customer_id,
-        email=invoice.get("customer_email"),
-        name=invoice.get("customer_name"),
+        customer_id=customer_id, email=email, name=invoice.get("customer_name")
     )
     attempt = attempts.find_attempt(sub_metadata.get("attempt_id"))
     frequency = _frequency(sub_metadata) or _invoice_interval(invoice)
@@ -210,6 +228,7 @@ def invoice_payment_paid(invoice_payment: StripeObject, created: datetime) -> No
     payment_intent_id = _id(payment.get("payment_intent"))
     invoice_id = _id(invoice_payment.get("invoice"))
     if payment.get("type") == "payment_intent" and payment_intent_id and invoice_id:
+        locks.hold(invoice=invoice_id, payment_intent=payment_intent_id)
         payments.link_invoice_payment_intent(invoice_id, payment_intent_id)
 
 
@@ -219,9 +238,14 @@ def invoice_payment_failed(invoice: StripeObject, created: datetime) -> None:
     if not subscription_id:
         return
     customer_id = _id(invoice.get("customer"))
-    supporter_id = supporters.find_or_create_supporter(
-        customer_id=customer_id, email=invoice.get("customer_email")
+    email = invoice.get("customer_email")
+    locks.hold(
+        invoice=invoice["id"],
+        subscription=subscription_id,
+        customer=customer_id,
+        email=normalise_email(email) if isinstance(email, str) else None,
     )
+    supporter_id = supporters.find_or_create_supporter(customer_id=customer_id, email=email)
     support = recurring.get_or_create_recurring(
         subscription_id,
         customer_id=customer_id,
@@ -278,6 +302,7 @@ def _subscription_terms(subscription: StripeObject) -> tuple[int | None, str | N
 )
 def subscription_changed(subscription: StripeObject, created: datetime) -> None:
     customer_id = _id(subscription.get("customer"))
+    locks.hold(subscription=subscription["id"], customer=customer_id)
     supporter_id = supporters.find_or_create_supporter(customer_id=customer_id, email=None)
     metadata = subscription.get("metadata") or {}
     support = recurring.get_or_create_recurring(
@@ -312,6 +337,7 @@ def charge_refunded(charge: StripeObject, created: datetime) -> None:
     payment_intent_id = _id(charge.get("payment_intent"))
     if not payment_intent_id:
         return  # a charge outside any payment intent was never a gift through this app
+    locks.hold(payment_intent=payment_intent_id, charge=_id(charge.get("id")))
     payments.record_refunds(
         payment_intent_id, _id(charge.get("id")), int(charge.get("amount_refunded") or 0)
     )
@@ -327,6 +353,7 @@ def charge_refunded(charge: StripeObject, created: datetime) -> None:
 def charge_dispute(dispute: StripeObject, created: datetime) -> None:
     charge_id = _id(dispute.get("charge"))
     payment_intent_id = _id(dispute.get("payment_intent"))
+    locks.hold(payment_intent=payment_intent_id, charge=charge_id)
     if not payment_intent_id and charge_id:
         payment_intent_id = payments.payment_intent_of_charge(charge_id)
     if not payment_intent_id and charge_id:
@@ -339,6 +366,7 @@ def charge_dispute(dispute: StripeObject, created: datetime) -> None:
         payment_intent_id = _id(charge.get("payment_intent"))
     if not payment_intent_id:
         return
+    locks.hold(payment_intent=payment_intent_id)  # learnt from the charge: a no-op otherwise
     payments.record_dispute(
         payment_intent_id,
         charge_id,

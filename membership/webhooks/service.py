@@ -21,8 +21,8 @@ from membership import clock, stripe_gateway
 from membership.config import Settings
 from membership.database import (
     insert_row_unless_exists,
-    ledger_writer_turn,
-    serialise_ledger_writes,
+    is_write_conflict,
+    run_ledger_transaction,
 )
 from membership.extensions import db
 from membership.models import StripeEvent
@@ -85,8 +85,7 @@ def expected_livemode(settings: Settings) -> bool | None:
 
 def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Received:
     """Store a verified event once and process it; a duplicate changes nothing."""
-    with ledger_writer_turn(db.session):
-        return _receive_event(settings, event, payload)
+    return run_ledger_transaction(db.session, lambda: _receive_event(settings, event, payload))
 
 
 def _receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Received:
@@ -163,11 +162,12 @@ def _handle_and_commit(row: dict[str, Any], event: dict[str, Any]) -> Outcome:
     handler = HANDLERS.get(event["type"])
     try:
         if handler is not None:
-            serialise_ledger_writes(db.session)
             handler(event["data"]["object"], datetime.fromtimestamp(event["created"], UTC))
         db.session.commit()
     except Exception as exc:  # noqa: BLE001 - any handler failure must keep the event
         db.session.rollback()
+        if is_write_conflict(exc):
+            raise  # a deadlock, not a failure of this event: run_ledger_transaction retries
         log.exception("stripe event %s (%s) failed", row["id"], event["type"])
         _record_failure(row, f"{type(exc).__name__}: {exc}"[:2000])
         return Outcome.FAILED
@@ -215,8 +215,12 @@ def replay_event(event_id: str) -> Outcome:
         "received_at": stored.received_at,
     }
     db.session.rollback()
-    _claim(event_id, only_failed=False)
-    return _handle_and_commit(row, event)
+
+    def replay() -> Outcome:
+        _claim(event_id, only_failed=False)
+        return _handle_and_commit(row, event)
+
+    return run_ledger_transaction(db.session, replay)
 
 
 def stored_event_ids(event_ids: list[str]) -> set[str]:

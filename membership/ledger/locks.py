@@ -1,0 +1,51 @@
+"""Advisory locks on what an event is about, so that events about one thing queue up.
+
+Each handler names the payment intents, invoices, subscriptions, customers, emails
+and checkout sessions its event touches (``hold``) before reading any of them; a
+thing learnt from the database on the way (a renewal's payment intent) is locked as
+soon as it is known. On PostgreSQL these are transaction-level advisory locks, taken
+in a stable order in one statement and released at commit, so events about different
+things never wait for each other. SQLite lets one writer in at a time: nothing to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import BigInteger, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from membership.extensions import db
+
+# session.info key: (the transaction, the lock ids it holds), so a lock is taken once.
+_HELD = "membership.ledger_locks"
+
+_TAKE_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(:keys) WITH ORDINALITY AS t(key, n)"
+).bindparams(bindparam("keys", type_=ARRAY(BigInteger)))
+
+
+def _lock_id(name: str) -> int:
+    """A stable signed 64-bit id for a name (PostgreSQL's advisory lock key space)."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def hold(**things: str | None) -> None:
+    """Lock each named thing for the rest of the transaction (``payment_intent="pi_..."``).
+
+    Locks are taken in ascending id order, so two events never wait for each other in
+    a cycle over the things they name up front.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    transaction = db.session().get_transaction()
+    entry = db.session.info.get(_HELD)
+    if entry is None or entry[0] is not transaction:
+        entry = db.session.info[_HELD] = (transaction, set())
+    held: set[int] = entry[1]
+    wanted = sorted({_lock_id(f"{kind}:{value}") for kind, value in things.items() if value} - held)
+    if wanted:
+        connection.execute(_TAKE_LOCKS, {"keys": wanted})
+        held.update(wanted)
