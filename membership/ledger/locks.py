@@ -16,6 +16,7 @@ from sqlalchemy import BigInteger, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from membership.extensions import db
+from membership.ledger import records
 
 # session.info key: (the transaction, the lock ids it holds), so a lock is taken once.
 _HELD = "membership.ledger_locks"
@@ -37,7 +38,7 @@ def hold(**things: str | None) -> None:
     Locks are taken in ascending id order, so two events never wait for each other in
     a cycle over the things they name up front.
     """
-    connection = db.session.connection()
+    connection = records.connection()
     if connection.dialect.name != "postgresql":
         return
     transaction = db.session().get_transaction()

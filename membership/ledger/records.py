@@ -19,10 +19,20 @@ from sqlalchemy.sql import Select
 from membership.database import insert_ignoring_conflicts
 from membership.extensions import db
 
+# session.info key: (the transaction, its connection); looking the connection up through
+# the session costs ~40 us a statement, a tenth of an event's processing.
+_CONNECTION = "membership.ledger_connection"
+
 
 def connection() -> Connection:
     """The connection of the session's current transaction (the event's transaction)."""
-    return db.session.connection()
+    session = db.session()
+    cached = session.info.get(_CONNECTION)
+    if cached is not None and cached[0] is session.get_transaction():
+        return cached[1]
+    conn = session.connection()
+    session.info[_CONNECTION] = (session.get_transaction(), conn)
+    return conn
 
 
 class Record:

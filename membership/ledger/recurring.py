@@ -60,13 +60,7 @@ _FILL_PAYMENT_FREQUENCY = (
 )
 
 
-def get_or_create_recurring(
-    subscription_id: str,
-    *,
-    customer_id: str | None,
-    supporter_id: int | None,
-    attempt: Record | None,
-) -> Record:
+def get_or_create_recurring(subscription_id: str, *, customer_id: str | None) -> Record:
     """The recurring support for a subscription, from whichever event comes first; a new
     one is inserted by ``save_recurring`` once the event has filled it in."""
     recurring = fetch_one(_FIND_RECURRING, RECURRING, subscription_id=subscription_id)
@@ -76,7 +70,7 @@ def get_or_create_recurring(
             {
                 "stripe_subscription_id": subscription_id,
                 "stripe_customer_id": customer_id,
-                "supporter_id": supporter_id,
+                "supporter_id": None,
                 "frequency": None,
                 "amount_minor": None,
                 "currency": None,
@@ -92,12 +86,26 @@ def get_or_create_recurring(
             },
             stored=False,
         )
-    if customer_id and recurring["stripe_customer_id"] is None:
+    elif customer_id and recurring["stripe_customer_id"] is None:
         recurring["stripe_customer_id"] = customer_id
+    return recurring
+
+
+def knows_supporter(recurring: Record, customer_id: str | None) -> bool:
+    """True when an earlier event already found this subscription's supporter, for this
+    customer: a renewal need not look them up again."""
+    return (
+        recurring.stored
+        and recurring["supporter_id"] is not None
+        and recurring["stripe_customer_id"] == customer_id
+    )
+
+
+def link_recurring(recurring: Record, *, supporter_id: int | None, attempt: Record | None) -> None:
+    """Attach the supporter and the attribution of the gift that started it, if new."""
     if supporter_id is not None and recurring["supporter_id"] is None:
         recurring["supporter_id"] = supporter_id
     copy_attribution(recurring, attempt)
-    return recurring
 
 
 def save_recurring(recurring: Record) -> None:
