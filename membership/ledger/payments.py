@@ -25,6 +25,7 @@ from membership.models import (
     PaymentFailure,
     RecurringSupport,
 )
+from membership.reminders.service import suppress_after_gift
 
 # Disputes whose money Stripe has taken back while they are decided ("warning_*" are
 # inquiries: no money moves) and the outcome that keeps it taken.
@@ -54,6 +55,13 @@ def record_payment(
     recurring: RecurringSupport | None = None,
 ) -> Payment:
     """Record a payment once (keyed by invoice, else payment intent); later calls add links."""
+    # Remind me later: the giver's pending reminder is never sent, and a gift made through a
+    # reminder's link counts as converted (one UPDATE; none without supporter or reminder).
+    suppress_after_gift(
+        supporter_id=supporter_id,
+        reminder_id=attempt.reminder_id if attempt is not None else None,
+        paid_at=facts.paid_at,
+    )
     payment = _existing_payment(facts)
     if payment is None:
         # First sight: build the whole row (links, attribution, waiting refunds) and insert
