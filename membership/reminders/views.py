@@ -35,8 +35,9 @@ from membership.reminders.forms import ReminderForm
 
 blueprint = Blueprint("reminders", __name__)
 
-# Endpoints that article pages on other origins call with fetch().
-CROSS_SITE_ENDPOINTS = {"reminders.remind_me", "reminders.snooze", "reminders.prompt_check"}
+# Routes that article pages on other origins call with fetch() (by path: a preflight
+# OPTIONS may match either of the two rules of /remind-me).
+CROSS_SITE_PATHS = {"/remind-me", "/remind-me/snooze", "/api/prompt"}
 SIGNUP_FIELDS = ("email", "when", "date", "frequency", "amount", "currency", "source")
 
 
@@ -201,7 +202,7 @@ def prompt_check() -> Response:
 @blueprint.after_request
 def allow_article_origins(response: Response) -> Response:
     """CORS for the widget's routes: only the configured article origins may read answers."""
-    if request.endpoint not in CROSS_SITE_ENDPOINTS:
+    if request.url_rule is None or request.url_rule.rule not in CROSS_SITE_PATHS:
         return response
     response.vary.add("Origin")
     origin = request.headers.get("Origin", "")
