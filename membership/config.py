@@ -53,7 +53,7 @@ class ReminderSettings:
     mail_from: str = "reminders@localhost"
     retention_days: int = 30
     max_attempts: int = 5
-    claim_timeout_seconds: int = 900
+    claim_timeout_seconds: int = 1800
     cors_allowed_origins: tuple[str, ...] = ()
     ratelimit_storage_uri: str = "memory://"
     signup_limit_per_ip: str = "10 per minute;100 per hour"
@@ -196,7 +196,7 @@ def _reminder_settings(env: str, env_vars: Mapping[str, str]) -> ReminderSetting
         mail_from=mail_from,
         retention_days=_positive_int(env_vars, "REMINDER_RETENTION_DAYS", 30),
         max_attempts=_positive_int(env_vars, "REMINDER_MAX_ATTEMPTS", 5),
-        claim_timeout_seconds=_positive_int(env_vars, "REMINDER_CLAIM_TIMEOUT_SECONDS", 900),
+        claim_timeout_seconds=_positive_int(env_vars, "REMINDER_CLAIM_TIMEOUT_SECONDS", 1800),
         cors_allowed_origins=tuple(origins),
         ratelimit_storage_uri=storage,
         signup_limit_per_ip=limits["REMINDER_SIGNUP_LIMIT_PER_IP"],

@@ -8,14 +8,17 @@ recipient masked: personal data never goes into logs.
 
 from __future__ import annotations
 
+import binascii
 import logging
 import re
+import secrets
 import smtplib
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, parseaddr
+from functools import lru_cache
 from types import TracebackType
 from urllib.parse import unquote, urlsplit
 
@@ -79,6 +82,56 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     return message
 
 
+def message_bytes(mail: Mail, sender: str) -> bytes:
+    """The message as sent on the wire.
+
+    The email package's policy machinery costs about 3 ms a message, more than the SMTP
+    exchange itself, so the common case (ASCII headers without line breaks, which is
+    every reminder to an ASCII address) is assembled directly: the same structure,
+    quoted-printable UTF-8 bodies. Anything else goes through ``build_message``.
+    """
+    headers = {
+        "From": sender,
+        "To": mail.to,
+        "Subject": mail.subject,
+        "Message-ID": mail.message_id,
+        **mail.headers,
+    }
+    if not all(_plain_header(value) for value in headers.values()):
+        international = not (mail.to.isascii() and sender.isascii())
+        return build_message(mail, sender).as_bytes(policy=SMTPUTF8 if international else SMTP)
+    boundary = f"==============={secrets.token_hex(12)}=="
+    lines = [f"{name}: {value}" for name, value in headers.items()]
+    lines.insert(4, f"Date: {format_datetime(clock.now())}")
+    lines += [
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        "",
+    ]
+    head = "\r\n".join(lines).encode("ascii")
+    parts = [head]
+    for subtype, content in (("plain", mail.text), ("html", mail.html)):
+        parts.append(
+            f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n".encode("ascii")
+        )
+        parts.append(_quoted_printable(content))
+    parts.append(f"--{boundary}--\r\n".encode("ascii"))
+    return b"\r\n".join(parts)
+
+
+def _plain_header(value: str) -> bool:
+    return value.isascii() and "\r" not in value and "\n" not in value and len(value) < 900
+
+
+def _quoted_printable(text: str) -> bytes:
+    if not text.endswith("\n"):
+        text += "\n"
+    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
+    return encoded.replace(b"\n", b"\r\n")
+
+
+@lru_cache(maxsize=16)
 def sender_domain(sender: str) -> str:
     """The domain of ``MAIL_FROM``, for Message-IDs."""
     return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
@@ -111,13 +164,16 @@ class Mailer:
 
     def send(self, mail: Mail) -> None:
         """Hand one message to the server (or, without SMTP_URL, to the log)."""
-        message = build_message(mail, self.sender)
         if self.smtp_url is None:
-            self._log(mail, message)
+            self._log(mail)
             return
+        message = message_bytes(mail, self.sender)
         smtp = self._connection()
+        options = () if mail.to.isascii() else ("SMTPUTF8",)
         try:
-            smtp.send_message(message, self.envelope_sender, [mail.to])
+            smtp.sendmail(self.envelope_sender, [mail.to], message, mail_options=options)
+        except smtplib.SMTPNotSupportedError:
+            raise MailRefused(553, "the server does not accept international addresses") from None
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = next(iter(exc.recipients.values()))
             raise MailRefused(code, _reason(reason)) from None
@@ -165,9 +221,8 @@ class Mailer:
         self._smtp = smtp
         return smtp
 
-    def _log(self, mail: Mail, message: EmailMessage) -> None:
-        body = message.get_body(preferencelist=("plain",))
-        text = body.get_content() if body is not None else mail.text
+    def _log(self, mail: Mail) -> None:
+        text = mail.text
         log.info(
             "SMTP_URL is not set, so this email was not sent:\nTo: %s\nSubject: %s\n%s\n\n%s",
             mask_email(mail.to),

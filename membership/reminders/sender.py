@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import render_template
+from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
 from membership import clock, money
@@ -37,7 +37,12 @@ from membership.reminders.models import Reminder
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 20
+# Claimed and recorded together: larger batches cost fewer commits (on PostgreSQL a commit
+# per 20 messages held sending to 43% of raw smtplib, per 50 to 56%), smaller ones shrink
+# what a crash can send twice. A batch must finish within the claim timeout: at worst
+# 50 x the 30 s SMTP timeout is 25 minutes, under the default 30 (and a timed-out server
+# ends the run, releasing the rest of the batch).
+BATCH_SIZE = 50
 BACKOFF_BASE = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
 SUBJECT = "Your reminder: support independent journalism"
@@ -351,8 +356,10 @@ def reminder_mail(settings: Settings, claimed: Claimed) -> Mail:
     return Mail(
         to=claimed.email,
         subject=SUBJECT,
-        text=render_template("reminders/email.txt", **context),
-        html=render_template("reminders/email.html", **context),
+        # The templates straight from Jinja (cached there): Flask's render_template adds
+        # request context and signals an email does not need, at a cost per message.
+        text=current_app.jinja_env.get_template("reminders/email.txt").render(context),
+        html=current_app.jinja_env.get_template("reminders/email.html").render(context),
         message_id=message_id(claimed.token, settings.reminders.mail_from),
         headers={
             "List-Unsubscribe": f"<{cancel_url}>",

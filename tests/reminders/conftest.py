@@ -95,10 +95,13 @@ def settings(app: Flask, smtp: SmtpSink) -> Settings:
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits() -> Iterator[None]:
-    """Every test starts with no sign-ups counted (the limiter is process-wide)."""
-    limiter.reset()
+    """Every test starts with no sign-ups counted (the limiter is process-wide; it has no
+    storage until an app was created)."""
+    if limiter._storage is not None:
+        limiter.reset()
     yield
-    limiter.reset()
+    if limiter._storage is not None:
+        limiter.reset()
 
 
 def make_reminder(
