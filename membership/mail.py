@@ -223,7 +223,8 @@ class Mailer:
 
     def _log(self, mail: Mail) -> None:
         text = mail.text
-        log.info(
+        # A warning, so it shows with no logging set up (development runs the CLI bare).
+        log.warning(
             "SMTP_URL is not set, so this email was not sent:\nTo: %s\nSubject: %s\n%s\n\n%s",
             mask_email(mail.to),
             mail.subject,

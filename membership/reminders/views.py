@@ -22,6 +22,7 @@ from flask import (
     render_template,
     request,
 )
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import TooManyRequests
@@ -41,14 +42,21 @@ CROSS_SITE_PATHS = {"/remind-me", "/remind-me/snooze", "/api/prompt"}
 SIGNUP_FIELDS = ("email", "when", "date", "frequency", "amount", "currency", "source")
 
 
+def _keyed_hash(kind: str, value: str) -> str:
+    """Rate-limit keys are keyed hashes, so the limiter's storage (Redis in production)
+    never holds readers' addresses or IPs, only counts that expire."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return f"remind-{kind}:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _ip_key() -> str:
+    return _keyed_hash("ip", get_remote_address())
+
+
 def _email_key() -> str:
-    """Rate-limit key for one email address: a keyed hash, so the limiter's storage
-    (Redis in production) never holds readers' addresses."""
     data: Any = request.get_json(silent=True) if request.is_json else request.form
     email = data.get("email") if isinstance(data, Mapping) else None
-    normalised = normalise_email(email) if isinstance(email, str) else ""
-    key = current_app.config["SECRET_KEY"].encode()
-    return "remind-email:" + hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()[:32]
+    return _keyed_hash("email", normalise_email(email) if isinstance(email, str) else "")
 
 
 @blueprint.route("/remind-me", methods=["GET"])
@@ -63,7 +71,9 @@ def signup_form() -> tuple[str, int]:
 # content type cannot be sent cross-site without a CORS preflight, which only configured
 # origins pass); form posts check their CSRF token below, first thing.
 @csrf.exempt
-@limiter.limit(lambda: current_settings().reminders.signup_limit_per_ip, methods=["POST"])
+@limiter.limit(
+    lambda: current_settings().reminders.signup_limit_per_ip, key_func=_ip_key, methods=["POST"]
+)
 @limiter.limit(
     lambda: current_settings().reminders.signup_limit_per_email,
     key_func=_email_key,

@@ -297,14 +297,19 @@ def test_sign_ups_are_limited_per_ip(client: FlaskClient, app_ctx: None) -> None
     assert elsewhere.status_code == 201
 
 
-def test_limiter_storage_never_holds_an_email(client: FlaskClient) -> None:
+def test_limiter_storage_never_holds_an_email_or_ip(client: FlaskClient) -> None:
     from membership.extensions import limiter
 
-    client.post("/remind-me", json={"email": "secret.reader@example.org", "when": "1w"})
+    client.post(
+        "/remind-me",
+        json={"email": "secret.reader@example.org", "when": "1w"},
+        environ_base={"REMOTE_ADDR": "198.51.100.23"},
+    )
     storage = limiter._storage  # memory storage: a dict of keys
     keys = " ".join(str(key) for key in getattr(storage, "storage", {}))
-    assert "remind-email:" in keys
+    assert "remind-email:" in keys and "remind-ip:" in keys
     assert "secret.reader" not in keys
+    assert "198.51.100.23" not in keys
 
 
 @pytest.fixture
