@@ -16,10 +16,10 @@ from sqlalchemy import func, insert, select
 
 from membership.config import Settings
 from membership.extensions import db
-from membership.reminders import sender
+from membership.reminders import sender, service
 from membership.reminders.models import Reminder
 from tests.conftest import ON_POSTGRES
-from tests.reminders.conftest import NOON, SmtpSink
+from tests.reminders.conftest import NOON, TODAY, SmtpSink
 
 DUE = NOON - timedelta(hours=1)
 
@@ -134,3 +134,35 @@ def test_concurrent_workers_on_sqlite_deliver_exactly_once(
     refuse_some_first_tries(smtp)
     run_workers(app, settings, workers=2)
     check_exactly_once(smtp, emails, workers=2)
+
+
+def test_concurrent_sign_ups_for_one_email_leave_one_active_reminder(
+    app: Flask, app_ctx: None
+) -> None:
+    settings = app.extensions["membership.settings"]
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def sign_up(day: str) -> None:
+        try:
+            with app.app_context():
+                signup = service.parse_signup(
+                    settings, {"email": "Same.Reader@example.org", "when": day}, TODAY
+                )
+                start.wait(timeout=10)
+                service.schedule_reminder(signup)
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    dates = [(TODAY + timedelta(days=n)).isoformat() for n in range(2, 8)]
+    threads = [threading.Thread(target=sign_up, args=(day,)) for day in dates]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    rows = db.session.execute(select(Reminder.email, Reminder.status, Reminder.due_at)).all()
+    assert len(rows) == 1
+    assert rows[0].email == "same.reader@example.org"
+    assert rows[0].due_at.date().isoformat() in dates
