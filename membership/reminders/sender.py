@@ -108,21 +108,23 @@ def send_due_reminders(
         raise MailNotConfigured(
             "Set SMTP_URL (and MAIL_FROM) to send reminders; without it they would only be logged."
         )
-    now = now or clock.now()
     report = SendReport()
     if dry_run:
-        report.due = _count_due(settings, now, limit)
+        report.due = _count_due(settings, now or clock.now(), limit)
         return report
     worker = worker or worker_name()
-    _fail_exhausted_claims(settings, now)
+    _fail_exhausted_claims(settings, now or clock.now())
     with Mailer(config.smtp_url, config.mail_from) as mailer:
         while limit is None or _done(report) < limit:
+            # The clock is read per batch: a long run must not stamp late claims with its
+            # start time, or other workers would take them for stale and send them again.
+            moment = now or clock.now()
             wanted = batch_size if limit is None else min(batch_size, limit - _done(report))
-            batch = _claim(settings, now, worker, wanted)
+            batch = _claim(settings, moment, worker, wanted)
             if not batch:
                 break
             report.due += len(batch)
-            if not _send_batch(settings, mailer, batch, now, worker, report):
+            if not _send_batch(settings, mailer, batch, moment, worker, report):
                 break
     return report
 

@@ -354,3 +354,16 @@ def test_the_worker_loop_sends_until_stopped(app: Flask, database_url: str, smtp
         thread.join(timeout=10)
     assert not thread.is_alive()
     assert len(smtp.received) == 1
+
+
+def test_a_long_run_stamps_each_batch_with_its_own_time(
+    app_ctx: None, settings: Settings, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reminders = [make_reminder(f"r{n}@example.org") for n in range(3)]
+    start = due_moment(reminders[0])
+    ticks = iter(start + timedelta(hours=hour) for hour in range(100))
+    monkeypatch.setattr("membership.clock.now", lambda: next(ticks))
+    assert sender.send_due_reminders(settings, batch_size=1).sent == 3
+    stamps = sorted(fresh(reminder).claimed_at for reminder in reminders)
+    assert len(set(stamps)) == 3, "each batch was claimed at the time it was claimed"
+    assert stamps[-1] - stamps[0] >= timedelta(hours=2)
