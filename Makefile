@@ -39,6 +39,7 @@ test: lint ## lint, type-check, then the whole suite (on PostgreSQL too when DAT
 bench: $(VENV)/.installed-test ## print benchmark tables (ratios to baselines run in the same process)
 	$(BIN)/python benchmarks/support_page.py
 	$(BIN)/python benchmarks/webhooks.py
+	$(BIN)/python benchmarks/reminders.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from membership import database, money  # noqa: F401  (database: engine settings)
 from membership.config import Settings, load_settings
-from membership.extensions import csrf, db, migrate
+from membership.extensions import csrf, db, limiter, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -40,12 +40,18 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
+    limiter.init_app(app)
+    # Every limit is on a decorated view, which checks itself; Flask-Limiter's app-wide
+    # before_request hook would cost every other request (the support page, Stripe's
+    # webhooks) some 60 us for nothing.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
 
-    from membership import support, webhooks
+    from membership import reminders, support, webhooks
     from membership.reminders import models as reminder_models  # noqa: F401  (tables)
 
     app.register_blueprint(support.blueprint)
     app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(reminders.blueprint)
     app.add_url_rule("/", "index", support.views.redirect_to_support)
     _register_error_pages(app)
     _register_cli(app)
@@ -81,17 +87,21 @@ def _configure(app: Flask, settings: Settings) -> None:
         PREFERRED_URL_SCHEME="https" if production else "http",
         TESTING=settings.env == "testing",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
+        RATELIMIT_STORAGE_URI=settings.reminders.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
     )
     if not settings.stripe_enabled:
         log.warning("STRIPE_SECRET_KEY is not set: Continue shows how to set Stripe test keys")
 
 
 def _register_cli(app: Flask) -> None:
+    from membership.reminders.cli import reminders_cli
     from membership.reports.cli import export_cli
     from membership.webhooks.cli import stripe_cli
 
     app.cli.add_command(stripe_cli)
     app.cli.add_command(export_cli)
+    app.cli.add_command(reminders_cli)
 
 
 def _register_error_pages(app: Flask) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from membership import money
 
@@ -44,6 +46,21 @@ class AmountRule:
 
 
 @dataclass(frozen=True)
+class ReminderSettings:
+    """Remind me later: mail, sending, retention, cross-site callers and rate limits."""
+
+    smtp_url: str | None = None
+    mail_from: str = "reminders@localhost"
+    retention_days: int = 30
+    max_attempts: int = 5
+    claim_timeout_seconds: int = 1800
+    cors_allowed_origins: tuple[str, ...] = ()
+    ratelimit_storage_uri: str = "memory://"
+    signup_limit_per_ip: str = "10 per minute;100 per hour"
+    signup_limit_per_email: str = "5 per hour;10 per day"
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated configuration of one running app."""
 
@@ -58,6 +75,7 @@ class Settings:
     stripe_webhook_secrets: tuple[str, ...] = ()
     stripe_api_base: str | None = None
     stripe_products: Mapping[str, str] = field(default_factory=dict)
+    reminders: ReminderSettings = field(default_factory=ReminderSettings)
 
     @property
     def stripe_enabled(self) -> bool:
@@ -117,7 +135,88 @@ def load_settings(
             for frequency in FREQUENCIES
             if (value := env_vars.get(f"STRIPE_PRODUCT_{frequency.upper()}", "").strip())
         },
+        reminders=_reminder_settings(env, env_vars),
     )
+
+
+def _reminder_settings(env: str, env_vars: Mapping[str, str]) -> ReminderSettings:
+    smtp_url = env_vars.get("SMTP_URL", "").strip() or None
+    if smtp_url is not None:
+        parts = urlsplit(smtp_url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ConfigError(
+                "SMTP_URL must look like smtp://user:password@host:587 (STARTTLS) or "
+                "smtps://user:password@host:465 (TLS from the start)."
+            )
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as exc:
+            raise ConfigError("SMTP_URL has a port that is not a number.") from exc
+    mail_from = env_vars.get("MAIL_FROM", "").strip()
+    if not mail_from:
+        if env == "production" and smtp_url:
+            raise ConfigError(
+                "Set MAIL_FROM to the address reminders are sent from "
+                "(for example 'Our Newsroom <support@news.example.org>')."
+            )
+        mail_from = "reminders@localhost"
+    elif "@" not in mail_from:
+        raise ConfigError("MAIL_FROM must be an email address, such as support@news.example.org.")
+    origins = []
+    for origin in env_vars.get("CORS_ALLOWED_ORIGINS", "").split(","):
+        origin = origin.strip().rstrip("/")
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ConfigError(
+                f"CORS_ALLOWED_ORIGINS entries must be origins such as https://news.example.org "
+                f"(scheme and host, no path), not {origin!r}."
+            )
+        origins.append(origin.lower())
+    storage = env_vars.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://"
+    if "://" not in storage:
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI must be a storage URI such as memory:// or "
+            "redis://127.0.0.1:6379/0."
+        )
+    limits = {}
+    for name, default in (
+        ("REMINDER_SIGNUP_LIMIT_PER_IP", ReminderSettings.signup_limit_per_ip),
+        ("REMINDER_SIGNUP_LIMIT_PER_EMAIL", ReminderSettings.signup_limit_per_email),
+    ):
+        value = env_vars.get(name, "").strip() or default
+        if not _RATE_LIMIT.match(value):
+            raise ConfigError(
+                f"{name} must be rate limits such as '10 per minute;100 per hour', not {value!r}."
+            )
+        limits[name] = value
+    return ReminderSettings(
+        smtp_url=smtp_url,
+        mail_from=mail_from,
+        retention_days=_positive_int(env_vars, "REMINDER_RETENTION_DAYS", 30),
+        max_attempts=_positive_int(env_vars, "REMINDER_MAX_ATTEMPTS", 5),
+        claim_timeout_seconds=_positive_int(env_vars, "REMINDER_CLAIM_TIMEOUT_SECONDS", 1800),
+        cors_allowed_origins=tuple(origins),
+        ratelimit_storage_uri=storage,
+        signup_limit_per_ip=limits["REMINDER_SIGNUP_LIMIT_PER_IP"],
+        signup_limit_per_email=limits["REMINDER_SIGNUP_LIMIT_PER_EMAIL"],
+    )
+
+
+_RATE_LIMIT = re.compile(
+    r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*"
+    r"([;,]\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*)*$"
+)
+
+
+def _positive_int(env_vars: Mapping[str, str], name: str, default: int) -> int:
+    raw = env_vars.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, not {raw!r}.")
+    return int(raw)
 
 
 def _secret_key(env: str, configured: str, instance_path: str | None) -> str:

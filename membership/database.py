@@ -120,6 +120,22 @@ def insert_ignoring_conflicts(dialect: str, table: Any, *, whole_row: bool) -> A
     return insert(table).on_conflict_do_nothing().returning(*returning)
 
 
+@cache
+def _insert_model_ignoring_conflicts(dialect: str, model: Any) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model).on_conflict_do_nothing().returning(model)
+
+
+def insert_unless_exists(session: Any, model: Any, values: dict[str, Any]) -> Any | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the new ORM object, in one statement, or
+    None when a row with the same unique key exists (perhaps inserted a moment ago by a
+    concurrent transaction). Cheaper than a savepoint around an ORM add."""
+    statement = _insert_model_ignoring_conflicts(session.get_bind().dialect.name, model)
+    return session.scalars(statement, [values]).first()
+
+
 def insert_row_unless_exists(session: Any, table: Any, values: dict[str, Any]) -> bool:
     """True when this call inserted the row; False when a row with its key exists."""
     connection = session.connection()  # Core: the ORM's bulk-insert machinery costs 3x more

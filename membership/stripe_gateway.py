@@ -56,6 +56,7 @@ class CheckoutRequest:
     email: str | None
     success_url: str
     cancel_url: str
+    reminder_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,9 @@ def checkout_session_params(request: CheckoutRequest, product_id: str) -> dict[s
         "frequency": request.frequency,
         "source": (request.source or "")[:500],  # Stripe caps metadata values at 500 chars
     }
+    if request.reminder_id is not None:
+        # The reminder's id, not its token: the token is the key to the cancel link.
+        metadata["reminder_id"] = str(request.reminder_id)
     price_data: dict[str, Any] = {
         "currency": request.currency.lower(),
         "unit_amount": request.amount_minor,

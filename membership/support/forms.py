@@ -39,6 +39,7 @@ class CheckoutForm(FlaskForm):
     utm_medium = HiddenField(validators=[Length(max=200, message=_TOO_LONG)])
     utm_campaign = HiddenField(validators=[Length(max=200, message=_TOO_LONG)])
     utm_content = HiddenField(validators=[Length(max=200, message=_TOO_LONG)])
+    reminder = HiddenField(validators=[Length(max=64, message=_TOO_LONG)])
 
     def chosen_amount(self) -> str:
         """A typed amount wins over a preset, as the reader would expect."""

@@ -18,6 +18,7 @@ from membership import money, stripe_gateway
 from membership.config import FREQUENCIES, Settings
 from membership.extensions import db
 from membership.models import CheckoutAttempt, new_public_id
+from membership.reminders.service import reminder_id_for_token
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ FREQUENCY_ADJECTIVES = {"once": "one-time", "monthly": "monthly", "annual": "ann
 ATTRIBUTION_FIELDS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
 
 _SESSION_ID = re.compile(r"^cs_(?:test|live)_[A-Za-z0-9]{1,250}$")
+_REMINDER_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
 class InvalidGift(ValueError):
@@ -79,15 +81,20 @@ class Attribution:
     utm_medium: str | None = None
     utm_campaign: str | None = None
     utm_content: str | None = None
+    # The token of the "remind me later" email the reader came back through, if any.
+    reminder: str | None = None
 
     @classmethod
     def from_mapping(cls, values: Any) -> Attribution:
+        reminder = (values.get("reminder") or "").strip()
         return cls(
-            **{name: (values.get(name) or "").strip() or None for name in ATTRIBUTION_FIELDS}
+            **{name: (values.get(name) or "").strip() or None for name in ATTRIBUTION_FIELDS},
+            reminder=reminder if _REMINDER_TOKEN.match(reminder) else None,
         )
 
     def as_query(self) -> dict[str, str]:
-        return {name: value for name in ATTRIBUTION_FIELDS if (value := getattr(self, name))}
+        names = (*ATTRIBUTION_FIELDS, "reminder")
+        return {name: value for name in names if (value := getattr(self, name))}
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,7 @@ def start_checkout(
     if not settings.stripe_enabled:
         raise StripeNotConfigured()
     attempt_id = new_public_id()
+    reminder_id = reminder_id_for_token(attribution.reminder)
     cancel_query = {
         "frequency": gift.frequency,
         "amount": money.format_plain(gift.amount_minor, gift.currency),
@@ -210,6 +218,7 @@ def start_checkout(
         currency=gift.currency,
         source=attribution.source,
         email=email,
+        reminder_id=reminder_id,
         success_url=f"{settings.public_base_url}/support/thank-you?session_id={{CHECKOUT_SESSION_ID}}",
         cancel_url=f"{settings.public_base_url}/support/cancelled?{urlencode(cancel_query)}",
     )
@@ -224,6 +233,7 @@ def start_checkout(
         amount_minor=gift.amount_minor,
         currency=gift.currency,
         stripe_session_id=session.id,
+        reminder_id=reminder_id,
         **{name: getattr(attribution, name) for name in ATTRIBUTION_FIELDS},
     )
     db.session.add(attempt)

@@ -10,6 +10,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    make_response,
     redirect,
     render_template,
     request,
@@ -21,6 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from membership.config import current_settings
 from membership.extensions import csrf
+from membership.reminders import prompt
 from membership.support import service
 from membership.support.forms import CheckoutForm
 
@@ -112,6 +114,7 @@ def checkout() -> BaseResponse | tuple[str, int]:
         "currency": form.currency.data or settings.default_currency,
         "amount": form.chosen_amount(),
         **{name: getattr(form, name).data or "" for name in service.ATTRIBUTION_FIELDS},
+        "reminder": form.reminder.data or "",
     }
     form_ok = form.validate()
     gift = None
@@ -155,7 +158,10 @@ def thank_you() -> tuple[str, int] | Response:
         return render_template("support/stripe_setup.html", gift=None), 503
     except service.CheckoutUnavailable:
         return render_template("support/unavailable.html", query={}), 502
-    return render_template("support/thank_you.html", confirmation=confirmation), 200
+    response = make_response(render_template("support/thank_you.html", confirmation=confirmation))
+    if confirmation.paid:
+        prompt.mark_gave(response)  # the footer widget stops asking this browser for a while
+    return response
 
 
 @blueprint.route("/cancelled", methods=["GET"])

@@ -1,0 +1,62 @@
+"""The "remind me later" form: shape checks; dates and amounts are checked in the service."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, StringField
+from wtforms.validators import Email, InputRequired, Length
+
+_TOO_LONG = "This is longer than we can accept."
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class ReminderForm(FlaskForm):
+    """What the sign-up form (and the footer widget's JSON) sends to ``POST /remind-me``."""
+
+    class Meta:
+        # The view checks the form's CSRF token itself, before this form is built, so that
+        # JSON from the article widget can share the form (see views.remind_me).
+        csrf = False
+
+    email = EmailField(
+        "Your email",
+        filters=[_strip],
+        validators=[
+            InputRequired(message="Enter your email address."),
+            Length(max=254, message="An email address is at most 254 characters."),
+            Email(
+                message="Enter a valid email address, such as name@example.org.",
+                check_deliverability=False,
+            ),
+        ],
+    )
+    # 1w, 1m, 3m, a date YYYY-MM-DD, or "date" (the form's date field says which).
+    when = StringField("When", filters=[_strip], validators=[Length(max=20, message=_TOO_LONG)])
+    date = StringField("Date", filters=[_strip], validators=[Length(max=20, message=_TOO_LONG)])
+    frequency = HiddenField(validators=[Length(max=10, message=_TOO_LONG)])
+    amount = HiddenField(validators=[Length(max=32, message=_TOO_LONG)])
+    currency = HiddenField(validators=[Length(max=3, message=_TOO_LONG)])
+    source = HiddenField(validators=[Length(max=500, message=_TOO_LONG)])
+
+    def chosen_when(self) -> str:
+        """The form's radio says "date" when the reader picked a day in the date field."""
+        when = self.when.data or ""
+        return (self.date.data or "") if when == "date" else when
+
+    def values(self) -> dict[str, str]:
+        """The submitted fields as the service reads them."""
+        return {
+            "email": self.email.data or "",
+            "when": self.chosen_when(),
+            "frequency": self.frequency.data or "",
+            "amount": self.amount.data or "",
+            "currency": self.currency.data or "",
+            "source": self.source.data or "",
+        }
+
+    def field_errors(self) -> dict[str, str]:
+        """The first message of each field that failed its shape checks."""
+        return {field.name: str(field.errors[0]) for field in self if field.errors}

@@ -1,0 +1,321 @@
+"""Remind me later: scheduling, cancelling, suppression after a gift, and retention.
+
+The sender (``sender.py``) claims and sends due reminders; everything else that
+changes a reminder lives here. Each change is one SQL statement, so concurrent
+sign-ups, cancels, gifts and workers cannot interleave badly.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, bindparam, or_, select, update
+
+from membership import clock, money
+from membership.config import FREQUENCIES, Settings
+from membership.database import insert_unless_exists
+from membership.extensions import db
+from membership.ledger import records
+from membership.models import Supporter, normalise_email
+from membership.reminders.models import ACTIVE_STATUSES, Reminder
+
+# Reminders go out from this hour (UTC) of the day asked: early in the day in Europe and
+# Africa, overnight in the Americas (read with the morning's mail).
+SEND_HOUR_UTC = 8
+WHEN_CHOICES = {"1w": "In 1 week", "1m": "In 1 month", "3m": "In 3 months"}
+DEFAULT_WHEN = "1m"
+MAX_DAYS_AHEAD = 366
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# What staff counts keep after retention: everything except the email.
+FINISHED_STATUSES = ("sent", "cancelled", "converted", "failed")
+
+
+class InvalidSignup(ValueError):
+    """The sign-up cannot be accepted; ``errors`` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+class UnknownReminder(LookupError):
+    """No reminder has this token."""
+
+
+@dataclass(frozen=True)
+class Consideration:
+    """The gift the reader was looking at, to prefill ``/support`` from the email."""
+
+    frequency: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class Signup:
+    """A validated request for a reminder."""
+
+    email: str
+    due_on: date
+    consideration: Consideration
+    source: str | None
+
+
+def due_date(when: str, today: date) -> date:
+    """The day a reminder is due: ``1w``, ``1m``, ``3m`` from today, or an ISO date.
+
+    Dates must be after today and at most a year ahead; months keep the day of
+    the month where they can (31 January + 1 month is 28 or 29 February).
+    """
+    when = (when or "").strip()
+    if when == "1w":
+        return today + timedelta(days=7)
+    if when in ("1m", "3m"):
+        return _add_months(today, 1 if when == "1m" else 3)
+    if not _ISO_DATE.match(when):
+        raise InvalidSignup({"when": "Choose in 1 week, 1 month, 3 months, or a date."})
+    try:
+        chosen = date.fromisoformat(when)
+    except ValueError:
+        raise InvalidSignup({"when": "That date does not exist; use YYYY-MM-DD."}) from None
+    if chosen <= today:
+        raise InvalidSignup({"when": "Choose a date after today."})
+    if chosen > today + timedelta(days=MAX_DAYS_AHEAD - 1):
+        raise InvalidSignup({"when": "Choose a date within the next year."})
+    return chosen
+
+
+def _add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    last_day = calendar.monthrange(year, month)[1]
+    return day.replace(year=year, month=month, day=min(day.day, last_day))
+
+
+def due_at(day: date) -> datetime:
+    return datetime.combine(day, time(SEND_HOUR_UTC), tzinfo=UTC)
+
+
+def parse_signup(settings: Settings, fields: Mapping[str, str], today: date) -> Signup:
+    """Validate a sign-up from the form or the JSON widget; every problem is reported at once.
+
+    ``fields`` holds ``email`` (already checked for shape by the form), ``when``
+    and optionally ``frequency``, ``amount``, ``currency``, ``source``.
+    """
+    errors: dict[str, str] = {}
+    email = normalise_email(fields.get("email") or "")
+    if not email:
+        errors["email"] = "Enter your email address."
+    day = None
+    try:
+        day = due_date(fields.get("when") or DEFAULT_WHEN, today)
+    except InvalidSignup as exc:
+        errors.update(exc.errors)
+    consideration = Consideration()
+    try:
+        consideration = parse_consideration(settings, fields)
+    except InvalidSignup as exc:
+        errors.update(exc.errors)
+    source = (fields.get("source") or "").strip() or None
+    if source is not None and len(source) > 500:
+        errors["source"] = "The source is longer than we can accept (500 characters)."
+    if errors or day is None:
+        raise InvalidSignup(errors)
+    return Signup(email=email, due_on=day, consideration=consideration, source=source)
+
+
+def parse_consideration(settings: Settings, fields: Mapping[str, str]) -> Consideration:
+    """What the reader was considering: each part optional, each checked if given."""
+    frequency = (fields.get("frequency") or "").strip() or None
+    if frequency is not None and frequency not in FREQUENCIES:
+        raise InvalidSignup({"frequency": "Frequency must be once, monthly or annual."})
+    currency = (fields.get("currency") or "").strip().upper() or None
+    if currency is not None and currency not in settings.currencies:
+        raise InvalidSignup(
+            {"currency": f"Currency must be one of {', '.join(settings.currencies)}."}
+        )
+    amount_text = (fields.get("amount") or "").strip()
+    if not amount_text:
+        return Consideration(frequency, None, currency)
+    currency = currency or settings.default_currency
+    try:
+        amount = money.parse_amount(amount_text, currency)
+    except money.InvalidAmount as exc:
+        raise InvalidSignup({"amount": str(exc)}) from None
+    rule = settings.amount_rule(frequency or "once", currency)
+    if not rule.minimum <= amount <= rule.maximum:
+        raise InvalidSignup(
+            {
+                "amount": f"Amount must be between {money.format_money(rule.minimum, currency)} "
+                f"and {money.format_money(rule.maximum, currency)}."
+            }
+        )
+    return Consideration(frequency, amount, currency)
+
+
+def schedule_reminder(signup: Signup, now: datetime | None = None) -> Reminder:
+    """Schedule the reminder, or reschedule the reader's active one (one per email).
+
+    The partial unique index on active emails makes this safe under concurrent
+    sign-ups: whichever insert loses updates the winner's row instead.
+    """
+    now = now or clock.now()
+    values = {
+        "due_at": due_at(signup.due_on),
+        "frequency": signup.consideration.frequency,
+        "amount_minor": signup.consideration.amount_minor,
+        "currency": signup.consideration.currency,
+        "source": signup.source,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "last_error": None,
+        "updated_at": now,
+    }
+    for _ in range(3):
+        rescheduled = _reschedule(signup.email, values)
+        if rescheduled is not None:
+            db.session.commit()
+            return rescheduled
+        inserted = insert_unless_exists(
+            db.session,
+            Reminder,
+            {
+                **values,
+                "email": signup.email,
+                "token": secrets.token_urlsafe(32),
+                "status": "scheduled",
+                "created_at": now,
+            },
+        )
+        if inserted is not None:
+            db.session.commit()
+            return inserted
+        # The conflicting row is being sent right now: it is the reminder they asked for.
+        sending = db.session.scalar(
+            select(Reminder).where(Reminder.email == signup.email, Reminder.status == "sending")
+        )
+        if sending is not None:
+            db.session.commit()
+            return sending
+    raise RuntimeError("could not schedule a reminder after three tries")
+
+
+def _reschedule(email: str, values: Mapping[str, object]) -> Reminder | None:
+    return db.session.scalar(
+        update(Reminder)
+        .where(Reminder.email == email, Reminder.status == "scheduled")
+        .values(**values)
+        .returning(Reminder)
+        .execution_options(populate_existing=True)
+    )
+
+
+def reminder_by_token(token: str) -> Reminder:
+    """The reminder behind a link in an email."""
+    reminder = (
+        db.session.scalar(select(Reminder).where(Reminder.token == token))
+        if 20 <= len(token) <= 64
+        else None
+    )
+    if reminder is None:
+        raise UnknownReminder(token[:8])
+    return reminder
+
+
+def reminder_id_for_token(token: str | None) -> int | None:
+    """The id of the reminder a support-page visit came back through; None if unknown."""
+    if not token or len(token) > 64:
+        return None
+    return db.session.scalar(select(Reminder.id).where(Reminder.token == token))
+
+
+def cancel_reminder(token: str, now: datetime | None = None) -> Reminder:
+    """Cancel at once (one click, or the mail client's RFC 8058 POST); repeating is harmless.
+
+    A reminder being sent right now is cancelled too: the sender re-checks the
+    status just before sending.
+    """
+    now = now or clock.now()
+    cancelled = db.session.scalar(
+        update(Reminder)
+        .where(Reminder.token == token, Reminder.status.in_(ACTIVE_STATUSES))
+        .values(status="cancelled", cancelled_at=now, updated_at=now)
+        .returning(Reminder)
+        .execution_options(populate_existing=True)
+    )
+    db.session.commit()
+    return cancelled if cancelled is not None else reminder_by_token(token)
+
+
+_REMINDERS = Reminder.__table__
+_SUPPORTERS = Supporter.__table__
+# Built once: the webhook path runs it for every new payment.
+_CONVERT_AFTER_GIFT = (
+    update(_REMINDERS)
+    .where(
+        or_(
+            and_(
+                _REMINDERS.c.email
+                == select(_SUPPORTERS.c.email)
+                .where(_SUPPORTERS.c.id == bindparam("supporter_id"))
+                .scalar_subquery(),
+                _REMINDERS.c.status.in_(ACTIVE_STATUSES),
+                _REMINDERS.c.created_at <= bindparam("paid_at"),
+            ),
+            and_(
+                _REMINDERS.c.id == bindparam("reminder_id"),
+                _REMINDERS.c.status.in_((*ACTIVE_STATUSES, "sent")),
+            ),
+        )
+    )
+    .values(status="converted", converted_at=bindparam("now"), updated_at=bindparam("now"))
+)
+
+
+def suppress_after_gift(
+    *, supporter_id: int | None, reminder_id: int | None, paid_at: datetime
+) -> None:
+    """A payment arrived: the giver's active reminder will never be sent, and a gift made
+    through a reminder's link counts as converted from it.
+
+    Called by the ledger for every new payment, in its transaction; one UPDATE, and none
+    when the payment names neither a supporter nor a reminder. Only reminders asked for
+    before the payment count: giving last year does not cancel today's request.
+    """
+    if supporter_id is None and reminder_id is None:
+        return
+    records.connection().execute(
+        _CONVERT_AFTER_GIFT,
+        {
+            "supporter_id": supporter_id,
+            "reminder_id": reminder_id,
+            "paid_at": paid_at,
+            "now": clock.now(),
+        },
+    )
+
+
+def erase_old_emails(retention_days: int, now: datetime | None = None) -> int:
+    """Erase the email of reminders finished more than ``retention_days`` ago.
+
+    The rows stay (status and dates) so staff reports can still count them.
+    """
+    now = now or clock.now()
+    erased = db.session.execute(
+        update(Reminder)
+        .where(
+            Reminder.status.in_(FINISHED_STATUSES),
+            Reminder.email.is_not(None),
+            Reminder.updated_at < now - timedelta(days=retention_days),
+        )
+        .values(email=None, email_erased_at=now)
+        .returning(Reminder.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return len(erased)
