@@ -13,11 +13,12 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
@@ -58,24 +59,34 @@ def is_write_conflict(error: BaseException) -> bool:
     return getattr(getattr(error, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
-def run_ledger_transaction(session: Any, work: Callable[[], T]) -> T:
-    """Run ``work`` (which commits) as if it were alone with what it touches.
+# The connection of the ledger transaction running in this thread (run_ledger_transaction),
+# which the ledger's statements use (membership.ledger.records.connection).
+ledger_connection: ContextVar[Connection | None] = ContextVar("ledger_connection", default=None)
 
-    Handlers read a row, decide in Python and write it back, so two events about one
-    payment or subscription must not interleave. SQLite has a single writer (queued on
-    ``ledger_writer_turn``). On PostgreSQL each handler first takes advisory locks on
-    the things its event is about (``membership.ledger.locks``), so events about
-    different things run in parallel; a deadlock between two of them (PostgreSQL aborts
-    one) is resolved by running the aborted one again.
+
+def run_ledger_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` on a connection of its own, as if it were alone with what it touches.
+
+    ``work`` commits (or rolls back) itself. Handlers read a row, decide in Python and
+    write it back, so two events about one payment or subscription must not interleave.
+    SQLite has a single writer (queued on ``ledger_writer_turn``). On PostgreSQL each
+    handler first takes advisory locks on the things its event is about
+    (``membership.ledger.locks``), so events about different things run in parallel; a
+    deadlock between two of them (PostgreSQL aborts one) is resolved by running the
+    aborted one again. The ORM session is not involved: on the webhook path its
+    bookkeeping cost as much as a statement.
     """
     for attempt in range(1, MAX_LEDGER_ATTEMPTS + 1):
-        with ledger_writer_turn(session):
+        with engine.connect() as connection, ledger_writer_turn(engine.url):
+            token = ledger_connection.set(connection)
             try:
-                return work()
+                return work(connection)
             except DBAPIError as error:
-                session.rollback()
+                connection.rollback()
                 if not is_write_conflict(error) or attempt == MAX_LEDGER_ATTEMPTS:
                     raise
+            finally:
+                ledger_connection.reset(token)
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
@@ -83,7 +94,7 @@ _writer_lock_files = threading.local()
 
 
 @contextlib.contextmanager
-def ledger_writer_turn(session: Any) -> Iterator[None]:
+def ledger_writer_turn(url: URL) -> Iterator[None]:
     """SQLite: wait for this writer's turn on a file lock beside the database.
 
     SQLite lets one writer in at a time and makes the others poll with growing sleeps
@@ -91,7 +102,6 @@ def ledger_writer_turn(session: Any) -> Iterator[None]:
     between holders. Queued on ``flock`` instead, the next writer is woken the moment
     the previous one finishes. Other databases: nothing to do here.
     """
-    url = session.get_bind().url
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         yield
         return
@@ -136,8 +146,7 @@ def insert_unless_exists(session: Any, model: Any, values: dict[str, Any]) -> An
     return session.scalars(statement, [values]).first()
 
 
-def insert_row_unless_exists(session: Any, table: Any, values: dict[str, Any]) -> bool:
+def insert_row_unless_exists(connection: Connection, table: Any, values: dict[str, Any]) -> bool:
     """True when this call inserted the row; False when a row with its key exists."""
-    connection = session.connection()  # Core: the ORM's bulk-insert machinery costs 3x more
     statement = insert_ignoring_conflicts(connection.dialect.name, table, whole_row=False)
     return connection.execute(statement, values).scalar() is not None

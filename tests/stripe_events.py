@@ -13,6 +13,9 @@ import json
 import time
 from typing import Any
 
+from flask import has_app_context
+
+from membership.extensions import db
 from tests.fake_stripe import stripe_fixture
 
 WEBHOOK_SECRET = "whsec_test_current"
@@ -259,8 +262,13 @@ def deliver(
     """POST an event to the webhook as Stripe does: raw JSON body, signed header."""
     payload = evt if isinstance(evt, str) else body_of(evt)
     header = signature if signature is not None else sign(payload, secret, timestamp)
-    return client.post(
+    response = client.post(
         "/stripe/webhook",
         data=payload.encode(),
         headers={"Stripe-Signature": header, "Content-Type": "application/json"},
     )
+    if has_app_context():
+        # The webhook commits on a connection of its own; end the test session's read
+        # transaction, so what the test reads next includes it.
+        db.session.rollback()
+    return response

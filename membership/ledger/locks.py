@@ -15,10 +15,9 @@ import hashlib
 from sqlalchemy import BigInteger, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from membership.extensions import db
 from membership.ledger import records
 
-# session.info key: (the transaction, the lock ids it holds), so a lock is taken once.
+# Connection.info key: (the transaction, the lock ids it holds), so a lock is taken once.
 _HELD = "membership.ledger_locks"
 
 _TAKE_LOCKS = text(
@@ -41,10 +40,10 @@ def hold(**things: str | None) -> None:
     connection = records.connection()
     if connection.dialect.name != "postgresql":
         return
-    transaction = db.session().get_transaction()
-    entry = db.session.info.get(_HELD)
+    transaction = connection.get_transaction()
+    entry = connection.info.get(_HELD)
     if entry is None or entry[0] is not transaction:
-        entry = db.session.info[_HELD] = (transaction, set())
+        entry = connection.info[_HELD] = (transaction, set())
     held: set[int] = entry[1]
     wanted = sorted({_lock_id(f"{kind}:{value}") for kind, value in things.items() if value} - held)
     if wanted:

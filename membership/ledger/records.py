@@ -16,23 +16,14 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.sql import Select
 
-from membership.database import insert_ignoring_conflicts
+from membership.database import insert_ignoring_conflicts, ledger_connection
 from membership.extensions import db
-
-# session.info key: (the transaction, its connection); looking the connection up through
-# the session costs ~40 us a statement, a tenth of an event's processing.
-_CONNECTION = "membership.ledger_connection"
 
 
 def connection() -> Connection:
-    """The connection of the session's current transaction (the event's transaction)."""
-    session = db.session()
-    cached = session.info.get(_CONNECTION)
-    if cached is not None and cached[0] is session.get_transaction():
-        return cached[1]
-    conn = session.connection()
-    session.info[_CONNECTION] = (session.get_transaction(), conn)
-    return conn
+    """The connection of the ledger transaction (``run_ledger_transaction``), or else of the
+    session's current transaction (demo data, tests calling the ledger directly)."""
+    return ledger_connection.get() or db.session.connection()
 
 
 class Record:

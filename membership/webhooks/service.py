@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from membership import clock, stripe_gateway
 from membership.config import Settings
@@ -29,6 +29,7 @@ from membership.models import StripeEvent
 from membership.webhooks.handlers import HANDLERS
 
 log = logging.getLogger(__name__)
+EVENTS = StripeEvent.__table__
 
 MAX_BODY_BYTES = 1024 * 1024
 # What a payload becomes once forgotten (forget_payloads): valid JSON, no personal data.
@@ -85,10 +86,6 @@ def expected_livemode(settings: Settings) -> bool | None:
 
 def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Received:
     """Store a verified event once and process it; a duplicate changes nothing."""
-    return run_ledger_transaction(db.session, lambda: _receive_event(settings, event, payload))
-
-
-def _receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Received:
     event_id = event["id"]
     livemode = bool(event.get("livemode"))
     mode = expected_livemode(settings)
@@ -110,85 +107,98 @@ def _receive_event(settings: Settings, event: dict[str, Any], payload: str) -> R
         if ignored
         else {"status": "processed", "processed_at": now, "attempts": 1}
     )
-    if not _insert_event({**row, **outcome_values}):
-        db.session.rollback()
-        return _process_again_if_unfinished(row, event)
-    if ignored:
-        log.warning(
-            "stripe event %s ignored: livemode=%s does not match the key", event_id, livemode
-        )
-        db.session.commit()
-        return Received(event_id, Outcome.IGNORED)
-    return Received(event_id, _handle_and_commit(row, event))
+
+    def store_and_process(connection: Connection) -> Received:
+        if not _insert_event(connection, {**row, **outcome_values}):
+            connection.rollback()
+            return _process_again_if_unfinished(connection, row, event)
+        if ignored:
+            log.warning(
+                "stripe event %s ignored: livemode=%s does not match the key", event_id, livemode
+            )
+            connection.commit()
+            return Received(event_id, Outcome.IGNORED)
+        return Received(event_id, _handle_and_commit(connection, row, event))
+
+    return run_ledger_transaction(db.engine, store_and_process)
 
 
-def _insert_event(values: dict[str, Any]) -> bool:
+def _insert_event(connection: Connection, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: True when this delivery stored the event."""
-    return insert_row_unless_exists(db.session, StripeEvent.__table__, values)
+    return insert_row_unless_exists(connection, EVENTS, values)
 
 
-def _claim(event_id: str, *, only_failed: bool) -> bool:
+_CLAIM = (
+    update(EVENTS)
+    .where(EVENTS.c.id == bindparam("event_id"))
+    .values(
+        status="processed",
+        processed_at=bindparam("processed_at"),
+        attempts=EVENTS.c.attempts + 1,
+        last_error=None,
+    )
+    .returning(EVENTS.c.id)
+)
+_CLAIM_FAILED = _CLAIM.where(EVENTS.c.status == "failed")
+_RECORD_FAILURE = (
+    update(EVENTS)
+    .where(EVENTS.c.id == bindparam("event_id"), EVENTS.c.status != "processed")
+    .values(
+        status="failed",
+        processed_at=None,
+        attempts=EVENTS.c.attempts + 1,
+        last_error=bindparam("error"),
+    )
+)
+
+
+def _claim(connection: Connection, event_id: str, *, only_failed: bool) -> bool:
     """Mark a stored event processed for this attempt, taking its row (or SQLite's write) lock.
 
     Two concurrent retries of a failed event therefore run one after the other: the
     second finds it processed and does nothing.
     """
-    statement = update(StripeEvent).where(StripeEvent.id == event_id)
-    if only_failed:
-        statement = statement.where(StripeEvent.status == "failed")
-    claimed = db.session.execute(
-        statement.values(
-            status="processed",
-            processed_at=clock.now(),
-            attempts=StripeEvent.attempts + 1,
-            last_error=None,
-        )
-        .returning(StripeEvent.id)
-        .execution_options(synchronize_session=False)
+    claimed = connection.execute(
+        _CLAIM_FAILED if only_failed else _CLAIM,
+        {"event_id": event_id, "processed_at": clock.now()},
     ).scalar()
     return claimed is not None
 
 
-def _process_again_if_unfinished(row: dict[str, Any], event: dict[str, Any]) -> Received:
+def _process_again_if_unfinished(
+    connection: Connection, row: dict[str, Any], event: dict[str, Any]
+) -> Received:
     """A repeated delivery: done if processed, else processed again (Stripe's retry)."""
-    if not _claim(row["id"], only_failed=True):
-        db.session.rollback()
+    if not _claim(connection, row["id"], only_failed=True):
+        connection.rollback()
         return Received(row["id"], Outcome.DUPLICATE)
-    return Received(row["id"], _handle_and_commit(row, event))
+    return Received(row["id"], _handle_and_commit(connection, row, event))
 
 
-def _handle_and_commit(row: dict[str, Any], event: dict[str, Any]) -> Outcome:
+def _handle_and_commit(
+    connection: Connection, row: dict[str, Any], event: dict[str, Any]
+) -> Outcome:
     """Run the event's handler in the open transaction; commit it, or roll it all back."""
     handler = HANDLERS.get(event["type"])
     try:
         if handler is not None:
             handler(event["data"]["object"], datetime.fromtimestamp(event["created"], UTC))
-        db.session.commit()
+        connection.commit()
     except Exception as exc:  # noqa: BLE001 - any handler failure must keep the event
-        db.session.rollback()
+        connection.rollback()
         if is_write_conflict(exc):
             raise  # a deadlock, not a failure of this event: run_ledger_transaction retries
         log.exception("stripe event %s (%s) failed", row["id"], event["type"])
-        _record_failure(row, f"{type(exc).__name__}: {exc}"[:2000])
+        _record_failure(connection, row, f"{type(exc).__name__}: {exc}"[:2000])
         return Outcome.FAILED
     return Outcome.PROCESSED
 
 
-def _record_failure(row: dict[str, Any], error: str) -> None:
+def _record_failure(connection: Connection, row: dict[str, Any], error: str) -> None:
     """Keep the event, unprocessed, with the error and one more attempt counted."""
-    _insert_event({**row, "status": "failed", "attempts": 0})
-    db.session.execute(
-        update(StripeEvent)
-        .where(StripeEvent.id == row["id"], StripeEvent.status != "processed")
-        .values(
-            status="failed",
-            processed_at=None,
-            attempts=StripeEvent.attempts + 1,
-            last_error=error,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    _insert_event(connection, {**row, "status": "failed", "attempts": 0})
+    connection.execute(_RECORD_FAILURE, {"event_id": row["id"], "error": error})
+    connection.commit()
 
 
 class UnknownEvent(LookupError):
@@ -216,11 +226,11 @@ def replay_event(event_id: str) -> Outcome:
     }
     db.session.rollback()
 
-    def replay() -> Outcome:
-        _claim(event_id, only_failed=False)
-        return _handle_and_commit(row, event)
+    def replay(connection: Connection) -> Outcome:
+        _claim(connection, event_id, only_failed=False)
+        return _handle_and_commit(connection, row, event)
 
-    return run_ledger_transaction(db.session, replay)
+    return run_ledger_transaction(db.engine, replay)
 
 
 def stored_event_ids(event_ids: list[str]) -> set[str]:

@@ -25,7 +25,7 @@ from tests.reminders.conftest import NOON, SmtpSink, due_moment, free_port, make
 
 
 def fresh(reminder: Reminder) -> Reminder:
-    db.session.expire_all()
+    db.session.rollback()  # a fresh read: see what the app committed
     found = db.session.get(Reminder, reminder.id)
     assert found is not None
     return found

@@ -22,7 +22,7 @@ ORIGIN = "https://news.example"
 
 
 def reminders() -> list[Reminder]:
-    db.session.expire_all()
+    db.session.rollback()  # a fresh read: see what the app committed
     return list(db.session.scalars(select(Reminder).order_by(Reminder.id)))
 
 

@@ -22,7 +22,7 @@ AFTER_SIGN_UP = int(NOON.timestamp()) + 3600
 
 
 def fresh(reminder: Reminder) -> Reminder:
-    db.session.expire_all()
+    db.session.rollback()  # a fresh read: see what the app committed
     found = db.session.get(Reminder, reminder.id)
     assert found is not None
     return found

@@ -179,7 +179,7 @@ def test_handler_failure_keeps_event_answers_500_then_replay_succeeds(
     evt = one_time()
     response = se.deliver(client, evt)
     assert response.status_code == 500
-    db.session.expire_all()
+    db.session.rollback()  # a fresh read: see what the app committed
     [stored] = stored_events()
     assert stored.status == "failed" and stored.attempts == 1
     assert stored.last_error == "RuntimeError: ledger bug"
@@ -189,7 +189,7 @@ def test_handler_failure_keeps_event_answers_500_then_replay_succeeds(
     result = app.test_cli_runner().invoke(args=["stripe", "replay", evt["id"]])
     assert result.exit_code == 0, result.output
     assert f"{evt['id']}: processed" in result.output
-    db.session.expire_all()
+    db.session.rollback()  # a fresh read: see what the app committed
     [stored] = stored_events()
     assert stored.status == "processed" and stored.attempts == 2 and stored.last_error is None
     assert payment_count() == 1
@@ -211,7 +211,7 @@ def test_stripe_retry_of_a_failed_event_processes_it(
     assert retry.status_code == 200
     assert retry.get_json()["outcome"] == "processed"
     assert payment_count() == 1
-    db.session.expire_all()
+    db.session.rollback()  # a fresh read: see what the app committed
     assert stored_events()[0].attempts == 2
 
 
@@ -263,7 +263,7 @@ def test_old_payloads_are_forgotten_but_duplicates_still_recognised(
 
     result = app.test_cli_runner().invoke(args=["stripe", "forget-payloads"])
     assert "forgot the payloads of 1 events older than 30 days" in result.output
-    db.session.expire_all()
+    db.session.rollback()  # a fresh read: see what the app committed
     payloads = {e.id: e.payload for e in stored_events()}
     assert payloads[old["id"]] == "{}"
     assert "reader@example.org" in payloads[recent["id"]]

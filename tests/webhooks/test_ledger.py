@@ -34,7 +34,7 @@ def deliver_all(client: FlaskClient, *events: dict) -> None:
 
 
 def the(model: type) -> object:
-    db.session.expire_all()
+    db.session.rollback()  # a fresh read: see what the app committed
     return db.session.scalars(select(model)).one()
 
 

@@ -318,7 +318,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def ledger_snapshot() -> dict[str, Any]:
     """Everything the ledger knows, by natural keys (row ids and arrival times left out)."""
-    db.session.expire_all()
+    db.session.rollback()  # a fresh read: see what the app committed
     emails = {s.id: s.email for s in db.session.scalars(select(Supporter))}
     subs = {r.id: r.stripe_subscription_id for r in db.session.scalars(select(RecurringSupport))}
     return {
