@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, or_
 
-from membership.ledger.records import Record, fetch_one, select_all
+from membership.ledger.records import Prepared, Record, fetch_one, select_all
 from membership.models import CheckoutAttempt
 
 ATTEMPTS = CheckoutAttempt.__table__
@@ -15,7 +15,7 @@ _ATTEMPT_PROGRESS = {"open": 0, "awaiting_payment": 1, "expired": 2, "payment_fa
 ATTRIBUTION_COLUMNS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
 
 # One query for both ways of finding an attempt; the id, when it matches, wins.
-_FIND_ATTEMPT = (
+_FIND_ATTEMPT = Prepared(
     select_all(ATTEMPTS)
     .where(
         or_(

@@ -19,8 +19,8 @@ from membership import clock
 from membership.ledger import locks
 from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
 from membership.ledger.records import (
+    Prepared,
     Record,
-    connection,
     fetch_one,
     insert_unless_exists,
     select_all,
@@ -56,8 +56,10 @@ class PaymentFacts:
 _LINKED_PAYMENT_INTENT = select(INVOICE_PAYMENT_INTENTS.c.stripe_payment_intent_id).where(
     INVOICE_PAYMENT_INTENTS.c.stripe_invoice_id == bindparam("invoice_id")
 )
-_FIND_ADJUSTMENT = select_all(ADJUSTMENTS).where(
-    ADJUSTMENTS.c.stripe_payment_intent_id == bindparam("payment_intent_id")
+_FIND_ADJUSTMENT = Prepared(
+    select_all(ADJUSTMENTS).where(
+        ADJUSTMENTS.c.stripe_payment_intent_id == bindparam("payment_intent_id")
+    )
 )
 # A payment's intent (for a renewal, the one invoice_payment.paid named for its invoice) and
 # the refunds and dispute waiting for it, in one query that always returns one row.
@@ -68,17 +70,19 @@ _INTENT = (
         ).label("payment_intent_id")
     )
 ).subquery("intent")
-_INTENT_AND_ADJUSTMENT = select(
-    _INTENT.c.payment_intent_id,
-    ADJUSTMENTS.c.amount_refunded_minor,
-    ADJUSTMENTS.c.amount_disputed_minor,
-    ADJUSTMENTS.c.dispute_status,
-).select_from(
-    _INTENT.outerjoin(
-        ADJUSTMENTS, ADJUSTMENTS.c.stripe_payment_intent_id == _INTENT.c.payment_intent_id
+_INTENT_AND_ADJUSTMENT = Prepared(
+    select(
+        _INTENT.c.payment_intent_id,
+        ADJUSTMENTS.c.amount_refunded_minor,
+        ADJUSTMENTS.c.amount_disputed_minor,
+        ADJUSTMENTS.c.dispute_status,
+    ).select_from(
+        _INTENT.outerjoin(
+            ADJUSTMENTS, ADJUSTMENTS.c.stripe_payment_intent_id == _INTENT.c.payment_intent_id
+        )
     )
 )
-_FIND_PAYMENT = (
+_FIND_PAYMENT = Prepared(
     select_all(PAYMENTS)
     .where(
         or_(
@@ -89,14 +93,18 @@ _FIND_PAYMENT = (
     .order_by(case((PAYMENTS.c.stripe_invoice_id == bindparam("invoice_id"), 0), else_=1))
     .limit(1)
 )
-_FIND_PAYMENT_BY_INTENT = select_all(PAYMENTS).where(
-    PAYMENTS.c.stripe_payment_intent_id == bindparam("payment_intent_id")
+_FIND_PAYMENT_BY_INTENT = Prepared(
+    select_all(PAYMENTS).where(
+        PAYMENTS.c.stripe_payment_intent_id == bindparam("payment_intent_id")
+    )
 )
-_FIND_PAYMENT_BY_INVOICE = select_all(PAYMENTS).where(
-    PAYMENTS.c.stripe_invoice_id == bindparam("invoice_id")
+_FIND_PAYMENT_BY_INVOICE = Prepared(
+    select_all(PAYMENTS).where(PAYMENTS.c.stripe_invoice_id == bindparam("invoice_id"))
 )
-_PAYMENT_INTENT_OF_CHARGE = select(ADJUSTMENTS.c.stripe_payment_intent_id).where(
-    ADJUSTMENTS.c.stripe_charge_id == bindparam("charge_id")
+_PAYMENT_INTENT_OF_CHARGE = Prepared(
+    select(ADJUSTMENTS.c.stripe_payment_intent_id).where(
+        ADJUSTMENTS.c.stripe_charge_id == bindparam("charge_id")
+    )
 )
 
 
@@ -188,27 +196,18 @@ def _apply_intent_and_adjustment(payment: Record) -> None:
     adjustment: Mapping[str, Any] | None = None
     if intent_id or invoice_id:
         locks.hold(payment_intent=intent_id)  # taken already when the event named it
-        found = (
-            connection()
-            .execute(
-                _INTENT_AND_ADJUSTMENT, {"payment_intent_id": intent_id, "invoice_id": invoice_id}
-            )
-            .one()
-        )
-        if found.payment_intent_id and not intent_id:
+        found = _INTENT_AND_ADJUSTMENT.first(payment_intent_id=intent_id, invoice_id=invoice_id)
+        assert found is not None  # one row, always
+        if found["payment_intent_id"] and not intent_id:
             # Learnt from the invoice: lock it, then read its refunds again under the lock.
-            payment["stripe_payment_intent_id"] = found.payment_intent_id
-            locks.hold(payment_intent=found.payment_intent_id)
-            found = (
-                connection()
-                .execute(
-                    _INTENT_AND_ADJUSTMENT,
-                    {"payment_intent_id": found.payment_intent_id, "invoice_id": invoice_id},
-                )
-                .one()
+            payment["stripe_payment_intent_id"] = found["payment_intent_id"]
+            locks.hold(payment_intent=found["payment_intent_id"])
+            found = _INTENT_AND_ADJUSTMENT.first(
+                payment_intent_id=found["payment_intent_id"], invoice_id=invoice_id
             )
-        if found.amount_refunded_minor is not None:  # a waiting adjustment (never NULL there)
-            adjustment = dict(found._mapping)
+            assert found is not None
+        if found["amount_refunded_minor"] is not None:  # a waiting adjustment (never NULL)
+            adjustment = found
     _apply_adjustment(payment, adjustment)
 
 
@@ -247,7 +246,8 @@ def _adjustment_for(payment_intent_id: str, charge_id: str | None) -> Record:
 
 def payment_intent_of_charge(charge_id: str) -> str | None:
     """The payment intent of a charge we have already heard of, if any."""
-    return connection().scalar(_PAYMENT_INTENT_OF_CHARGE, {"charge_id": charge_id})
+    value = _PAYMENT_INTENT_OF_CHARGE.scalar(charge_id=charge_id)
+    return str(value) if value is not None else None
 
 
 def record_refunds(payment_intent_id: str, charge_id: str | None, amount_refunded: int) -> None:

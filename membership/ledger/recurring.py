@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, update
 
 from membership import clock
 from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
-from membership.ledger.records import Record, connection, fetch_one, select_all
+from membership.ledger.records import Prepared, Record, fetch_one, select_all
 from membership.models import Payment, RecurringSupport
 
 RECURRING = RecurringSupport.__table__
@@ -49,10 +49,10 @@ class SubscriptionState:
     started_at: datetime | None = None
 
 
-_FIND_RECURRING = select_all(RECURRING).where(
-    RECURRING.c.stripe_subscription_id == bindparam("subscription_id")
+_FIND_RECURRING = Prepared(
+    select_all(RECURRING).where(RECURRING.c.stripe_subscription_id == bindparam("subscription_id"))
 )
-_FILL_PAYMENT_FREQUENCY = (
+_FILL_PAYMENT_FREQUENCY = Prepared(
     update(PAYMENTS)
     .where(PAYMENTS.c.recurring_support_id == bindparam("recurring_id"))
     .where(PAYMENTS.c.frequency.is_(None))
@@ -114,10 +114,7 @@ def save_recurring(recurring: Record) -> None:
     learnt_frequency = recurring.stored and "frequency" in recurring.changes()
     recurring.save()
     if learnt_frequency and recurring["frequency"]:
-        connection().execute(
-            _FILL_PAYMENT_FREQUENCY,
-            {"recurring_id": recurring["id"], "frequency": recurring["frequency"]},
-        )
+        _FILL_PAYMENT_FREQUENCY.run(recurring_id=recurring["id"], frequency=recurring["frequency"])
 
 
 def fill_terms(

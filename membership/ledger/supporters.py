@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, case, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from membership import clock
-from membership.ledger.records import connection, fetch_one, insert_unless_exists, select_all
+from membership.ledger.records import Prepared, fetch_one, insert_unless_exists, select_all
 from membership.models import Payment, PaymentFailure, RecurringSupport, Supporter, normalise_email
 
 MAX_EMAIL_LENGTH = 254
@@ -15,7 +15,7 @@ SUPPORTERS = Supporter.__table__
 _CUSTOMER_RECORDS = (Payment.__table__, RecurringSupport.__table__, PaymentFailure.__table__)
 
 # One query: the supporter with this customer id, else the one with this email.
-_FIND_SUPPORTER = (
+_FIND_SUPPORTER = Prepared(
     select_all(SUPPORTERS)
     .where(
         or_(
@@ -26,21 +26,27 @@ _FIND_SUPPORTER = (
     .order_by(case((SUPPORTERS.c.stripe_customer_id == bindparam("customer_id"), 0), else_=1))
     .limit(1)
 )
-_HAS_UNLINKED_RECORDS = select(
-    or_(
-        *(
-            exists().where(
-                table.c.stripe_customer_id == bindparam("customer_id"),
-                table.c.supporter_id.is_(None),
+_HAS_UNLINKED_RECORDS = Prepared(
+    select(
+        or_(
+            *(
+                exists().where(
+                    table.c.stripe_customer_id == bindparam("customer_id"),
+                    table.c.supporter_id.is_(None),
+                )
+                for table in _CUSTOMER_RECORDS
             )
-            for table in _CUSTOMER_RECORDS
-        )
+        ).label("unlinked")
     )
 )
 _LINK_RECORDS = [
-    update(table)
-    .where(table.c.stripe_customer_id == bindparam("customer_id"), table.c.supporter_id.is_(None))
-    .values(supporter_id=bindparam("supporter_id"))
+    Prepared(
+        update(table)
+        .where(
+            table.c.stripe_customer_id == bindparam("customer_id"), table.c.supporter_id.is_(None)
+        )
+        .values(supporter_id=bindparam("supporter_id"))
+    )
     for table in _CUSTOMER_RECORDS
 ]
 
@@ -92,8 +98,7 @@ def find_or_create_supporter(
 def link_customer_records(customer_id: str, supporter_id: int) -> None:
     """Attach payments, recurring support and failures recorded before the supporter was
     known (one cheap query first: usually there are none)."""
-    conn = connection()
-    if not conn.execute(_HAS_UNLINKED_RECORDS, {"customer_id": customer_id}).scalar():
+    if not _HAS_UNLINKED_RECORDS.scalar(customer_id=customer_id):
         return
     for statement in _LINK_RECORDS:
-        conn.execute(statement, {"customer_id": customer_id, "supporter_id": supporter_id})
+        statement.run(customer_id=customer_id, supporter_id=supporter_id)

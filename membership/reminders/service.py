@@ -255,7 +255,7 @@ def cancel_reminder(token: str, now: datetime | None = None) -> Reminder:
 _REMINDERS = Reminder.__table__
 _SUPPORTERS = Supporter.__table__
 # Built once: the webhook path runs it for every new payment.
-_CONVERT_AFTER_GIFT = (
+_CONVERT_AFTER_GIFT = records.Prepared(
     update(_REMINDERS)
     .where(
         or_(
@@ -264,12 +264,12 @@ _CONVERT_AFTER_GIFT = (
                 == select(_SUPPORTERS.c.email)
                 .where(_SUPPORTERS.c.id == bindparam("supporter_id"))
                 .scalar_subquery(),
-                _REMINDERS.c.status.in_(ACTIVE_STATUSES),
+                or_(*(_REMINDERS.c.status == status for status in ACTIVE_STATUSES)),
                 _REMINDERS.c.created_at <= bindparam("paid_at"),
             ),
             and_(
                 _REMINDERS.c.id == bindparam("reminder_id"),
-                _REMINDERS.c.status.in_((*ACTIVE_STATUSES, "sent")),
+                or_(*(_REMINDERS.c.status == status for status in (*ACTIVE_STATUSES, "sent"))),
             ),
         )
     )
@@ -289,14 +289,8 @@ def suppress_after_gift(
     """
     if supporter_id is None and reminder_id is None:
         return
-    records.connection().execute(
-        _CONVERT_AFTER_GIFT,
-        {
-            "supporter_id": supporter_id,
-            "reminder_id": reminder_id,
-            "paid_at": paid_at,
-            "now": clock.now(),
-        },
+    _CONVERT_AFTER_GIFT.run(
+        supporter_id=supporter_id, reminder_id=reminder_id, paid_at=paid_at, now=clock.now()
     )
 
 
