@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import BigInteger, bindparam, text
+from sqlalchemy import BigInteger, Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from membership.ledger import records
@@ -20,9 +20,11 @@ from membership.ledger import records
 # Connection.info key: (the transaction, the lock ids it holds), so a lock is taken once.
 _HELD = "membership.ledger_locks"
 
-_TAKE_LOCKS = text(
-    "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(:keys) WITH ORDINALITY AS t(key, n)"
-).bindparams(bindparam("keys", type_=ARRAY(BigInteger)))
+_TAKE_LOCKS = records.Prepared(
+    text(
+        "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(:keys) WITH ORDINALITY AS t(key, n)"
+    ).bindparams(bindparam("keys", type_=ARRAY(BigInteger)))
+)
 
 
 def _lock_id(name: str) -> int:
@@ -31,21 +33,39 @@ def _lock_id(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def hold(**things: str | None) -> None:
-    """Lock each named thing for the rest of the transaction (``payment_intent="pi_..."``).
+def lock_ids(things: dict[str, str | None]) -> list[int]:
+    """The advisory lock ids of the named things, in the order they must be taken."""
+    return sorted({_lock_id(f"{kind}:{value}") for kind, value in things.items() if value})
 
-    Locks are taken in ascending id order, so two events never wait for each other in
-    a cycle over the things they name up front.
-    """
-    connection = records.connection()
-    if connection.dialect.name != "postgresql":
-        return
+
+def _held(connection: Connection) -> set[int]:
     transaction = connection.get_transaction()
     entry = connection.info.get(_HELD)
     if entry is None or entry[0] is not transaction:
         entry = connection.info[_HELD] = (transaction, set())
     held: set[int] = entry[1]
-    wanted = sorted({_lock_id(f"{kind}:{value}") for kind, value in things.items() if value} - held)
+    return held
+
+
+def mark_held(connection: Connection, ids: list[int]) -> None:
+    """Record locks taken by another statement (the event's insert takes its event's)."""
+    _held(connection).update(ids)
+
+
+def hold(**things: str | None) -> None:
+    """Lock each named thing for the rest of the transaction (``payment_intent="pi_..."``):
+    for things learnt on the way; those an event names are locked as it is stored."""
+    hold_ids(lock_ids(things))
+
+
+def hold_ids(ids: list[int]) -> None:
+    """Take these locks (in this order: ascending, so that two events never wait for each
+    other in a cycle over the things they name up front), unless already held."""
+    connection = records.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    held = _held(connection)
+    wanted = [lock_id for lock_id in ids if lock_id not in held]
     if wanted:
-        connection.execute(_TAKE_LOCKS, {"keys": wanted})
+        _TAKE_LOCKS.run(keys=wanted)
         held.update(wanted)

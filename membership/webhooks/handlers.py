@@ -20,20 +20,36 @@ from membership.models import normalise_email
 
 StripeObject = dict[str, Any]
 Handler = Callable[[StripeObject, datetime], None]
+# What an event is about, by kind (payment_intent="pi_...", customer="cus_..."): the things
+# locked before its handler runs (membership.ledger.locks), so that events about the
+# same thing never interleave.
+Subjects = Callable[[StripeObject], dict[str, str | None]]
 HANDLERS: dict[str, Handler] = {}
+SUBJECTS: dict[str, Subjects] = {}
 
 
 class RetryLater(RuntimeError):
     """The event cannot be applied yet (say, Stripe was unreachable); Stripe will retry."""
 
 
-def handles(*event_types: str) -> Callable[[Handler], Handler]:
+def handles(*event_types: str, about: Subjects) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         for event_type in event_types:
             HANDLERS[event_type] = handler
+            SUBJECTS[event_type] = about
         return handler
 
     return register
+
+
+def subjects_of(event_type: str, obj: StripeObject) -> dict[str, str | None]:
+    """The things an event of this type is about (none for a type we do not handle)."""
+    about = SUBJECTS.get(event_type)
+    return about(obj) if about is not None else {}
+
+
+def _email(value: Any) -> str | None:
+    return normalise_email(value) if isinstance(value, str) else None
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -55,19 +71,28 @@ def _frequency(metadata: Any) -> str | None:
 # -- Checkout ----------------------------------------------------------------------------
 
 
-@handles("checkout.session.completed", "checkout.session.async_payment_succeeded")
+def _checkout_session_subjects(session: StripeObject) -> dict[str, str | None]:
+    metadata = session.get("metadata") or {}
+    details = session.get("customer_details") or {}
+    return {
+        "checkout_session": session.get("id"),
+        "attempt": metadata.get("attempt_id") or session.get("client_reference_id"),
+        "customer": _id(session.get("customer")),
+        "email": _email(details.get("email") or session.get("customer_email")),
+        "subscription": _id(session.get("subscription")),
+        "payment_intent": _id(session.get("payment_intent")),
+    }
+
+
+@handles(
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    about=_checkout_session_subjects,
+)
 def checkout_session_completed(session: StripeObject, created: datetime) -> None:
     metadata = session.get("metadata") or {}
     details = session.get("customer_details") or {}
     email = details.get("email") or session.get("customer_email")
-    locks.hold(
-        checkout_session=session.get("id"),
-        attempt=metadata.get("attempt_id") or session.get("client_reference_id"),
-        customer=_id(session.get("customer")),
-        email=normalise_email(email) if isinstance(email, str) else None,
-        subscription=_id(session.get("subscription")),
-        payment_intent=_id(session.get("payment_intent")),
-    )
     attempt = attempts.find_attempt(
         metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
     )
@@ -115,22 +140,18 @@ def checkout_session_completed(session: StripeObject, created: datetime) -> None
         )
 
 
-@handles("checkout.session.async_payment_failed")
+@handles("checkout.session.async_payment_failed", about=_checkout_session_subjects)
 def checkout_session_payment_failed(session: StripeObject, created: datetime) -> None:
     _mark_attempt(session, "payment_failed")
 
 
-@handles("checkout.session.expired")
+@handles("checkout.session.expired", about=_checkout_session_subjects)
 def checkout_session_expired(session: StripeObject, created: datetime) -> None:
     _mark_attempt(session, "expired")
 
 
 def _mark_attempt(session: StripeObject, status: str) -> None:
     metadata = session.get("metadata") or {}
-    locks.hold(
-        checkout_session=session.get("id"),
-        attempt=metadata.get("attempt_id") or session.get("client_reference_id"),
-    )
     attempt = attempts.find_attempt(
         metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
     )
@@ -176,7 +197,17 @@ def _invoice_interval(invoice: StripeObject) -> str | None:
     return None
 
 
-@handles("invoice.paid", "invoice.payment_succeeded")
+def _invoice_subjects(invoice: StripeObject) -> dict[str, str | None]:
+    return {
+        "invoice": _id(invoice.get("id")),
+        "subscription": _invoice_subscription(invoice)[0],
+        "customer": _id(invoice.get("customer")),
+        "email": _email(invoice.get("customer_email")),
+        "payment_intent": _invoice_payment_intent(invoice),
+    }
+
+
+@handles("invoice.paid", "invoice.payment_succeeded", about=_invoice_subjects)
 def invoice_paid(invoice: StripeObject, created: datetime) -> None:
     subscription_id, sub_metadata = _invoice_subscription(invoice)
     amount = invoice.get("amount_paid")
@@ -184,13 +215,6 @@ def invoice_paid(invoice: StripeObject, created: datetime) -> None:
         return  # not a recurring gift, or nothing was collected (a trial, a 100% coupon)
     customer_id = _id(invoice.get("customer"))
     email = invoice.get("customer_email")
-    locks.hold(
-        invoice=invoice["id"],
-        subscription=subscription_id,
-        customer=customer_id,
-        email=normalise_email(email) if isinstance(email, str) else None,
-        payment_intent=_invoice_payment_intent(invoice),
-    )
     support, supporter_id = _recurring_and_supporter(
         subscription_id, customer_id, email, invoice.get("customer_name"), sub_metadata
     )
@@ -243,29 +267,29 @@ def _recurring_and_supporter(
     return support, supporter_id
 
 
-@handles("invoice_payment.paid")
+def _invoice_payment_subjects(invoice_payment: StripeObject) -> dict[str, str | None]:
+    return {
+        "invoice": _id(invoice_payment.get("invoice")),
+        "payment_intent": _id((invoice_payment.get("payment") or {}).get("payment_intent")),
+    }
+
+
+@handles("invoice_payment.paid", about=_invoice_payment_subjects)
 def invoice_payment_paid(invoice_payment: StripeObject, created: datetime) -> None:
     payment = invoice_payment.get("payment") or {}
     payment_intent_id = _id(payment.get("payment_intent"))
     invoice_id = _id(invoice_payment.get("invoice"))
     if payment.get("type") == "payment_intent" and payment_intent_id and invoice_id:
-        locks.hold(invoice=invoice_id, payment_intent=payment_intent_id)
         payments.link_invoice_payment_intent(invoice_id, payment_intent_id)
 
 
-@handles("invoice.payment_failed")
+@handles("invoice.payment_failed", about=_invoice_subjects)
 def invoice_payment_failed(invoice: StripeObject, created: datetime) -> None:
     subscription_id, sub_metadata = _invoice_subscription(invoice)
     if not subscription_id:
         return
     customer_id = _id(invoice.get("customer"))
     email = invoice.get("customer_email")
-    locks.hold(
-        invoice=invoice["id"],
-        subscription=subscription_id,
-        customer=customer_id,
-        email=normalise_email(email) if isinstance(email, str) else None,
-    )
     support, supporter_id = _recurring_and_supporter(
         subscription_id, customer_id, email, None, sub_metadata
     )
@@ -316,10 +340,13 @@ def _subscription_terms(subscription: StripeObject) -> tuple[int | None, str | N
     "customer.subscription.deleted",
     "customer.subscription.paused",
     "customer.subscription.resumed",
+    about=lambda subscription: {
+        "subscription": _id(subscription.get("id")),
+        "customer": _id(subscription.get("customer")),
+    },
 )
 def subscription_changed(subscription: StripeObject, created: datetime) -> None:
     customer_id = _id(subscription.get("customer"))
-    locks.hold(subscription=subscription["id"], customer=customer_id)
     metadata = subscription.get("metadata") or {}
     support, _ = _recurring_and_supporter(subscription["id"], customer_id, None, None, metadata)
     amount, currency, interval_frequency = _subscription_terms(subscription)
@@ -343,12 +370,17 @@ def subscription_changed(subscription: StripeObject, created: datetime) -> None:
 # -- Refunds and disputes ----------------------------------------------------------------
 
 
-@handles("charge.refunded")
+@handles(
+    "charge.refunded",
+    about=lambda charge: {
+        "payment_intent": _id(charge.get("payment_intent")),
+        "charge": _id(charge.get("id")),
+    },
+)
 def charge_refunded(charge: StripeObject, created: datetime) -> None:
     payment_intent_id = _id(charge.get("payment_intent"))
     if not payment_intent_id:
         return  # a charge outside any payment intent was never a gift through this app
-    locks.hold(payment_intent=payment_intent_id, charge=_id(charge.get("id")))
     payments.record_refunds(
         payment_intent_id, _id(charge.get("id")), int(charge.get("amount_refunded") or 0)
     )
@@ -360,11 +392,14 @@ def charge_refunded(charge: StripeObject, created: datetime) -> None:
     "charge.dispute.closed",
     "charge.dispute.funds_withdrawn",
     "charge.dispute.funds_reinstated",
+    about=lambda dispute: {
+        "payment_intent": _id(dispute.get("payment_intent")),
+        "charge": _id(dispute.get("charge")),
+    },
 )
 def charge_dispute(dispute: StripeObject, created: datetime) -> None:
     charge_id = _id(dispute.get("charge"))
     payment_intent_id = _id(dispute.get("payment_intent"))
-    locks.hold(payment_intent=payment_intent_id, charge=charge_id)
     if not payment_intent_id and charge_id:
         payment_intent_id = payments.payment_intent_of_charge(charge_id)
     if not payment_intent_id and charge_id:

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import BigInteger, Connection, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from membership import clock, stripe_gateway
 from membership.config import Settings
@@ -25,8 +27,9 @@ from membership.database import (
     run_ledger_transaction,
 )
 from membership.extensions import db
+from membership.ledger import locks, records
 from membership.models import StripeEvent
-from membership.webhooks.handlers import HANDLERS
+from membership.webhooks.handlers import HANDLERS, subjects_of
 
 log = logging.getLogger(__name__)
 EVENTS = StripeEvent.__table__
@@ -108,24 +111,68 @@ def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Re
         else {"status": "processed", "processed_at": now, "attempts": 1}
     )
 
+    lock_ids = [] if ignored else _lock_ids(event)
+
     def store_and_process(connection: Connection) -> Received:
-        if not _insert_event(connection, {**row, **outcome_values}):
+        if not _insert_event(connection, {**row, **outcome_values}, lock_ids):
             connection.rollback()
-            return _process_again_if_unfinished(connection, row, event)
+            return _process_again_if_unfinished(connection, row, event, lock_ids)
         if ignored:
             log.warning(
                 "stripe event %s ignored: livemode=%s does not match the key", event_id, livemode
             )
             connection.commit()
             return Received(event_id, Outcome.IGNORED)
-        return Received(event_id, _handle_and_commit(connection, row, event))
+        return Received(event_id, _handle_and_commit(connection, row, event, lock_ids))
 
     return run_ledger_transaction(db.engine, store_and_process)
 
 
-def _insert_event(connection: Connection, values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING: True when this delivery stored the event."""
+def _lock_ids(event: dict[str, Any]) -> list[int]:
+    """The locks on what the event is about; taken as it is stored (PostgreSQL)."""
+    return locks.lock_ids(subjects_of(event["type"], event["data"]["object"]))
+
+
+def _insert_event(
+    connection: Connection, values: dict[str, Any], lock_ids: list[int] | None = None
+) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING: True when this delivery stored the event. On
+    PostgreSQL the same statement first takes the advisory locks ``lock_ids``."""
+    if lock_ids and connection.dialect.name == "postgresql":
+        stored = _INSERT_EVENT_LOCKING.first(**values, lock_ids=lock_ids) is not None
+        locks.mark_held(connection, lock_ids)
+        return stored
     return insert_row_unless_exists(connection, EVENTS, values)
+
+
+# INSERT INTO stripe_events SELECT :values FROM (SELECT count(pg_advisory_xact_lock(id))
+# FROM unnest(:lock_ids)) ON CONFLICT DO NOTHING RETURNING id: the locks, in the order
+# given, then the insert, in one round trip.
+_LOCK_IDS = (
+    func.unnest(bindparam("lock_ids", type_=ARRAY(BigInteger)))
+    .table_valued("lock_id", with_ordinality="position")
+    .render_derived(name="lock_ids")
+)
+_LOCKED = (
+    select(func.count(func.pg_advisory_xact_lock(_LOCK_IDS.c.lock_id)).label("locked"))
+    .select_from(_LOCK_IDS)
+    .subquery("locks")
+)
+_EVENT_COLUMNS = ("id", "type", "created", "livemode", "api_version", "payload", "received_at")
+_INSERT_EVENT_LOCKING = records.Prepared(
+    postgresql.insert(EVENTS)
+    .from_select(
+        [*_EVENT_COLUMNS, "processed_at", "status", "attempts"],
+        select(
+            *(bindparam(name, type_=EVENTS.c[name].type) for name in _EVENT_COLUMNS),
+            bindparam("processed_at", type_=EVENTS.c.processed_at.type),
+            bindparam("status", type_=EVENTS.c.status.type),
+            bindparam("attempts", type_=EVENTS.c.attempts.type),
+        ).select_from(_LOCKED),
+    )
+    .on_conflict_do_nothing()
+    .returning(EVENTS.c.id)
+)
 
 
 _CLAIM = (
@@ -166,22 +213,23 @@ def _claim(connection: Connection, event_id: str, *, only_failed: bool) -> bool:
 
 
 def _process_again_if_unfinished(
-    connection: Connection, row: dict[str, Any], event: dict[str, Any]
+    connection: Connection, row: dict[str, Any], event: dict[str, Any], lock_ids: list[int]
 ) -> Received:
     """A repeated delivery: done if processed, else processed again (Stripe's retry)."""
     if not _claim(connection, row["id"], only_failed=True):
         connection.rollback()
         return Received(row["id"], Outcome.DUPLICATE)
-    return Received(row["id"], _handle_and_commit(connection, row, event))
+    return Received(row["id"], _handle_and_commit(connection, row, event, lock_ids))
 
 
 def _handle_and_commit(
-    connection: Connection, row: dict[str, Any], event: dict[str, Any]
+    connection: Connection, row: dict[str, Any], event: dict[str, Any], lock_ids: list[int]
 ) -> Outcome:
     """Run the event's handler in the open transaction; commit it, or roll it all back."""
     handler = HANDLERS.get(event["type"])
     try:
         if handler is not None:
+            locks.hold_ids(lock_ids)  # already held when the insert of the event took them
             handler(event["data"]["object"], datetime.fromtimestamp(event["created"], UTC))
         connection.commit()
     except Exception as exc:  # noqa: BLE001 - any handler failure must keep the event
@@ -228,7 +276,7 @@ def replay_event(event_id: str) -> Outcome:
 
     def replay(connection: Connection) -> Outcome:
         _claim(connection, event_id, only_failed=False)
-        return _handle_and_commit(connection, row, event)
+        return _handle_and_commit(connection, row, event, _lock_ids(event))
 
     return run_ledger_transaction(db.engine, replay)
 

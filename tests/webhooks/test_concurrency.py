@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from werkzeug.serving import make_server
 
 from membership.extensions import db
+from membership.ledger import locks
 from membership.models import Payment, StripeEvent, Supporter
 from tests import stripe_events as se
+from tests.conftest import ON_POSTGRES
 
 CONCURRENCY = 8
 
@@ -147,3 +150,49 @@ def test_different_events_about_one_payment_at_once_lose_nothing(
     assert payments["pi_many"].amount_refunded_minor == 4000
     assert payments["pi_many"].status == "partially_refunded"
     assert payments["in_pair"].stripe_payment_intent_id == "pi_pair"
+
+
+def waiting_for_advisory_locks() -> int:
+    with db.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalar_one()
+        )
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(
+    not ON_POSTGRES,
+    reason="postgres_only: advisory locks are PostgreSQL's; SQLite's single writer "
+    "serialises every event (the tests above cover both)",
+)
+def test_an_event_waits_while_another_transaction_holds_what_it_is_about(
+    served_app: str, app_ctx: None
+) -> None:
+    """Deterministic check of the per-thing locks: a refund cannot touch a payment intent
+    another transaction has locked, and applies as soon as the lock is released."""
+    gift = se.event(
+        "checkout.session.completed",
+        se.checkout_session(mode="payment", amount=5_000, payment_intent="pi_locked"),
+    )
+    assert post_at_once(served_app, [se.body_of(gift)])[0][0] == 200
+    refund = se.event(
+        "charge.refunded",
+        se.charge(payment_intent="pi_locked", amount=5_000, amount_refunded=5_000),
+    )
+    [lock_id] = locks.lock_ids({"payment_intent": "pi_locked"})
+    with db.engine.connect() as holder, ThreadPoolExecutor(max_workers=1) as pool:
+        holder.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        delivery = pool.submit(post_at_once, served_app, [se.body_of(refund)])
+        deadline = time.monotonic() + 10
+        while waiting_for_advisory_locks() == 0:
+            assert time.monotonic() < deadline, "the refund never waited for the lock"
+            assert not delivery.done(), delivery.result()
+        assert not delivery.done()
+        holder.rollback()  # releases the lock
+        [(status, body)] = delivery.result(timeout=30)
+    assert (status, body["outcome"]) == (200, "processed")
+    db.session.rollback()
+    payment = db.session.scalars(select(Payment)).one()
+    assert payment.status == "refunded" and payment.amount_refunded_minor == 5_000
