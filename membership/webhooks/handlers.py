@@ -93,9 +93,6 @@ def checkout_session_completed(session: StripeObject, created: datetime) -> None
     metadata = session.get("metadata") or {}
     details = session.get("customer_details") or {}
     email = details.get("email") or session.get("customer_email")
-    attempt = attempts.find_attempt(
-        metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
-    )
     paid = session.get("payment_status") in ("paid", "no_payment_required")
     customer_id = _id(session.get("customer"))
     supporter_id = None
@@ -103,8 +100,12 @@ def checkout_session_completed(session: StripeObject, created: datetime) -> None
         supporter_id = supporters.find_or_create_supporter(
             customer_id=customer_id, email=email, name=details.get("name")
         )
-    if attempt is not None:
-        attempts.advance_attempt(attempt, "paid" if paid else "awaiting_payment", supporter_id)
+    attempt = attempts.advance_attempt(
+        metadata.get("attempt_id") or session.get("client_reference_id"),
+        session.get("id"),
+        "paid" if paid else "awaiting_payment",
+        supporter_id,
+    )
 
     currency = str(session.get("currency") or (attempt["currency"] if attempt else "")).upper()
     amount = session.get("amount_total")
@@ -152,11 +153,9 @@ def checkout_session_expired(session: StripeObject, created: datetime) -> None:
 
 def _mark_attempt(session: StripeObject, status: str) -> None:
     metadata = session.get("metadata") or {}
-    attempt = attempts.find_attempt(
-        metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
+    attempts.advance_attempt(
+        metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id"), status
     )
-    if attempt is not None:
-        attempts.advance_attempt(attempt, status)
 
 
 # -- Invoices ----------------------------------------------------------------------------
