@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
@@ -50,6 +51,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from benchmarks import serving, webhook_baselines  # noqa: E402
 from benchmarks.serving import BenchmarkError  # noqa: E402
+from membership.models import CheckoutAttempt  # noqa: E402
 from tests import stripe_events  # noqa: E402
 
 BIN_DIR = Path(sys.executable).parent
@@ -131,6 +133,9 @@ class EventMix:
     }
 
     def __init__(self, namespace: str, seed: int) -> None:
+        # The checkout attempts the support form would have stored before these sessions;
+        # inserted before the events are sent (``store_attempts``), outside the timing.
+        self.new_attempts: list[dict[str, object]] = []
         self._rng = random.Random(seed)
         self._namespace = namespace
         self._serial = itertools.count(1)
@@ -163,6 +168,23 @@ class EventMix:
         self._created += 1
         return stripe_events.event(event_type, obj, created=self._created, event_id=self._id("evt"))
 
+    def _attempt(self, frequency: str, amount: int, session_id: str) -> str:
+        """A checkout attempt as the support form stores it, with an id of the app's shape."""
+        attempt_id = secrets.token_hex(16)  # unique across the three targets' mixes
+        self.new_attempts.append(
+            {
+                "id": attempt_id,
+                "frequency": frequency,
+                "amount_minor": amount,
+                "currency": "USD",
+                "source": "https://news.example/articles/1",
+                "utm_campaign": "footer",
+                "stripe_session_id": session_id,
+                "status": "open",
+            }
+        )
+        return attempt_id
+
     def _customer(self, returning_share: float) -> tuple[str, str]:
         if self._customers and self._rng.random() < returning_share:
             return self._rng.choice(self._customers)
@@ -175,15 +197,16 @@ class EventMix:
         amount = self._rng.choice((1000, 2500, 5000, 10000))
         payment_intent = self._id("pi")
         self._payment_intents.append((payment_intent, amount))
+        session_id = self._id("cs_test")
         session = stripe_events.checkout_session(
             mode="payment",
             amount=amount,
-            attempt_id=self._id("att"),
+            attempt_id=self._attempt("once", amount, session_id),
             frequency="once",
             email=email,
             customer=customer,
             payment_intent=payment_intent,
-            session_id=self._id("cs_test"),
+            session_id=session_id,
             name="A Reader",
         )
         return self._event("checkout.session.completed", session)
@@ -195,15 +218,16 @@ class EventMix:
         )
         subscription = self._id("sub")
         self._subscriptions.append((subscription, customer, email, amount, interval))
+        session_id = self._id("cs_test")
         session = stripe_events.checkout_session(
             mode="subscription",
             amount=amount,
-            attempt_id=self._id("att"),
+            attempt_id=self._attempt(frequency, amount, session_id),
             frequency=frequency,
             email=email,
             customer=customer,
             subscription=subscription,
-            session_id=self._id("cs_test"),
+            session_id=session_id,
             name="A Reader",
         )
         return self._event("checkout.session.completed", session)
@@ -455,6 +479,23 @@ def deliver(port: int, bodies: list[str], secret: str, time_limit_s: float) -> C
     return ClientResult(tally, started, time.monotonic())
 
 
+def store_attempts(database_url: str, mix: EventMix) -> None:
+    """Insert the checkout attempts the support form would have stored for these events."""
+    if not mix.new_attempts:
+        return
+    now = datetime.now(UTC)
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                CheckoutAttempt.__table__.insert(),
+                [{**attempt, "created_at": now} for attempt in mix.new_attempts],
+            )
+    finally:
+        engine.dispose()
+    mix.new_attempts.clear()
+
+
 def measure(
     pool: ProcessPoolExecutor,
     server: Server,
@@ -477,7 +518,11 @@ def measure(
 
 
 def run_rounds(
-    servers: list[Server], args: argparse.Namespace, secret: str, namespace: str
+    servers: list[Server],
+    args: argparse.Namespace,
+    secret: str,
+    namespace: str,
+    database_url: str,
 ) -> tuple[dict[str, list[float]], dict[str, Tally]]:
     """Warm every server up, then alternate the order each round so drift hits all alike."""
     mixes = {
@@ -489,14 +534,16 @@ def run_rounds(
     warmup = max(args.events // 4, args.clients * 50)
     with ProcessPoolExecutor(max_workers=args.clients) as pool:
         for server in servers:  # imports, connection pools, the first subscriptions to renew
-            _, tally = measure(
-                pool, server, mixes[server.target.key].bodies(warmup), args, secret, 30
-            )
+            bodies = mixes[server.target.key].bodies(warmup)
+            store_attempts(database_url, mixes[server.target.key])
+            _, tally = measure(pool, server, bodies, args, secret, 30)
             tallies[server.target.key].add(tally)
             report_failures(server.target, tally, "warm-up")
         for round_no in range(args.rounds):
             order = servers if round_no % 2 == 0 else servers[::-1]
             batches = {s.target.key: mixes[s.target.key].bodies(args.events) for s in order}
+            for mix in mixes.values():
+                store_attempts(database_url, mix)
             for server in order:
                 rate, tally = measure(
                     pool, server, batches[server.target.key], args, secret, args.time_limit
@@ -629,7 +676,9 @@ def benchmark_database(
     run_dir = tmp_dir / name
     run_dir.mkdir()
     with running(args, env, run_dir) as servers:
-        rates, tallies = run_rounds(servers, args, secret, namespace=name[:2].lower())
+        rates, tallies = run_rounds(
+            servers, args, secret, namespace=name[:2].lower(), database_url=database_url
+        )
     report(name, rates, tallies)
     print(stored_summary(database_url), flush=True)
 
