@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from membership import database, money  # noqa: F401  (database: engine settings)
 from membership.config import Settings, load_settings
-from membership.extensions import csrf, db, migrate
+from membership.extensions import csrf, db, limiter, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -40,12 +40,16 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
+    limiter.init_app(app)
+    _init_login(app)
 
-    from membership import support, webhooks
+    from membership import staff, support, webhooks
     from membership.reminders import models as reminder_models  # noqa: F401  (tables)
+    from membership.staff import models as staff_models  # noqa: F401  (tables)
 
     app.register_blueprint(support.blueprint)
     app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(staff.blueprint)
     app.add_url_rule("/", "index", support.views.redirect_to_support)
     _register_error_pages(app)
     _register_cli(app)
@@ -81,17 +85,32 @@ def _configure(app: Flask, settings: Settings) -> None:
         PREFERRED_URL_SCHEME="https" if production else "http",
         TESTING=settings.env == "testing",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=production,
     )
     if not settings.stripe_enabled:
         log.warning("STRIPE_SECRET_KEY is not set: Continue shows how to set Stripe test keys")
 
 
+def _init_login(app: Flask) -> None:
+    """Staff sessions: Flask-Login, a session tied to the browser, no "remember me"."""
+    from membership.staff.access import load_user
+
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.login_view = "staff.login"
+    login_manager.user_loader(load_user)
+
+
 def _register_cli(app: Flask) -> None:
     from membership.reports.cli import export_cli
+    from membership.staff.cli import staff_cli
     from membership.webhooks.cli import stripe_cli
 
     app.cli.add_command(stripe_cli)
     app.cli.add_command(export_cli)
+    app.cli.add_command(staff_cli)
 
 
 def _register_error_pages(app: Flask) -> None:

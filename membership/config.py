@@ -58,6 +58,8 @@ class Settings:
     stripe_webhook_secrets: tuple[str, ...] = ()
     stripe_api_base: str | None = None
     stripe_products: Mapping[str, str] = field(default_factory=dict)
+    staff_require_totp: bool = False
+    ratelimit_storage_uri: str = "memory://"
 
     @property
     def stripe_enabled(self) -> bool:
@@ -117,7 +119,28 @@ def load_settings(
             for frequency in FREQUENCIES
             if (value := env_vars.get(f"STRIPE_PRODUCT_{frequency.upper()}", "").strip())
         },
+        staff_require_totp=_flag("STAFF_REQUIRE_TOTP", env_vars.get("STAFF_REQUIRE_TOTP", "")),
+        ratelimit_storage_uri=_ratelimit_storage_uri(env_vars.get("RATELIMIT_STORAGE_URI", "")),
     )
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _ratelimit_storage_uri(raw: str) -> str:
+    uri = raw.strip() or "memory://"
+    if "://" not in uri:
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI must be a storage URI such as memory:// or "
+            f"redis://127.0.0.1:6379, not {raw!r}."
+        )
+    return uri
 
 
 def _secret_key(env: str, configured: str, instance_path: str | None) -> str:

@@ -14,7 +14,15 @@ from membership import create_app
 from membership.extensions import db
 from tests.conftest import ON_POSTGRES, POSTGRES_URL, app_environ
 
-EXPECTED_TABLES = {"supporters", "checkout_attempts", "stripe_events", "payments", "reminders"}
+EXPECTED_TABLES = {
+    "supporters",
+    "checkout_attempts",
+    "stripe_events",
+    "payments",
+    "reminders",
+    "staff_users",
+    "audit_entries",
+}
 
 
 @pytest.fixture
