@@ -117,7 +117,8 @@ def lock_delay(failures: int) -> timedelta:
     """How long sign-in pauses after ``failures`` in a row: 30 s, doubling, at most 1 h."""
     if failures < LOCK_AFTER_FAILURES:
         return timedelta(0)
-    return min(FIRST_LOCK * 2 ** (failures - LOCK_AFTER_FAILURES), LONGEST_LOCK)
+    doublings = min(failures - LOCK_AFTER_FAILURES, 16)  # 30 s * 2**16 is past the cap already
+    return min(FIRST_LOCK * 2**doublings, LONGEST_LOCK)
 
 
 def is_locked(user: StaffUser, now: datetime) -> bool:
