@@ -45,11 +45,14 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
 
     from membership import staff, support, webhooks
     from membership.reminders import models as reminder_models  # noqa: F401  (tables)
+    from membership.reports import models as report_models  # noqa: F401  (tables)
+    from membership.reports import views as report_views
     from membership.staff import models as staff_models  # noqa: F401  (tables)
 
     app.register_blueprint(support.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(staff.blueprint)
+    app.register_blueprint(report_views.blueprint)
     app.add_url_rule("/", "index", support.views.redirect_to_support)
     _register_error_pages(app)
     _register_cli(app)
@@ -104,13 +107,16 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from membership.reports.cli import export_cli
+    from membership.demo.cli import demo_cli
+    from membership.reports.cli import export_cli, reports_cli
     from membership.staff.cli import staff_cli
     from membership.webhooks.cli import stripe_cli
 
     app.cli.add_command(stripe_cli)
     app.cli.add_command(export_cli)
     app.cli.add_command(staff_cli)
+    app.cli.add_command(reports_cli)
+    app.cli.add_command(demo_cli)
 
 
 def _register_error_pages(app: Flask) -> None:

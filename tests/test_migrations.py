@@ -22,6 +22,9 @@ EXPECTED_TABLES = {
     "reminders",
     "staff_users",
     "audit_entries",
+    "report_monthly_revenue",
+    "report_recurring_flow",
+    "report_monthly_sources",
 }
 
 

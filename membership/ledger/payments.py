@@ -25,6 +25,7 @@ from membership.models import (
     PaymentFailure,
     RecurringSupport,
 )
+from membership.reports import rollups
 
 # Disputes whose money Stripe has taken back while they are decided ("warning_*" are
 # inquiries: no money moves) and the outcome that keeps it taken.
@@ -62,6 +63,7 @@ def record_payment(
         values = {c.key: getattr(new, c.key) for c in Payment.__table__.columns if c.key != "id"}
         inserted = insert_unless_exists(db.session, Payment, values)
         if inserted is not None:
+            rollups.payment_recorded(inserted)  # report rollups: the ORM did not see this insert
             return inserted
         payment = _existing_payment(facts)
         if payment is None:

@@ -18,6 +18,7 @@ from membership.database import insert_unless_exists
 from membership.extensions import db
 from membership.ledger.attempts import attribution_of, copy_attribution
 from membership.models import CheckoutAttempt, Payment, RecurringSupport
+from membership.reports import rollups
 
 _LIFECYCLE = {
     "incomplete": 0,
@@ -99,6 +100,7 @@ def fill_terms(
     if frequency and recurring.frequency is None:
         recurring.frequency = frequency
         db.session.flush()
+        rollups.payments_frequency_learnt(recurring.id, frequency)  # report rollups, bulk UPDATE
         db.session.execute(
             update(Payment)
             .where(Payment.recurring_support_id == recurring.id, Payment.frequency.is_(None))
