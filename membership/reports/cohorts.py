@@ -31,9 +31,9 @@ class Cohort:
     retained: dict[int, int | None]
 
 
-def cohorts_report(months: int = COHORT_MONTHS) -> list[Cohort]:
-    """The last ``months`` cohorts, newest first."""
-    current = this_month()
+def cohorts_report(months: int = COHORT_MONTHS, current: str | None = None) -> list[Cohort]:
+    """The last ``months`` cohorts up to the ``current`` month (this one), newest first."""
+    current = current or this_month()
     first = add_months(current, 1 - months)
     started: dict[str, int] = defaultdict(int)
     retained: dict[tuple[str, int], int] = defaultdict(int)
