@@ -11,6 +11,7 @@ from flask import Flask, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from membership import database, money  # noqa: F401  (database: engine settings)
 from membership.config import Settings, load_settings
@@ -35,6 +36,11 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     settings = load_settings(environ, instance_path=app.instance_path)
     _configure(app, settings)
     app.config.update(overrides)
+    if settings.trusted_proxy_hops:
+        # The client's address (audit log, sign-in rate limit) from X-Forwarded-For, set
+        # by exactly that many proxies of ours; never trusted from a direct request.
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     app.session_interface = CachedSerializerSessionInterface()
     db.init_app(app)
@@ -89,6 +95,9 @@ def _configure(app: Flask, settings: Settings) -> None:
         TESTING=settings.env == "testing",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        # If Redis is unreachable, sign-in goes on unlimited per address (and logged) rather
+        # than refused for everyone; the per-account lockout still holds.
+        RATELIMIT_SWALLOW_ERRORS=True,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=production,
     )

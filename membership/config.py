@@ -60,6 +60,7 @@ class Settings:
     stripe_products: Mapping[str, str] = field(default_factory=dict)
     staff_require_totp: bool = False
     ratelimit_storage_uri: str = "memory://"
+    trusted_proxy_hops: int = 0
 
     @property
     def stripe_enabled(self) -> bool:
@@ -121,6 +122,7 @@ def load_settings(
         },
         staff_require_totp=_flag("STAFF_REQUIRE_TOTP", env_vars.get("STAFF_REQUIRE_TOTP", "")),
         ratelimit_storage_uri=_ratelimit_storage_uri(env_vars.get("RATELIMIT_STORAGE_URI", "")),
+        trusted_proxy_hops=_proxy_hops(env_vars.get("TRUSTED_PROXY_HOPS", "")),
     )
 
 
@@ -131,6 +133,16 @@ def _flag(name: str, raw: str) -> bool:
     if value in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _proxy_hops(raw: str) -> int:
+    value = raw.strip() or "0"
+    if not value.isdigit() or int(value) > 5:
+        raise ConfigError(
+            "TRUSTED_PROXY_HOPS must be the number of reverse proxies in front of the app "
+            f"(0 to 5), not {raw!r}."
+        )
+    return int(value)
 
 
 def _ratelimit_storage_uri(raw: str) -> str:

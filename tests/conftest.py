@@ -219,6 +219,7 @@ def sign_in(
     password: str,
     totp_secret: str | None = None,
     next_path: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Any:
     """Sign in through /staff/login as a browser would; the last response is returned."""
     from membership import clock
@@ -226,13 +227,13 @@ def sign_in(
 
     query = f"?next={next_path}" if next_path else ""
     data = {"csrf_token": csrf_token(client, "/staff/login"), "email": email, "password": password}
-    response = client.post(f"/staff/login{query}", data=data)
+    response = client.post(f"/staff/login{query}", data=data, headers=headers)
     if totp_secret is None or response.status_code != 302:
         return response
     assert response.headers["Location"].endswith("/staff/login/code")
     code = {"csrf_token": csrf_token(client, "/staff/login/code")}
     code["code"] = totp_code(totp_secret, clock.now())
-    return client.post("/staff/login/code", data=code)
+    return client.post("/staff/login/code", data=code, headers=headers)
 
 
 @pytest.fixture

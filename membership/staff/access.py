@@ -12,10 +12,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import abort, redirect, request, url_for
+from flask import abort, redirect, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from membership import clock
 from membership.config import current_settings
 from membership.extensions import db
 from membership.staff.models import StaffUser
@@ -23,15 +24,31 @@ from membership.staff.models import StaffUser
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# A staff session ends this long after sign-in, however active: a forgotten open
+# browser does not stay a way into supporters' data.
+SESSION_LIFETIME_SECONDS = 12 * 3600
+SIGNED_IN_AT = "staff_signed_in_at"
+
+
+def mark_signed_in() -> None:
+    """Start the session's lifetime (called right after ``login_user``)."""
+    session[SIGNED_IN_AT] = clock.now().timestamp()
+
 
 def load_user(session_user_id: str) -> StaffUser | None:
     """Flask-Login's user loader: the account of the session, if it may still be used.
 
-    A disabled account, or a session older than the last password reset (the version
-    in the id no longer matches), is treated as signed out on its next request.
+    A disabled account, a session older than the last password reset (the version
+    in the id no longer matches) or older than ``SESSION_LIFETIME_SECONDS`` is treated
+    as signed out on its next request.
     """
     user_id, _, version = session_user_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
+        return None
+    started = session.get(SIGNED_IN_AT)
+    if not isinstance(started, int | float):
+        return None
+    if clock.now().timestamp() - started > SESSION_LIFETIME_SECONDS:
         return None
     user = db.session.get(StaffUser, int(user_id))
     if user is None or not user.is_active or user.session_version != int(version):

@@ -24,7 +24,12 @@ from membership import clock
 from membership.config import current_settings
 from membership.extensions import limiter
 from membership.staff import audit, service
-from membership.staff.access import admin_required, safe_next, signed_in_required
+from membership.staff.access import (
+    admin_required,
+    mark_signed_in,
+    safe_next,
+    signed_in_required,
+)
 from membership.staff.forms import (
     ChangePasswordForm,
     CodeForm,
@@ -58,6 +63,7 @@ def _sign_in(user: StaffUser) -> Response:
     target = safe_next(session.get(_PENDING, {}).get("next")) or safe_next(request.args.get("next"))
     session.clear()  # a new session: nothing from before sign-in carries over
     login_user(user, remember=False)
+    mark_signed_in()
     service.complete_sign_in(user)
     return redirect(target or DASHBOARD)
 

@@ -142,3 +142,18 @@ def test_mandatory_totp_lets_enrolled_staff_in(totp_required_app, staff_user) ->
     client = totp_required_app.test_client()
     assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
     assert client.get("/staff/audit").status_code == 200
+
+
+def test_a_session_ends_twelve_hours_after_sign_in(signed_in_client, frozen_clock) -> None:
+    client = signed_in_client("viewer")
+    frozen_clock.advance(hours=11, minutes=59)
+    assert client.get("/staff/profile").status_code == 200
+    frozen_clock.advance(minutes=2)
+    assert client.get("/staff/profile").headers["Location"].startswith("/staff/login")
+
+
+def test_a_session_without_its_sign_in_time_is_not_signed_in(signed_in_client) -> None:
+    client = signed_in_client("viewer")
+    with client.session_transaction() as session:
+        del session["staff_signed_in_at"]
+    assert client.get("/staff/profile").status_code == 302

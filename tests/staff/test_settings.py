@@ -49,3 +49,16 @@ def test_ratelimit_storage_uri(raw, expected) -> None:
 def test_ratelimit_storage_uri_must_be_a_uri() -> None:
     with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI must be a storage URI"):
         load_settings({**BASE, "RATELIMIT_STORAGE_URI": "127.0.0.1:6379"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("", 0), ("0", 0), ("1", 1), ("2", 2)], ids=["unset", "0", "1", "2"]
+)
+def test_trusted_proxy_hops(raw, expected) -> None:
+    assert load_settings({**BASE, "TRUSTED_PROXY_HOPS": raw}).trusted_proxy_hops == expected
+
+
+@pytest.mark.parametrize("raw", ["-1", "one", "9"], ids=["negative", "word", "too-many"])
+def test_trusted_proxy_hops_refuses_other_values(raw) -> None:
+    with pytest.raises(ConfigError, match="TRUSTED_PROXY_HOPS must be the number"):
+        load_settings({**BASE, "TRUSTED_PROXY_HOPS": raw})
