@@ -8,7 +8,9 @@ same transaction as the ledger change that moves them (``membership.reports.roll
 and ``flask reports rebuild-rollups`` recomputes them from the ledger.
 
 Key columns are never NULL (an unknown frequency is ``""``), so each row can be
-upserted with ``INSERT ... ON CONFLICT DO UPDATE`` on its primary key.
+upserted with ``INSERT ... ON CONFLICT DO UPDATE`` on its primary key. On SQLite the
+tables are ``WITHOUT ROWID``: rows are stored in key order, so a range of months is
+read sequentially.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class MonthlyRevenue(db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "report_monthly_revenue"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
@@ -48,6 +51,7 @@ class RecurringFlow(db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "report_recurring_flow"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     start_month: Mapped[str] = mapped_column(String(7), primary_key=True)
     end_month: Mapped[str] = mapped_column(String(7), primary_key=True)
@@ -59,23 +63,23 @@ class RecurringFlow(db.Model):  # type: ignore[name-defined]
 
 
 class MonthlySource(db.Model):  # type: ignore[name-defined]
-    """Where gifts came from, per month and currency: payments and checkout attempts.
+    """Where gifts came from, per month, currency and dimension: payments and checkouts.
 
-    ``source_key`` is a digest of (source, utm_source, utm_medium, utm_campaign), which
-    are kept beside it for display; a digest keeps the primary key short whatever the
-    length of an article URL. Payments count in the month paid, attempts in the month
-    the reader pressed Continue.
+    Each payment and checkout attempt counts once under each ``dimension``: ``source``
+    (the article URL or campaign page), ``utm_source``, ``utm_medium`` and
+    ``utm_campaign``, with ``value`` that field (``""`` when absent). Keeping the
+    dimensions apart, rather than every combination, keeps a month to a few hundred
+    rows. Payments count in the month paid, attempts in the month the reader pressed
+    Continue.
     """
 
     __tablename__ = "report_monthly_sources"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    source_key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    source: Mapped[str] = mapped_column(String(500), default="")
-    utm_source: Mapped[str] = mapped_column(String(200), default="")
-    utm_medium: Mapped[str] = mapped_column(String(200), default="")
-    utm_campaign: Mapped[str] = mapped_column(String(200), default="")
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500), primary_key=True)
     payments: Mapped[int] = mapped_column(Integer, default=0)
     gross_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -24,7 +24,6 @@ Bulk loads that bypass both (``benchmarks/``) run ``rebuild`` afterwards, and
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -84,12 +83,11 @@ _TRACKED[CheckoutAttempt] = ATTEMPT_FIELDS
 
 @dataclass(frozen=True)
 class Contribution:
-    """What one ledger row adds to one rollup row: its key, display values and sums."""
+    """What one ledger row adds to one rollup row: the row's key and the sums added."""
 
     model: Any
     key: tuple[str | int, ...]
     sums: Mapping[str, int]
-    labels: Mapping[str, str] | None = None
 
 
 # -- Contributions: the one definition of what each ledger row counts for -----------------
@@ -100,17 +98,17 @@ def month_of(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m")
 
 
-def source_labels(values: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        column: (values.get(column) or "")
-        for column in ("source", "utm_source", "utm_medium", "utm_campaign")
-    }
+SOURCE_DIMENSIONS = ("source", "utm_source", "utm_medium", "utm_campaign")
 
 
-def source_key(labels: Mapping[str, str]) -> str:
-    """A short stable key for a (source, utm_source, utm_medium, utm_campaign) tuple."""
-    joined = "\x1f".join(labels[c] for c in ("source", "utm_source", "utm_medium", "utm_campaign"))
-    return hashlib.sha256(joined.encode()).hexdigest()[:32]
+def _by_source(
+    month: str, currency: str, values: Mapping[str, Any], sums: Mapping[str, int]
+) -> list[Contribution]:
+    """The same sums under each source dimension (article, utm_source, medium, campaign)."""
+    return [
+        Contribution(MonthlySource, (month, currency, dimension, values.get(dimension) or ""), sums)
+        for dimension in SOURCE_DIMENSIONS
+    ]
 
 
 def payment_contributions(values: Mapping[str, Any]) -> list[Contribution]:
@@ -126,10 +124,9 @@ def payment_contributions(values: Mapping[str, Any]) -> list[Contribution]:
         "disputed_minor": held,
     }
     month, currency = month_of(values["paid_at"]), values["currency"].upper()
-    labels = source_labels(values)
     return [
         Contribution(MonthlyRevenue, (month, currency, values.get("frequency") or ""), sums),
-        Contribution(MonthlySource, (month, currency, source_key(labels)), sums, labels),
+        *_by_source(month, currency, values, sums),
     ]
 
 
@@ -161,10 +158,8 @@ def attempt_contributions(values: Mapping[str, Any]) -> list[Contribution]:
     """A press of Continue counts in its source's attempts; once paid, also as a conversion."""
     if values.get("created_at") is None or not values.get("currency"):
         return []
-    labels = source_labels(values)
-    key = (month_of(values["created_at"]), values["currency"].upper(), source_key(labels))
     sums = {"attempts": 1, "attempts_paid": 1 if values.get("status") == "paid" else 0}
-    return [Contribution(MonthlySource, key, sums, labels)]
+    return _by_source(month_of(values["created_at"]), values["currency"].upper(), values, sums)
 
 
 def whole_months_between(start: datetime, end: datetime) -> int:
@@ -191,15 +186,12 @@ class Deltas:
 
     def __init__(self) -> None:
         self.rows: dict[tuple[Any, tuple[str | int, ...]], dict[str, int]] = {}
-        self.labels: dict[tuple[Any, tuple[str | int, ...]], Mapping[str, str]] = {}
 
     def add(self, contributions: Iterable[Contribution], sign: int) -> None:
         for c in contributions:
             row = self.rows.setdefault((c.model, c.key), defaultdict(int))
             for column, value in c.sums.items():
                 row[column] += sign * value
-            if c.labels is not None:
-                self.labels[(c.model, c.key)] = c.labels
 
     def change(self, before: list[Contribution], after: list[Contribution]) -> None:
         if before != after:
@@ -213,13 +205,10 @@ class Deltas:
             if not any(sums.values()):
                 continue
             keys = dict(zip(_key_columns(model), key, strict=True))
-            by_model[model].append(
-                {**_zero_sums(model), **keys, **self.labels.get((model, key), {}), **sums}
-            )
+            by_model[model].append({**_zero_sums(model), **keys, **sums})
         for model, params in by_model.items():
             connection.execute(_upsert(connection.dialect.name, model), params)
         self.rows.clear()
-        self.labels.clear()
 
 
 def _key_columns(model: Any) -> list[str]:
@@ -238,13 +227,10 @@ _SUM_COLUMNS = {
         "attempts_paid",
     ),
 }
-_LABEL_COLUMNS = {MonthlySource: ("source", "utm_source", "utm_medium", "utm_campaign")}
 
 
 def _zero_sums(model: Any) -> dict[str, Any]:
-    zeros: dict[str, Any] = dict.fromkeys(_SUM_COLUMNS[model], 0)
-    zeros.update(dict.fromkeys(_LABEL_COLUMNS.get(model, ()), ""))
-    return zeros
+    return dict.fromkeys(_SUM_COLUMNS[model], 0)
 
 
 _UPSERTS: dict[tuple[str, Any], Any] = {}

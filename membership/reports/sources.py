@@ -1,9 +1,10 @@
 """Where supporters come from: revenue, gifts started and checkout conversion per source.
 
-Read from the ``report_monthly_sources`` rollup. A source is the article URL or
-campaign the reader came from plus ``utm_source``, ``utm_medium`` and
-``utm_campaign``. "Gifts started" are checkouts that ended paid (a one-time gift or a
-new recurring support); conversion is gifts started / checkouts opened. Revenue is
+Read from the ``report_monthly_sources`` rollup, one table per dimension: the article
+URL or campaign page the reader came from (``source``), ``utm_campaign``,
+``utm_source`` and ``utm_medium``. "Gifts started" are checkouts that ended paid (a
+one-time gift or a new recurring support); conversion is gifts started / checkouts
+opened. Revenue is
 counted in the month paid (renewals keep the source of the gift that started them),
 checkouts in the month they were opened, each per currency.
 """
@@ -11,7 +12,6 @@ checkouts in the month they were opened, each per currency.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import and_, case, func, select
 
@@ -20,16 +20,20 @@ from membership.reminders.models import Reminder
 from membership.reports.models import MonthlySource
 from membership.reports.periods import Period
 
+ROWS_PER_DIMENSION = 50
 MAX_ROWS = 200
+DIMENSION_TITLES = {
+    "source": "Article or page",
+    "utm_campaign": "Campaign (utm_campaign)",
+    "utm_source": "UTM source",
+    "utm_medium": "UTM medium",
+}
 
 
 @dataclass
 class SourceRow:
     currency: str
-    source: str
-    utm_source: str
-    utm_medium: str
-    utm_campaign: str
+    value: str
     payments: int
     gross_minor: int
     net_minor: int
@@ -56,55 +60,51 @@ class ReminderSourceRow:
 @dataclass
 class SourcesReport:
     period: Period
-    rows: list[SourceRow]
+    # dimension -> its top rows by net revenue, then checkouts, per currency
+    by_dimension: dict[str, list[SourceRow]]
     reminders: list[ReminderSourceRow]
 
 
 def sources_report(period: Period) -> SourcesReport:
-    """The top sources by net revenue in each currency, and reminders by source."""
+    """The top values of each source dimension in the period, and reminders by source."""
     net = func.sum(
         MonthlySource.gross_minor - MonthlySource.refunded_minor - MonthlySource.disputed_minor
     )
     rows = db.session.execute(
         select(
+            MonthlySource.dimension,
             MonthlySource.currency,
-            func.max(MonthlySource.source),
-            func.max(MonthlySource.utm_source),
-            func.max(MonthlySource.utm_medium),
-            func.max(MonthlySource.utm_campaign),
+            MonthlySource.value,
             func.sum(MonthlySource.payments),
             func.sum(MonthlySource.gross_minor),
-            net.label("net"),
+            net,
             func.sum(MonthlySource.attempts),
             func.sum(MonthlySource.attempts_paid),
         )
         .where(MonthlySource.month >= period.first, MonthlySource.month <= period.last)
-        .group_by(MonthlySource.currency, MonthlySource.source_key)
-        .order_by(MonthlySource.currency, net.desc(), func.sum(MonthlySource.attempts).desc())
-        .limit(MAX_ROWS)
+        .group_by(MonthlySource.dimension, MonthlySource.currency, MonthlySource.value)
     )
-    return SourcesReport(
-        period=period,
-        rows=[_source_row(row) for row in rows],
-        reminders=_reminders_by_source(period),
-    )
+    by_dimension: dict[str, list[SourceRow]] = {d: [] for d in DIMENSION_TITLES}
+    for dimension, currency, value, *sums in rows:
+        payments, gross, net_minor, checkouts, started = (int(v or 0) for v in sums)
+        if payments or checkouts:
+            by_dimension.setdefault(dimension, []).append(
+                SourceRow(currency, value, payments, gross, net_minor, checkouts, started)
+            )
+    for dimension, found in by_dimension.items():
+        found.sort(key=lambda r: (r.currency, -r.net_minor, -r.checkouts, r.value))
+        by_dimension[dimension] = _top_per_currency(found)
+    return SourcesReport(period, by_dimension, _reminders_by_source(period))
 
 
-def _source_row(row: Any) -> SourceRow:
-    currency, source, utm_source, utm_medium, utm_campaign, *sums = row
-    payments, gross, net, checkouts, started = (int(v or 0) for v in sums)
-    return SourceRow(
-        currency,
-        source,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        payments,
-        gross,
-        net,
-        checkouts,
-        started,
-    )
+def _top_per_currency(rows: list[SourceRow]) -> list[SourceRow]:
+    kept: list[SourceRow] = []
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.currency] = counts.get(row.currency, 0) + 1
+        if counts[row.currency] <= ROWS_PER_DIMENSION:
+            kept.append(row)
+    return kept
 
 
 def _reminders_by_source(period: Period) -> list[ReminderSourceRow]:

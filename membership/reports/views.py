@@ -20,7 +20,7 @@ from membership.reports.at_risk import at_risk_report
 from membership.reports.cohorts import RETENTION_MONTHS, cohorts_report
 from membership.reports.dashboard import FREQUENCIES, dashboard
 from membership.reports.periods import InvalidPeriod, Period, parse_period
-from membership.reports.sources import sources_report
+from membership.reports.sources import DIMENSION_TITLES, sources_report
 from membership.reports.supporters import SupporterNotFound, supporter_detail, supporters_page
 from membership.staff import audit
 from membership.staff.access import admin_required, staff_required
@@ -93,7 +93,9 @@ def supporter_page(supporter_id: int) -> str:
 @blueprint.get("/reports/sources")
 @staff_required
 def sources_page() -> str:
-    return render_template("reports/sources.html", report=sources_report(_period()))
+    return render_template(
+        "reports/sources.html", report=sources_report(_period()), titles=DIMENSION_TITLES
+    )
 
 
 @blueprint.get("/reports/at-risk")

@@ -28,23 +28,22 @@ def upgrade() -> None:
     sa.Column('gross_minor', sa.BigInteger(), nullable=False),
     sa.Column('refunded_minor', sa.BigInteger(), nullable=False),
     sa.Column('disputed_minor', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('month', 'currency', 'frequency', name=op.f('pk_report_monthly_revenue'))
+    sa.PrimaryKeyConstraint('month', 'currency', 'frequency', name=op.f('pk_report_monthly_revenue')),
+    sqlite_with_rowid=False
     )
     op.create_table('report_monthly_sources',
     sa.Column('month', sa.String(length=7), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('source_key', sa.String(length=32), nullable=False),
-    sa.Column('source', sa.String(length=500), nullable=False),
-    sa.Column('utm_source', sa.String(length=200), nullable=False),
-    sa.Column('utm_medium', sa.String(length=200), nullable=False),
-    sa.Column('utm_campaign', sa.String(length=200), nullable=False),
+    sa.Column('dimension', sa.String(length=20), nullable=False),
+    sa.Column('value', sa.String(length=500), nullable=False),
     sa.Column('payments', sa.Integer(), nullable=False),
     sa.Column('gross_minor', sa.BigInteger(), nullable=False),
     sa.Column('refunded_minor', sa.BigInteger(), nullable=False),
     sa.Column('disputed_minor', sa.BigInteger(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('attempts_paid', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('month', 'currency', 'source_key', name=op.f('pk_report_monthly_sources'))
+    sa.PrimaryKeyConstraint('month', 'currency', 'dimension', 'value', name=op.f('pk_report_monthly_sources')),
+    sqlite_with_rowid=False
     )
     op.create_table('report_recurring_flow',
     sa.Column('start_month', sa.String(length=7), nullable=False),
@@ -54,7 +53,8 @@ def upgrade() -> None:
     sa.Column('frequency', sa.String(length=10), nullable=False),
     sa.Column('supports', sa.Integer(), nullable=False),
     sa.Column('amount_minor', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('start_month', 'end_month', 'months_lasted', 'currency', 'frequency', name=op.f('pk_report_recurring_flow'))
+    sa.PrimaryKeyConstraint('start_month', 'end_month', 'months_lasted', 'currency', 'frequency', name=op.f('pk_report_recurring_flow')),
+    sqlite_with_rowid=False
     )
 
 

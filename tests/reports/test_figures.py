@@ -287,7 +287,7 @@ def test_cohorts_share_still_active(ledger: None) -> None:
 
 def test_sources_keep_currencies_apart(ledger: None) -> None:
     report = sources_report(SEPTEMBER)
-    by_currency = {(r.currency, r.source): r for r in report.rows}
+    by_currency = {(r.currency, r.value): r for r in report.by_dimension["source"]}
     assert by_currency[("USD", "")].gross_minor == 25600
     assert by_currency[("EUR", "")].net_minor == 2800
     assert [(r.source, r.asked, r.sent, r.converted) for r in report.reminders] == [
@@ -317,14 +317,14 @@ def test_sources_conversion_of_checkouts_by_article(
     created = int(paid.created_at.timestamp())
     deliver_all(client, se.event("checkout.session.completed", session, created=created))
 
-    rows = {(r.source, r.utm_campaign): r for r in sources_report(Period(month, month)).rows}
-    story = rows[(article, "")]
-    assert (story.checkouts, story.gifts_started, story.payments, story.net_minor) == (
-        2,
-        1,
-        1,
-        2500,
-    )
+    report = sources_report(Period(month, month)).by_dimension
+    articles = {r.value: r for r in report["source"]}
+    story = articles[article]
+    assert (story.checkouts, story.gifts_started, story.payments) == (2, 1, 1)
+    assert story.net_minor == 2500
     assert story.conversion_percent == 50.0
-    winter = rows[("", "winter")]
+    assert (articles[""].checkouts, articles[""].gifts_started) == (1, 0)
+    campaigns = {r.value: r for r in report["utm_campaign"]}
+    winter = campaigns["winter"]
     assert (winter.checkouts, winter.gifts_started, winter.conversion_percent) == (1, 0, 0.0)
+    assert (campaigns[""].checkouts, campaigns[""].gifts_started) == (2, 1)
