@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from membership.demo import seed as demo_seed
 from membership.extensions import db
 from membership.reports import rollups
 from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
+from tests import stripe_events as se
 from tests.webhooks.test_property import Month, a_month, deliver
 
 
@@ -67,3 +69,23 @@ def test_demo_seed_keeps_rollups_equal_to_a_rebuild(app_ctx: None) -> None:
     live = rollup_snapshot()
     assert sum(row[3] for row in live["report_monthly_revenue"]) == 400  # payments column
     assert live == rebuilt_snapshot()
+
+
+def test_frequency_learnt_after_the_payment_moves_it_in_the_rollup(
+    client: FlaskClient, app_ctx: None
+) -> None:
+    """An invoice that arrives before its subscription has no frequency yet; when the
+    subscription says "monthly", the ledger's bulk UPDATE moves it, and so must the rollup."""
+    invoice = se.invoice(
+        invoice_id="in_early", subscription="sub_early", customer="cus_early", amount=700
+    )
+    subscription = se.subscription(subscription_id="sub_early", customer="cus_early", amount=700)
+    for evt in (
+        se.event("invoice.paid", invoice, created=se.BASE_TIME),
+        se.event("customer.subscription.created", subscription, created=se.BASE_TIME + 5),
+    ):
+        assert se.deliver(client, evt).status_code == 200
+
+    frequencies = {row[2]: row[3] for row in rollup_snapshot()["report_monthly_revenue"]}
+    assert frequencies == {"monthly": 1}
+    assert rollup_snapshot() == rebuilt_snapshot()
