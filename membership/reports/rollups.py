@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from datetime import UTC, datetime
 from typing import Any
 
@@ -211,8 +212,9 @@ class Deltas:
         self.rows.clear()
 
 
-def _key_columns(model: Any) -> list[str]:
-    return [column.key for column in model.__table__.primary_key.columns]
+@cache
+def _key_columns(model: Any) -> tuple[str, ...]:
+    return tuple(column.key for column in model.__table__.primary_key.columns)
 
 
 _SUM_COLUMNS = {

@@ -29,7 +29,7 @@ PAGES = [
 
 @pytest.fixture
 def demo_data(app_ctx: None) -> None:
-    demo_seed.seed(120, 700, seed_value=3)
+    demo_seed.seed(40, 200, seed_value=3)
 
 
 @pytest.mark.parametrize("path", PAGES)
