@@ -351,6 +351,7 @@ def pages(app: Flask) -> list[tuple[str, str]]:
         ("supporters page 100", "/staff/supporters?page=100"),
         ("supporters search (common)", "/staff/supporters?q=reader12"),
         ("supporters search (no match)", "/staff/supporters?q=nobody-at-all"),
+        ("supporters search (an email)", "/staff/supporters?q=reader123%40example.org"),
         ("supporter detail", f"/staff/supporters/{supporter}"),
         ("sources (this month)", "/staff/reports/sources"),
         ("sources (12 months)", f"/staff/reports/sources?from={year_ago}&to={this_month}"),

@@ -155,9 +155,12 @@ def _one_time_gifts(
     now: datetime,
     budget: int,
 ) -> int:
-    gifts = budget  # regulars give again and again
-    moment = start
-    for n in range(gifts):
+    gifts = budget  # regulars give again and again, spread between their first gift and now
+    span = (now - start).total_seconds()
+    moments = [start] + sorted(
+        start + timedelta(seconds=rng.uniform(0, span)) for _ in range(gifts - 1)
+    )
+    for n, moment in enumerate(moments):
         intent = f"pi_demo{key}_{n}"
         payments.record_payment(
             payments.PaymentFacts(
@@ -172,7 +175,6 @@ def _one_time_gifts(
             attempt=attempt,
         )
         _maybe_refund_or_dispute(rng, intent, attempt.amount_minor, moment, now)
-        moment = min(moment + timedelta(days=rng.randint(1, 90)), now)
     return gifts
 
 

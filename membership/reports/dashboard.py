@@ -271,7 +271,7 @@ def _failures(period: Period) -> dict[str, Failures]:
         )
         .group_by(PaymentFailure.currency)
     )
-    return {currency: Failures(count, amount) for currency, count, amount in rows}
+    return {currency: Failures(int(count), int(amount)) for currency, count, amount in rows}
 
 
 def _reminders(period: Period) -> Reminders:

@@ -73,13 +73,12 @@ def supporters_page(query: str = "", page: int = 1) -> SupporterPage:
     page = max(page, 1)
     statement = select(Supporter).order_by(Supporter.id.desc())
     if query:
+        # A scan of the supporters (no index serves "contains"); a query with an @ can
+        # only be part of an email, so it skips the names and costs half as much.
         pattern = _like_pattern(query.lower())
-        statement = statement.where(
-            or_(
-                Supporter.email.like(pattern, escape="\\"),
-                func.lower(Supporter.name).like(pattern, escape="\\"),
-            )
-        )
+        in_email = Supporter.email.like(pattern, escape="\\")
+        in_name = func.lower(Supporter.name).like(pattern, escape="\\")
+        statement = statement.where(in_email if "@" in query else or_(in_email, in_name))
     found = list(db.session.scalars(statement.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
     supporters = found[:PAGE_SIZE]
     ids = [s.id for s in supporters]
