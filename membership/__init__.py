@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from membership import database, money  # noqa: F401  (database: engine settings)
+from membership import database, log_privacy, money  # noqa: F401  (database: engine settings)
 from membership.config import Settings, load_settings
 from membership.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -35,6 +35,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     )
     settings = load_settings(environ, instance_path=app.instance_path)
     _configure(app, settings)
+    log_privacy.install()
     app.config.update(overrides)
     if settings.trusted_proxy_hops:
         # The client's address (audit log, sign-in rate limit) from X-Forwarded-For, set
