@@ -38,6 +38,16 @@ def create(email: str, role: str) -> None:
     click.echo(f"Created {user.role} account {user.email}. Sign in at /staff/login.")
 
 
+@staff_cli.command("list")
+def list_accounts() -> None:
+    """Every account: email, role, state, second factor, last sign-in (UTC)."""
+    for user in service.list_staff():
+        state = "disabled" if user.disabled_at else "active"
+        totp = "totp" if user.totp_enrolled else "no-totp"
+        last = user.last_sign_in_at.strftime("%Y-%m-%d %H:%M") if user.last_sign_in_at else "never"
+        click.echo(f"{user.email}\t{user.role}\t{state}\t{totp}\t{last}")
+
+
 @staff_cli.command("disable")
 @click.argument("email")
 def disable(email: str) -> None:

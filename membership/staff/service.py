@@ -302,6 +302,11 @@ def create_staff(email: str, role: str, password: str) -> StaffUser:
     return user
 
 
+def list_staff() -> list[StaffUser]:
+    """Every staff account, by email."""
+    return list(db.session.scalars(select(StaffUser).order_by(StaffUser.email)))
+
+
 def _existing(email: str) -> StaffUser:
     user = find_staff(email)
     if user is None:

@@ -95,3 +95,14 @@ def test_reset_password_lifts_a_lockout_and_can_remove_totp(
     assert (row.failed_count, row.locked_until, row.totp_secret) == (0, None, None)
     assert sign_in(app.test_client(), person.email, PASSWORD).headers["Location"] == "/staff/"
     assert audit_entries("password_reset")[0].detail == "totp_removed"
+
+
+def test_list_shows_each_account_and_its_state(app, staff_user) -> None:
+    admin = staff_user("admin", totp=True)
+    viewer = staff_user("viewer")
+    _run(app, "disable", viewer.email)
+    lines = _run(app, "list").output.splitlines()
+    assert lines == [
+        f"{admin.email}\tadmin\tactive\ttotp\tnever",
+        f"{viewer.email}\tviewer\tdisabled\tno-totp\tnever",
+    ]
