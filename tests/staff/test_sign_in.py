@@ -256,3 +256,27 @@ def test_code_step_expires_and_needs_the_password_first(client, staff_user, froz
     frozen_clock.advance(minutes=6)
     response = client.get("/staff/login/code")
     assert response.headers["Location"] == "/staff/login"
+
+
+def test_unknown_emails_cost_the_same_argon2_work_as_known_ones(
+    client, staff_user, monkeypatch
+) -> None:
+    from argon2 import PasswordHasher
+
+    from membership.staff import service
+
+    service._dummy_hash()  # made once per process, before any of this
+    verified: list[str] = []
+
+    class CountingHasher(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            verified.append(str(hash))
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(service, "_hasher", CountingHasher())
+    person = staff_user()
+    sign_in(client, "nobody@newsroom.test", "some password!")
+    sign_in(client, person.email, "some password!")
+    assert len(verified) == 2
+    assert verified[0] == service._dummy_hash()
+    assert verified[1] != verified[0]
