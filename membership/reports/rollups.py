@@ -200,9 +200,11 @@ class Deltas:
             self.add(after, +1)
 
     def write(self, connection: Any) -> None:
-        """One upsert per rollup row that really changes; nothing when none does."""
+        """One upsert statement per rollup table, a row per rollup row that really changes;
+        nothing when none does. Rows go in key order, so concurrent transactions take
+        their row locks in the same order (no deadlock on PostgreSQL)."""
         by_model: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-        for (model, key), sums in self.rows.items():
+        for (model, key), sums in sorted(self.rows.items(), key=_table_then_key):
             if not any(sums.values()):
                 continue
             keys = dict(zip(_key_columns(model), key, strict=True))
@@ -210,6 +212,11 @@ class Deltas:
         for model, params in by_model.items():
             connection.execute(_upsert(connection.dialect.name, model), params)
         self.rows.clear()
+
+
+def _table_then_key(item: tuple[tuple[Any, tuple[str | int, ...]], Any]) -> tuple[Any, ...]:
+    (model, key), _ = item
+    return (model.__tablename__, *key)
 
 
 @cache
