@@ -11,10 +11,11 @@ from flask import Flask, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from membership import database, money  # noqa: F401  (database: engine settings)
+from membership import database, log_privacy, money  # noqa: F401  (database: engine settings)
 from membership.config import Settings, load_settings
-from membership.extensions import csrf, db, limiter, migrate
+from membership.extensions import csrf, db, limiter, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -34,7 +35,13 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     )
     settings = load_settings(environ, instance_path=app.instance_path)
     _configure(app, settings)
+    log_privacy.install()
     app.config.update(overrides)
+    if settings.trusted_proxy_hops:
+        # The client's address (audit log, sign-in rate limit) from X-Forwarded-For, set
+        # by exactly that many proxies of ours; never trusted from a direct request.
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     app.session_interface = CachedSerializerSessionInterface()
     db.init_app(app)
@@ -45,13 +52,20 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     # before_request hook would cost every other request (the support page, Stripe's
     # webhooks) some 60 us for nothing.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
+    _init_login(app)
 
-    from membership import reminders, support, webhooks
+    from membership import reminders, staff, support, webhooks
     from membership.reminders import models as reminder_models  # noqa: F401  (tables)
+    from membership.reports import models as report_models  # noqa: F401  (tables)
+    from membership.reports import rollups  # noqa: F401  (keeps the rollups as the ledger writes)
+    from membership.reports import views as report_views
+    from membership.staff import models as staff_models  # noqa: F401  (tables)
 
     app.register_blueprint(support.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(reminders.blueprint)
+    app.register_blueprint(staff.blueprint)
+    app.register_blueprint(report_views.blueprint)
     app.add_url_rule("/", "index", support.views.redirect_to_support)
     _register_error_pages(app)
     _register_cli(app)
@@ -87,21 +101,41 @@ def _configure(app: Flask, settings: Settings) -> None:
         PREFERRED_URL_SCHEME="https" if production else "http",
         TESTING=settings.env == "testing",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
-        RATELIMIT_STORAGE_URI=settings.reminders.ratelimit_storage_uri,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
+        # If Redis is unreachable, sign-in goes on unlimited per address (and logged) rather
+        # than refused for everyone; the per-account lockout still holds.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=production,
     )
     if not settings.stripe_enabled:
         log.warning("STRIPE_SECRET_KEY is not set: Continue shows how to set Stripe test keys")
 
 
+def _init_login(app: Flask) -> None:
+    """Staff sessions: Flask-Login, a session tied to the browser, no "remember me"."""
+    from membership.staff.access import load_user
+
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.login_view = "staff.login"
+    login_manager.user_loader(load_user)
+
+
 def _register_cli(app: Flask) -> None:
+    from membership.demo.cli import demo_cli
     from membership.reminders.cli import reminders_cli
-    from membership.reports.cli import export_cli
+    from membership.reports.cli import export_cli, reports_cli
+    from membership.staff.cli import staff_cli
     from membership.webhooks.cli import stripe_cli
 
     app.cli.add_command(stripe_cli)
     app.cli.add_command(export_cli)
     app.cli.add_command(reminders_cli)
+    app.cli.add_command(staff_cli)
+    app.cli.add_command(reports_cli)
+    app.cli.add_command(demo_cli)
 
 
 def _register_error_pages(app: Flask) -> None:

@@ -55,7 +55,6 @@ class ReminderSettings:
     max_attempts: int = 5
     claim_timeout_seconds: int = 1800
     cors_allowed_origins: tuple[str, ...] = ()
-    ratelimit_storage_uri: str = "memory://"
     signup_limit_per_ip: str = "10 per minute;100 per hour"
     signup_limit_per_email: str = "5 per hour;10 per day"
 
@@ -76,6 +75,9 @@ class Settings:
     stripe_api_base: str | None = None
     stripe_products: Mapping[str, str] = field(default_factory=dict)
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
+    staff_require_totp: bool = False
+    ratelimit_storage_uri: str = "memory://"
+    trusted_proxy_hops: int = 0
 
     @property
     def stripe_enabled(self) -> bool:
@@ -136,6 +138,9 @@ def load_settings(
             if (value := env_vars.get(f"STRIPE_PRODUCT_{frequency.upper()}", "").strip())
         },
         reminders=_reminder_settings(env, env_vars),
+        staff_require_totp=_flag("STAFF_REQUIRE_TOTP", env_vars.get("STAFF_REQUIRE_TOTP", "")),
+        ratelimit_storage_uri=_ratelimit_storage_uri(env_vars.get("RATELIMIT_STORAGE_URI", "")),
+        trusted_proxy_hops=_proxy_hops(env_vars.get("TRUSTED_PROXY_HOPS", "")),
     )
 
 
@@ -174,12 +179,6 @@ def _reminder_settings(env: str, env_vars: Mapping[str, str]) -> ReminderSetting
                 f"(scheme and host, no path), not {origin!r}."
             )
         origins.append(origin.lower())
-    storage = env_vars.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://"
-    if "://" not in storage:
-        raise ConfigError(
-            "RATELIMIT_STORAGE_URI must be a storage URI such as memory:// or "
-            "redis://127.0.0.1:6379/0."
-        )
     limits = {}
     for name, default in (
         ("REMINDER_SIGNUP_LIMIT_PER_IP", ReminderSettings.signup_limit_per_ip),
@@ -198,7 +197,6 @@ def _reminder_settings(env: str, env_vars: Mapping[str, str]) -> ReminderSetting
         max_attempts=_positive_int(env_vars, "REMINDER_MAX_ATTEMPTS", 5),
         claim_timeout_seconds=_positive_int(env_vars, "REMINDER_CLAIM_TIMEOUT_SECONDS", 1800),
         cors_allowed_origins=tuple(origins),
-        ratelimit_storage_uri=storage,
         signup_limit_per_ip=limits["REMINDER_SIGNUP_LIMIT_PER_IP"],
         signup_limit_per_email=limits["REMINDER_SIGNUP_LIMIT_PER_EMAIL"],
     )
@@ -217,6 +215,35 @@ def _positive_int(env_vars: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigError(f"{name} must be a whole number of at least 1, not {raw!r}.")
     return int(raw)
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _proxy_hops(raw: str) -> int:
+    value = raw.strip() or "0"
+    if not value.isdigit() or int(value) > 5:
+        raise ConfigError(
+            "TRUSTED_PROXY_HOPS must be the number of reverse proxies in front of the app "
+            f"(0 to 5), not {raw!r}."
+        )
+    return int(value)
+
+
+def _ratelimit_storage_uri(raw: str) -> str:
+    uri = raw.strip() or "memory://"
+    if "://" not in uri:
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI must be a storage URI such as memory:// or "
+            f"redis://127.0.0.1:6379, not {raw!r}."
+        )
+    return uri
 
 
 def _secret_key(env: str, configured: str, instance_path: str | None) -> str:

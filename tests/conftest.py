@@ -7,14 +7,17 @@ always comes from the Alembic migrations, as in production.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import flask_migrate
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -152,3 +155,98 @@ def dev_app(app: Flask, database_url: str) -> Flask:
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# --- staff accounts and sign-in (membership.staff) ---------------------------------------
+# For any test of staff pages: `staff_user(role)` makes an account, `signed_in_client(role)`
+# returns a test client signed in through the real /staff/login form (CSRF token and all).
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    """A staff account made for a test, with the secrets a person would know."""
+
+    id: int
+    email: str
+    role: str
+    password: str
+    totp_secret: str | None
+
+
+@pytest.fixture(autouse=True)
+def reset_rate_limits(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts with fresh rate limits (the in-memory counters outlive a test)."""
+    yield
+    if "app" in request.fixturenames:
+        from membership.extensions import limiter
+
+        with request.getfixturevalue("app").app_context():
+            limiter.reset()
+
+
+@pytest.fixture
+def staff_user(app: Flask) -> Callable[..., StaffAccount]:
+    """Factory: ``staff_user("admin"|"viewer", email=..., totp=True)`` makes an account."""
+    from membership.staff import service
+
+    counter = itertools.count(1)
+
+    def make(
+        role: str = "admin",
+        *,
+        email: str | None = None,
+        password: str = STAFF_PASSWORD,
+        totp: bool = False,
+    ) -> StaffAccount:
+        with app.app_context():
+            user = service.create_staff(
+                email or f"{role}{next(counter)}@newsroom.test", role, password
+            )
+            secret = pyotp.random_base32() if totp else None
+            if secret:
+                user.totp_secret = secret
+                db.session.commit()
+            return StaffAccount(user.id, user.email, user.role, password, secret)
+
+    return make
+
+
+def sign_in(
+    client: FlaskClient,
+    email: str,
+    password: str,
+    totp_secret: str | None = None,
+    next_path: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """Sign in through /staff/login as a browser would; the last response is returned."""
+    from membership import clock
+    from membership.staff.service import totp_code
+
+    query = f"?next={next_path}" if next_path else ""
+    data = {"csrf_token": csrf_token(client, "/staff/login"), "email": email, "password": password}
+    response = client.post(f"/staff/login{query}", data=data, headers=headers)
+    if totp_secret is None or response.status_code != 302:
+        return response
+    assert response.headers["Location"].endswith("/staff/login/code")
+    code = {"csrf_token": csrf_token(client, "/staff/login/code")}
+    code["code"] = totp_code(totp_secret, clock.now())
+    return client.post("/staff/login/code", data=code, headers=headers)
+
+
+@pytest.fixture
+def signed_in_client(app: Flask, staff_user: Callable[..., StaffAccount]) -> Callable[..., Any]:
+    """Factory: ``signed_in_client("admin"|"viewer")`` is a test client signed in as a new
+    account of that role; the account is on ``client.staff`` (a StaffAccount)."""
+
+    def make(role: str = "admin", **account: Any) -> FlaskClient:
+        person = staff_user(role, **account)
+        client = app.test_client()
+        response = sign_in(client, person.email, person.password, person.totp_secret)
+        assert response.status_code == 302, "sign-in through /staff/login failed"
+        client.staff = person  # type: ignore[attr-defined]
+        return client
+
+    return make

@@ -14,7 +14,18 @@ from membership import create_app
 from membership.extensions import db
 from tests.conftest import ON_POSTGRES, POSTGRES_URL, app_environ
 
-EXPECTED_TABLES = {"supporters", "checkout_attempts", "stripe_events", "payments", "reminders"}
+EXPECTED_TABLES = {
+    "supporters",
+    "checkout_attempts",
+    "stripe_events",
+    "payments",
+    "reminders",
+    "staff_users",
+    "audit_entries",
+    "report_monthly_revenue",
+    "report_recurring_flow",
+    "report_monthly_sources",
+}
 
 
 @pytest.fixture

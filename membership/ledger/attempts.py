@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import bindparam, case, or_
 
 from membership.ledger.records import Prepared, Record, fetch_one, select_all
 from membership.models import CheckoutAttempt
@@ -17,10 +17,9 @@ _ATTEMPT_PROGRESS = {"open": 0, "awaiting_payment": 1, "expired": 2, "payment_fa
 _ATTEMPT_ID = re.compile(r"[0-9a-f]{32}")
 ATTRIBUTION_COLUMNS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
 
-# The attempt named in metadata, else the one that opened the session: the id, when it
-# matches, wins.
-_THE_ATTEMPT = (
-    select(ATTEMPTS.c.id)
+# One query for both ways of finding an attempt; the id, when it matches, wins.
+_FIND_ATTEMPT = Prepared(
+    select_all(ATTEMPTS)
     .where(
         or_(
             ATTEMPTS.c.id == bindparam("attempt_id"),
@@ -29,36 +28,11 @@ _THE_ATTEMPT = (
     )
     .order_by(case((ATTEMPTS.c.id == bindparam("attempt_id"), 0), else_=1))
     .limit(1)
-    .scalar_subquery()
 )
 
 
-def _advance_to(status: str) -> Prepared:
-    """One statement that finds the attempt, moves it to ``status`` unless it already went
-    further, keeps the first supporter it learns, and returns it."""
-    behind = [name for name, rank in _ATTEMPT_PROGRESS.items() if rank < _ATTEMPT_PROGRESS[status]]
-    return Prepared(
-        update(ATTEMPTS)
-        .where(ATTEMPTS.c.id == _THE_ATTEMPT)
-        .values(
-            status=case(
-                (or_(*(ATTEMPTS.c.status == name for name in behind)), status),
-                else_=ATTEMPTS.c.status,
-            ),
-            supporter_id=func.coalesce(ATTEMPTS.c.supporter_id, bindparam("supporter_id")),
-        )
-        .returning(*ATTEMPTS.c)
-    )
-
-
-_ADVANCE = {status: _advance_to(status) for status in _ATTEMPT_PROGRESS if status != "open"}
-
-
-def advance_attempt(
-    attempt_id: str | None, session_id: str | None, status: str, supporter_id: int | None = None
-) -> Record | None:
-    """Move the attempt named in Stripe metadata (or else the one that opened this session)
-    to ``status`` unless it already went further; the attempt, or None.
+def find_attempt(attempt_id: str | None, session_id: str | None = None) -> Record | None:
+    """The attempt named in Stripe metadata, or else the one that opened this session.
 
     Metadata this app did not write (a Payment Link's, the dashboard's) may name anything;
     only an id of the shape we issue is looked up.
@@ -67,20 +41,16 @@ def advance_attempt(
         attempt_id = None
     if not attempt_id and not session_id:
         return None
-    row = _ADVANCE[status].first(
-        attempt_id=attempt_id, session_id=session_id, supporter_id=supporter_id
-    )
-    return Record(ATTEMPTS, row, stored=True) if row is not None else None
+    return fetch_one(_FIND_ATTEMPT, ATTEMPTS, attempt_id=attempt_id, session_id=session_id)
 
 
-def find_attempt(attempt_id: str | None) -> Record | None:
-    """The attempt named in a subscription's metadata (copied there by Checkout), if ours."""
-    if attempt_id is None or not _ATTEMPT_ID.fullmatch(attempt_id):
-        return None
-    return fetch_one(_FIND_ATTEMPT, ATTEMPTS, attempt_id=attempt_id)
-
-
-_FIND_ATTEMPT = Prepared(select_all(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("attempt_id")))
+def advance_attempt(attempt: Record, status: str, supporter_id: int | None = None) -> None:
+    """Move the attempt to ``status`` unless it already went further."""
+    if _ATTEMPT_PROGRESS[status] > _ATTEMPT_PROGRESS.get(attempt["status"], 0):
+        attempt["status"] = status
+    if supporter_id is not None and attempt["supporter_id"] is None:
+        attempt["supporter_id"] = supporter_id
+    attempt.save()
 
 
 def attribution_of(attempt: Record | None) -> dict[str, Any]:

@@ -80,26 +80,35 @@ class Prepared:
             columns=columns,
         )
 
-    def _execute(self, params: dict[str, Any]) -> Any:
+    def _prepare(self) -> tuple[Connection, _Compiled, Any]:
+        """The transaction's connection, this statement compiled for it, and a cursor."""
         conn = connection()
         dialect = conn.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
-        values = {**compiled.defaults, **params}
-        for name, processor in compiled.bind_processors:
-            values[name] = processor(values[name])  # type: ignore[misc]
-        arguments: Any = (
-            tuple(values[name] for name in compiled.names) if compiled.positional else values
-        )
         if not conn.in_transaction():
             conn.begin()
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return conn, compiled, cursor
+
+    @staticmethod
+    def _arguments(compiled: _Compiled, params: dict[str, Any]) -> Any:
+        values = {**compiled.defaults, **params}
+        for name, processor in compiled.bind_processors:
+            values[name] = processor(values[name])  # type: ignore[misc]
+        if compiled.positional:
+            return tuple(values[name] for name in compiled.names)
+        return values
+
+    def _execute(self, params: dict[str, Any]) -> Any:
+        conn, compiled, cursor = self._prepare()
+        arguments = self._arguments(compiled, params)
         try:
             cursor.execute(compiled.sql, arguments)
-        except dialect.loaded_dbapi.Error as error:
+        except conn.dialect.loaded_dbapi.Error as error:
             raise DBAPIError.instance(
-                compiled.sql, arguments, error, dialect.loaded_dbapi.Error
+                compiled.sql, arguments, error, conn.dialect.loaded_dbapi.Error
             ) from error
         return compiled, cursor
 
@@ -125,12 +134,39 @@ class Prepared:
         cursor.close()
         return count
 
+    def run_many(self, rows: list[dict[str, Any]]) -> None:
+        """Execute a statement that returns no rows once per parameter set, in one call."""
+        conn, compiled, cursor = self._prepare()
+        arguments = [self._arguments(compiled, params) for params in rows]
+        try:
+            cursor.executemany(compiled.sql, arguments)
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(
+                compiled.sql, arguments, error, conn.dialect.loaded_dbapi.Error
+            ) from error
+        cursor.close()
+
 
 def _row(columns: tuple[tuple[str, Processor], ...], row: Any) -> dict[str, Any]:
     return {
         key: processor(value) if processor is not None else value
         for (key, processor), value in zip(columns, row, strict=True)
     }
+
+
+Watcher = Callable[[dict[str, Any] | None, dict[str, Any]], None]
+_WATCHERS: dict[Table, list[Watcher]] = {}
+
+
+def watch(table: Table, watcher: Watcher) -> None:
+    """Call ``watcher(before, after)`` in the writing transaction whenever the ledger inserts
+    (``before`` is None) or updates a row of ``table`` (the report rollups keep up this way)."""
+    _WATCHERS.setdefault(table, []).append(watcher)
+
+
+def _written(table: Table, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+    for watcher in _WATCHERS.get(table, ()):
+        watcher(before, after)
 
 
 class Record:
@@ -171,9 +207,11 @@ class Record:
             row = _insert_returning(self.table, frozenset(changes)).first(**changes)
             assert row is not None  # INSERT ... RETURNING returns the row it inserted
             self.values.update(row)
+            _written(self.table, None, self.values)
         elif changes:
             key = _key_column(self.table).key
             _update_by_key(self.table, frozenset(changes)).run(**changes, _key=self.values[key])
+            _written(self.table, self._original, self.values)
         self._original = dict(self.values)
         self.stored = True
 
@@ -215,7 +253,10 @@ def insert_unless_exists(table: Table, values: dict[str, Any]) -> Record | None:
     unique key exists (perhaps inserted a moment ago by a concurrent transaction)."""
     dialect = connection().dialect.name
     row = _insert_ignoring(dialect, table, frozenset(values)).first(**values)
-    return Record(table, row, stored=True) if row is not None else None
+    if row is None:
+        return None
+    _written(table, None, row)
+    return Record(table, row, stored=True)
 
 
 def select_all(table: Table) -> Select[Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam
 
 from membership import clock
 from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
@@ -52,11 +52,10 @@ class SubscriptionState:
 _FIND_RECURRING = Prepared(
     select_all(RECURRING).where(RECURRING.c.stripe_subscription_id == bindparam("subscription_id"))
 )
-_FILL_PAYMENT_FREQUENCY = Prepared(
-    update(PAYMENTS)
+_PAYMENTS_WITHOUT_FREQUENCY = Prepared(
+    select_all(PAYMENTS)
     .where(PAYMENTS.c.recurring_support_id == bindparam("recurring_id"))
     .where(PAYMENTS.c.frequency.is_(None))
-    .values(frequency=bindparam("frequency"))
 )
 
 
@@ -114,7 +113,12 @@ def save_recurring(recurring: Record) -> None:
     learnt_frequency = recurring.stored and "frequency" in recurring.changes()
     recurring.save()
     if learnt_frequency and recurring["frequency"]:
-        _FILL_PAYMENT_FREQUENCY.run(recurring_id=recurring["id"], frequency=recurring["frequency"])
+        # Rare (a renewal recorded before any event said monthly or annual), and one by one
+        # so that the report rollups see each payment move.
+        for row in _PAYMENTS_WITHOUT_FREQUENCY.rows(recurring_id=recurring["id"]):
+            payment = Record(PAYMENTS, row, stored=True)
+            payment["frequency"] = recurring["frequency"]
+            payment.save()
 
 
 def fill_terms(

@@ -1,8 +1,9 @@
-"""``flask export ...``: CSV of payments and supporters to stdout."""
+"""``flask export ...`` (CSV of payments and supporters to stdout) and ``flask reports ...``."""
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from membership.reports import export
+from membership.extensions import db
+from membership.reports import export, rollups
 
 export_cli = AppGroup("export", help="Write CSV exports to stdout.")
 
@@ -51,3 +53,16 @@ def _write(lines: Iterable[str]) -> None:
     for line in lines:
         sys.stdout.write(line)
     sys.stdout.flush()
+
+
+reports_cli = AppGroup("reports", help="Staff report upkeep.")
+
+
+@reports_cli.command("rebuild-rollups")
+def rebuild_rollups() -> None:
+    """Recompute the report rollups from the ledger (after a bulk load, or to repair)."""
+    started = time.perf_counter()
+    counts = rollups.rebuild()
+    db.session.commit()
+    read = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in counts.items())
+    click.echo(f"rollups rebuilt from {read} in {time.perf_counter() - started:.1f} s")

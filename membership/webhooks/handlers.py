@@ -100,12 +100,11 @@ def checkout_session_completed(session: StripeObject, created: datetime) -> None
         supporter_id = supporters.find_or_create_supporter(
             customer_id=customer_id, email=email, name=details.get("name")
         )
-    attempt = attempts.advance_attempt(
-        metadata.get("attempt_id") or session.get("client_reference_id"),
-        session.get("id"),
-        "paid" if paid else "awaiting_payment",
-        supporter_id,
+    attempt = attempts.find_attempt(
+        metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
     )
+    if attempt is not None:
+        attempts.advance_attempt(attempt, "paid" if paid else "awaiting_payment", supporter_id)
 
     currency = str(session.get("currency") or (attempt["currency"] if attempt else "")).upper()
     amount = session.get("amount_total")
@@ -153,9 +152,11 @@ def checkout_session_expired(session: StripeObject, created: datetime) -> None:
 
 def _mark_attempt(session: StripeObject, status: str) -> None:
     metadata = session.get("metadata") or {}
-    attempts.advance_attempt(
-        metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id"), status
+    attempt = attempts.find_attempt(
+        metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
     )
+    if attempt is not None:
+        attempts.advance_attempt(attempt, status)
 
 
 # -- Invoices ----------------------------------------------------------------------------

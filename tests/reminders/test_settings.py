@@ -14,7 +14,6 @@ def test_defaults() -> None:
     assert reminders.smtp_url is None
     assert reminders.mail_from == "reminders@localhost"
     assert reminders.retention_days == 30
-    assert reminders.ratelimit_storage_uri == "memory://"
     assert reminders.cors_allowed_origins == ()
 
 
@@ -28,7 +27,6 @@ def test_values_are_read_and_normalised() -> None:
             "REMINDER_MAX_ATTEMPTS": "3",
             "REMINDER_CLAIM_TIMEOUT_SECONDS": "120",
             "CORS_ALLOWED_ORIGINS": "https://News.Example/, https://blog.news.example",
-            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
             "REMINDER_SIGNUP_LIMIT_PER_IP": "5 per minute",
             "REMINDER_SIGNUP_LIMIT_PER_EMAIL": "2/hour;4 per day",
         }
@@ -37,7 +35,6 @@ def test_values_are_read_and_normalised() -> None:
     assert reminders.retention_days == 7
     assert (reminders.max_attempts, reminders.claim_timeout_seconds) == (3, 120)
     assert reminders.cors_allowed_origins == ("https://news.example", "https://blog.news.example")
-    assert reminders.ratelimit_storage_uri == "redis://127.0.0.1:6379/0"
     assert reminders.signup_limit_per_email == "2/hour;4 per day"
 
 

@@ -1,0 +1,1 @@
+"""Demo data: ``flask demo seed`` fills a development database with realistic activity."""

@@ -1,0 +1,110 @@
+"""Supporters about to lapse: recurring supports past due, and recent failed payments.
+
+Both lists are index lookups (``recurring_supports.status``, ``payment_failures.failed_at``)
+capped at ``MAX_ROWS``; the totals say how many there are in all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from membership import clock
+from membership.extensions import db
+from membership.models import PaymentFailure, RecurringSupport, Supporter
+
+MAX_ROWS = 200
+RECENT_FAILURES_DAYS = 30
+AT_RISK_STATUSES = ("past_due", "unpaid")
+
+
+@dataclass
+class PastDue:
+    recurring_support_id: int
+    supporter_id: int | None
+    email: str | None
+    status: str
+    frequency: str | None
+    amount_minor: int | None
+    currency: str | None
+    since: datetime | None
+
+
+@dataclass
+class RecentFailure:
+    supporter_id: int | None
+    email: str | None
+    amount_minor: int
+    currency: str
+    attempt_count: int
+    failed_at: datetime
+    recurring_status: str | None
+
+
+@dataclass
+class AtRiskReport:
+    past_due: list[PastDue]
+    past_due_total: int
+    failures: list[RecentFailure]
+    failures_total: int
+    failures_since: datetime
+
+
+def at_risk_report() -> AtRiskReport:
+    """Past-due recurring supports, longest overdue first, and the last 30 days' failures."""
+    past_due_rows = db.session.execute(
+        select(RecurringSupport, Supporter.email)
+        .outerjoin(Supporter, RecurringSupport.supporter_id == Supporter.id)
+        .where(RecurringSupport.status.in_(AT_RISK_STATUSES))
+        .order_by(RecurringSupport.status_as_of, RecurringSupport.id)
+        .limit(MAX_ROWS)
+    )
+    past_due = [
+        PastDue(
+            recurring_support_id=support.id,
+            supporter_id=support.supporter_id,
+            email=email,
+            status=support.status,
+            frequency=support.frequency,
+            amount_minor=support.amount_minor,
+            currency=support.currency,
+            since=support.status_as_of,
+        )
+        for support, email in past_due_rows
+    ]
+    past_due_total = db.session.scalar(
+        select(func.count()).where(RecurringSupport.status.in_(AT_RISK_STATUSES))
+    )
+    since = clock.now() - timedelta(days=RECENT_FAILURES_DAYS)
+    failure_rows = db.session.execute(
+        select(PaymentFailure, Supporter.email, RecurringSupport.status)
+        .outerjoin(Supporter, PaymentFailure.supporter_id == Supporter.id)
+        .outerjoin(RecurringSupport, PaymentFailure.recurring_support_id == RecurringSupport.id)
+        .where(PaymentFailure.failed_at >= since)
+        .order_by(PaymentFailure.failed_at.desc(), PaymentFailure.id.desc())
+        .limit(MAX_ROWS)
+    )
+    failures = [
+        RecentFailure(
+            supporter_id=failure.supporter_id,
+            email=email,
+            amount_minor=failure.amount_minor,
+            currency=failure.currency,
+            attempt_count=failure.attempt_count,
+            failed_at=failure.failed_at,
+            recurring_status=status,
+        )
+        for failure, email, status in failure_rows
+    ]
+    failures_total = db.session.scalar(
+        select(func.count()).where(PaymentFailure.failed_at >= since)
+    )
+    return AtRiskReport(
+        past_due=past_due,
+        past_due_total=past_due_total or 0,
+        failures=failures,
+        failures_total=failures_total or 0,
+        failures_since=since,
+    )

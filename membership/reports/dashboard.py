@@ -1,0 +1,290 @@
+"""The staff dashboard's figures: revenue, recurring support, failures and reminders.
+
+Every money figure is per currency (never summed across currencies) and comes from the
+rollups (``membership.reports.models``): a few hundred rows, whatever the ledger's size.
+
+MRR is the monthly amounts of active recurring supports plus their annual amounts
+divided by 12; the annual amounts are added up first and the total is rounded down to
+the minor unit once (so 3 annual gifts of $100.00 give $25.00 of MRR, not 3 x $8.33).
+ARR is 12 x the monthly amounts plus the annual amounts, exact. "Active" means not
+ended: ``past_due`` supports still count (Stripe is retrying; see the at-risk report).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, select
+
+from membership.extensions import db
+from membership.models import PaymentFailure
+from membership.reminders.models import Reminder
+from membership.reports.models import MonthlyRevenue, RecurringFlow
+from membership.reports.periods import Period, add_months
+
+FREQUENCIES = ("once", "monthly", "annual")
+CHART_MONTHS = 24
+
+
+@dataclass
+class Revenue:
+    """Money paid in one currency over a period."""
+
+    payments: int = 0
+    gross_minor: int = 0
+    refunded_minor: int = 0
+    disputed_minor: int = 0
+    net_by_frequency: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FREQUENCIES, 0))
+    gross_by_frequency: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(FREQUENCIES, 0)
+    )
+
+    @property
+    def net_minor(self) -> int:
+        return self.gross_minor - self.refunded_minor - self.disputed_minor
+
+    @property
+    def average_gift_minor(self) -> int:
+        """Gross per payment, rounded down to the minor unit."""
+        return self.gross_minor // self.payments if self.payments else 0
+
+
+@dataclass
+class Recurring:
+    """Recurring support in one currency: at the end of a period, and moves within it."""
+
+    active: int = 0
+    monthly_minor: int = 0
+    annual_minor: int = 0
+    started: int = 0
+    ended: int = 0
+
+    @property
+    def mrr_minor(self) -> int:
+        return self.monthly_minor + self.annual_minor // 12
+
+    @property
+    def arr_minor(self) -> int:
+        return self.monthly_minor * 12 + self.annual_minor
+
+
+@dataclass
+class Failures:
+    count: int = 0
+    amount_minor: int = 0
+
+
+@dataclass
+class CurrencyFigures:
+    """One currency's figures for the period and the one before it."""
+
+    currency: str
+    revenue: Revenue
+    previous_revenue: Revenue
+    recurring: Recurring
+    previous_recurring: Recurring
+    failures: Failures
+    previous_failures: Failures
+
+
+@dataclass
+class Reminders:
+    scheduled: int = 0
+    sent: int = 0
+    converted: int = 0
+
+
+@dataclass
+class RevenueBar:
+    month: str
+    net_by_frequency: dict[str, int]
+
+
+@dataclass
+class Dashboard:
+    period: Period
+    previous: Period
+    currencies: list[CurrencyFigures]
+    reminders: Reminders
+    previous_reminders: Reminders
+    # Per currency, the last CHART_MONTHS months up to the period's end.
+    revenue_chart: dict[str, list[RevenueBar]]
+    # Active recurring supports (all currencies: a count, not money) at each month's end.
+    active_chart: list[tuple[str, int]]
+
+
+def dashboard(period: Period) -> Dashboard:
+    """Everything ``/staff/`` shows for ``period`` compared with the one before it."""
+    previous = period.previous()
+    chart_first = add_months(period.last, 1 - CHART_MONTHS)
+    revenue_rows = _revenue_rows(min(previous.first, chart_first), period.last)
+    flow = _flow()
+
+    currencies = sorted(
+        {row.currency for row in revenue_rows} | {row.currency for row in flow if row.supports}
+    )
+    failures = _failures(period)
+    previous_failures = _failures(previous)
+    figures = [
+        CurrencyFigures(
+            currency=currency,
+            revenue=_revenue(revenue_rows, currency, period),
+            previous_revenue=_revenue(revenue_rows, currency, previous),
+            recurring=_recurring(flow, currency, period),
+            previous_recurring=_recurring(flow, currency, previous),
+            failures=failures.get(currency, Failures()),
+            previous_failures=previous_failures.get(currency, Failures()),
+        )
+        for currency in currencies
+    ]
+    chart_months = Period(chart_first, period.last).months
+    return Dashboard(
+        period=period,
+        previous=previous,
+        currencies=figures,
+        reminders=_reminders(period),
+        previous_reminders=_reminders(previous),
+        revenue_chart={
+            currency: [
+                RevenueBar(
+                    month,
+                    _revenue(revenue_rows, currency, Period(month, month)).net_by_frequency,
+                )
+                for month in chart_months
+            ]
+            for currency in currencies
+        },
+        active_chart=_active_at_end_of_each(flow, chart_months),
+    )
+
+
+def _revenue_rows(first: str, last: str) -> list[MonthlyRevenue]:
+    return list(
+        db.session.execute(
+            select(MonthlyRevenue).where(
+                MonthlyRevenue.month >= first, MonthlyRevenue.month <= last
+            )
+        ).scalars()
+    )
+
+
+def _revenue(rows: list[MonthlyRevenue], currency: str, period: Period) -> Revenue:
+    revenue = Revenue()
+    for row in rows:
+        if row.currency != currency or not period.first <= row.month <= period.last:
+            continue
+        revenue.payments += row.payments
+        revenue.gross_minor += row.gross_minor
+        revenue.refunded_minor += row.refunded_minor
+        revenue.disputed_minor += row.disputed_minor
+        frequency = row.frequency if row.frequency in FREQUENCIES else "once"
+        net = row.gross_minor - row.refunded_minor - row.disputed_minor
+        revenue.net_by_frequency[frequency] += net
+        revenue.gross_by_frequency[frequency] += row.gross_minor
+    return revenue
+
+
+@dataclass(frozen=True)
+class FlowRow:
+    """A row of ``report_recurring_flow`` as a plain tuple-like value (thousands are read
+    per page, so ORM objects would cost more than the figures)."""
+
+    start_month: str
+    end_month: str
+    currency: str
+    frequency: str
+    supports: int
+    amount_minor: int
+
+
+def _flow() -> list[FlowRow]:
+    rows = db.session.execute(
+        select(
+            RecurringFlow.start_month,
+            RecurringFlow.end_month,
+            RecurringFlow.currency,
+            RecurringFlow.frequency,
+            RecurringFlow.supports,
+            RecurringFlow.amount_minor,
+        ).where(RecurringFlow.supports != 0)
+    )
+    return [FlowRow(*row) for row in rows]
+
+
+def _is_active_at_end_of(row: FlowRow, month: str) -> bool:
+    return row.start_month <= month and (row.end_month == "" or row.end_month > month)
+
+
+def _recurring(flow: list[FlowRow], currency: str, period: Period) -> Recurring:
+    recurring = Recurring()
+    for row in flow:
+        if row.currency != currency:
+            continue
+        if _is_active_at_end_of(row, period.last):
+            recurring.active += row.supports
+            if row.frequency == "annual":
+                recurring.annual_minor += row.amount_minor
+            else:
+                recurring.monthly_minor += row.amount_minor
+        if period.first <= row.start_month <= period.last:
+            recurring.started += row.supports
+        if row.end_month and period.first <= row.end_month <= period.last:
+            recurring.ended += row.supports
+    return recurring
+
+
+def _active_at_end_of_each(flow: list[FlowRow], months: list[str]) -> list[tuple[str, int]]:
+    """Active supports at the end of each month, in one pass: supports start counting in
+    their start month and stop in their end month."""
+    change: dict[str, int] = defaultdict(int)
+    before = 0  # active at the end of the month before the first one shown
+    for row in flow:
+        if row.start_month < months[0]:
+            before += row.supports
+        else:
+            change[row.start_month] += row.supports
+        if row.end_month:
+            if row.end_month < months[0]:
+                before -= row.supports
+            else:
+                change[row.end_month] -= row.supports
+    active, points = before, []
+    for month in months:
+        active += change[month]
+        points.append((month, active))
+    return points
+
+
+def _failures(period: Period) -> dict[str, Failures]:
+    """Failed collection attempts of recurring gifts in the period, per currency."""
+    rows = db.session.execute(
+        select(
+            PaymentFailure.currency,
+            func.count(),
+            func.coalesce(func.sum(PaymentFailure.amount_minor), 0),
+        )
+        .where(
+            PaymentFailure.failed_at >= period.starts_at,
+            PaymentFailure.failed_at < period.ends_before,
+        )
+        .group_by(PaymentFailure.currency)
+    )
+    return {currency: Failures(int(count), int(amount)) for currency, count, amount in rows}
+
+
+def _reminders(period: Period) -> Reminders:
+    """Reminders asked for, sent and converted in the period (each counted by its own time)."""
+    row = db.session.execute(
+        select(
+            func.coalesce(func.sum(_within(Reminder.created_at, period)), 0),
+            func.coalesce(func.sum(_within(Reminder.sent_at, period)), 0),
+            func.coalesce(func.sum(_within(Reminder.converted_at, period)), 0),
+        )
+    ).one()
+    return Reminders(int(row[0]), int(row[1]), int(row[2]))
+
+
+def _within(column: Any, period: Period) -> ColumnElement[int]:
+    return case((and_(column >= period.starts_at, column < period.ends_before), 1), else_=0)

@@ -1,0 +1,88 @@
+"""Rollup tables behind the staff reports: small sums kept up to date as the ledger changes.
+
+Query strategy (issue 5, "fast at a million payments"): a report never scans payments or
+recurring supports. Every money figure is read from these tables, one row per calendar
+month (UTC, ``YYYY-MM``) and currency and the dimension the report splits by, a few
+thousand rows at most after years of activity. They are maintained by delta in the
+same transaction as the ledger change that moves them (``membership.reports.rollups``),
+and ``flask reports rebuild-rollups`` recomputes them from the ledger.
+
+Key columns are never NULL (an unknown frequency is ``""``), so each row can be
+upserted with ``INSERT ... ON CONFLICT DO UPDATE`` on its primary key. On SQLite the
+tables are ``WITHOUT ROWID``: rows are stored in key order, so a range of months is
+read sequentially.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from membership.extensions import db
+
+
+class MonthlyRevenue(db.Model):  # type: ignore[name-defined]
+    """Payments of one month, currency and frequency: what was paid, refunded and disputed.
+
+    Net is ``gross - refunded - disputed`` where ``disputed`` is money held by an open or
+    lost dispute (the rule of ``Payment.net_minor``). The month is that of ``paid_at``.
+    """
+
+    __tablename__ = "report_monthly_revenue"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    frequency: Mapped[str] = mapped_column(String(10), primary_key=True)
+    payments: Mapped[int] = mapped_column(Integer, default=0)
+    gross_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    disputed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RecurringFlow(db.Model):  # type: ignore[name-defined]
+    """Recurring supports counted by the month they started and the month they ended.
+
+    ``end_month`` is ``""`` while the support goes on; ``months_lasted`` is the number of
+    whole months from start to end (``-1`` while it goes on). From this one table come
+    active supporters and MRR at the end of any month, new and ended supports per
+    month, and cohort retention. ``amount_minor`` is the sum of the supports' current
+    amounts per period of their frequency (a month or a year).
+    """
+
+    __tablename__ = "report_recurring_flow"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    start_month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    end_month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    months_lasted: Mapped[int] = mapped_column(Integer, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    frequency: Mapped[str] = mapped_column(String(10), primary_key=True)
+    supports: Mapped[int] = mapped_column(Integer, default=0)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MonthlySource(db.Model):  # type: ignore[name-defined]
+    """Where gifts came from, per month, currency and dimension: payments and checkouts.
+
+    Each payment and checkout attempt counts once under each ``dimension``: ``source``
+    (the article URL or campaign page), ``utm_source``, ``utm_medium`` and
+    ``utm_campaign``, with ``value`` that field (``""`` when absent). Keeping the
+    dimensions apart, rather than every combination, keeps a month to a few hundred
+    rows. Payments count in the month paid, attempts in the month the reader pressed
+    Continue.
+    """
+
+    __tablename__ = "report_monthly_sources"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500), primary_key=True)
+    payments: Mapped[int] = mapped_column(Integer, default=0)
+    gross_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    disputed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts_paid: Mapped[int] = mapped_column(Integer, default=0)

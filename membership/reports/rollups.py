@@ -1,0 +1,386 @@
+"""Keeping the report rollups (``membership.reports.models``) equal to the ledger.
+
+Query strategy: the reports read only the rollup tables (a few rows per month), never
+the million payments. Each rollup row is a sum of *contributions*: a payment adds its
+amounts to its month, currency and frequency (and to its source), a recurring support
+adds one to its (start month, end month) cell, a checkout attempt adds one to its
+source's attempts. When a row of the ledger changes, its old contribution is taken
+away and the new one added, in the same transaction, with one ``INSERT ... ON
+CONFLICT DO UPDATE`` per rollup row touched (none when nothing that counts changed).
+
+How changes reach this module:
+
+- the ledger writes rows with its own statements (``membership.ledger.records``) and
+  tells watchers registered here of every payment, recurring support and checkout attempt
+  it inserts or updates, with the row's values before and after;
+- ORM changes (a checkout attempt stored by the support flow, anything added with
+  ``session.add``) are seen at flush time by a ``before_flush`` listener, which compares
+  each changed row's values before and after.
+
+Bulk loads that bypass both (``benchmarks/``) run ``rebuild`` afterwards, and
+``flask reports rebuild-rollups`` repairs the tables from the ledger at any time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import delete, event, inspect, select
+from sqlalchemy.orm import Session, UOWTransaction
+
+from membership.extensions import db
+from membership.ledger import records
+from membership.models import CheckoutAttempt, Payment, RecurringSupport
+from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
+
+# Statuses after which a recurring support no longer brings money in. ``past_due`` still
+# counts as active: Stripe is retrying, and the at-risk report lists it.
+ENDED_STATUSES = frozenset({"canceled", "unpaid", "paused"})
+NEVER_STARTED_STATUSES = frozenset({"incomplete", "incomplete_expired"})
+RECURRING_FREQUENCIES = ("monthly", "annual")
+# Statuses under which a dispute holds the payment's money (Payment.net_minor's rule).
+DISPUTE_HOLDS_MONEY = frozenset({"disputed", "dispute_lost"})
+
+PAYMENT_FIELDS = (
+    "paid_at",
+    "currency",
+    "frequency",
+    "amount_minor",
+    "amount_refunded_minor",
+    "amount_disputed_minor",
+    "status",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+)
+RECURRING_FIELDS = (
+    "started_at",
+    "status",
+    "ended_at",
+    "canceled_at",
+    "status_as_of",
+    "currency",
+    "frequency",
+    "amount_minor",
+)
+ATTEMPT_FIELDS = (
+    "created_at",
+    "currency",
+    "status",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+)
+_TRACKED = {Payment: PAYMENT_FIELDS, RecurringSupport: RECURRING_FIELDS}
+_TRACKED[CheckoutAttempt] = ATTEMPT_FIELDS
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one ledger row adds to one rollup row: the row's key and the sums added."""
+
+    model: Any
+    key: tuple[str | int, ...]
+    sums: Mapping[str, int]
+
+
+# -- Contributions: the one definition of what each ledger row counts for -----------------
+
+
+def month_of(moment: datetime) -> str:
+    """The calendar month (UTC) a moment belongs to, as ``YYYY-MM``."""
+    return moment.astimezone(UTC).strftime("%Y-%m")
+
+
+SOURCE_DIMENSIONS = ("source", "utm_source", "utm_medium", "utm_campaign")
+
+
+def _by_source(
+    month: str, currency: str, values: Mapping[str, Any], sums: Mapping[str, int]
+) -> list[Contribution]:
+    """The same sums under each source dimension (article, utm_source, medium, campaign)."""
+    return [
+        Contribution(MonthlySource, (month, currency, dimension, values.get(dimension) or ""), sums)
+        for dimension in SOURCE_DIMENSIONS
+    ]
+
+
+def payment_contributions(values: Mapping[str, Any]) -> list[Contribution]:
+    """A payment counts in the month it was paid, in its currency, net of refunds and
+    of disputed money while a dispute holds it or was lost."""
+    if values.get("paid_at") is None or not values.get("currency"):
+        return []
+    held = (values["amount_disputed_minor"] or 0) if values["status"] in DISPUTE_HOLDS_MONEY else 0
+    sums = {
+        "payments": 1,
+        "gross_minor": values["amount_minor"] or 0,
+        "refunded_minor": values["amount_refunded_minor"] or 0,
+        "disputed_minor": held,
+    }
+    month, currency = month_of(values["paid_at"]), values["currency"].upper()
+    return [
+        Contribution(MonthlyRevenue, (month, currency, values.get("frequency") or ""), sums),
+        *_by_source(month, currency, values, sums),
+    ]
+
+
+def recurring_contributions(values: Mapping[str, Any]) -> list[Contribution]:
+    """A recurring support counts once it has started (paid or active) with known terms:
+    one support in the cell of its start month and its end month (``""`` while it goes on)."""
+    started = values.get("started_at")
+    if (
+        started is None
+        or values.get("status") in NEVER_STARTED_STATUSES
+        or values.get("frequency") not in RECURRING_FREQUENCIES
+        or not values.get("currency")
+    ):
+        return []
+    end_month, lasted = "", -1
+    if values["status"] in ENDED_STATUSES:
+        ended = values.get("ended_at") or values.get("canceled_at") or values.get("status_as_of")
+        ended = max(ended or started, started)
+        end_month, lasted = month_of(ended), whole_months_between(started, ended)
+    key = (month_of(started), end_month, lasted, values["currency"].upper(), values["frequency"])
+    return [
+        Contribution(
+            RecurringFlow, key, {"supports": 1, "amount_minor": values["amount_minor"] or 0}
+        )
+    ]
+
+
+def attempt_contributions(values: Mapping[str, Any]) -> list[Contribution]:
+    """A press of Continue counts in its source's attempts; once paid, also as a conversion."""
+    if values.get("created_at") is None or not values.get("currency"):
+        return []
+    sums = {"attempts": 1, "attempts_paid": 1 if values.get("status") == "paid" else 0}
+    return _by_source(month_of(values["created_at"]), values["currency"].upper(), values, sums)
+
+
+def whole_months_between(start: datetime, end: datetime) -> int:
+    """Whole months from ``start`` to ``end``: Jan 15 to Feb 14 is 0, to Feb 15 is 1."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if (end.day, end.time()) < (start.day, start.time()):
+        months -= 1
+    return max(months, 0)
+
+
+_CONTRIBUTIONS = {
+    Payment: payment_contributions,
+    RecurringSupport: recurring_contributions,
+    CheckoutAttempt: attempt_contributions,
+}
+
+
+# -- Applying deltas ------------------------------------------------------------------------
+
+
+class Deltas:
+    """Changes to rollup rows, added up per row before they are written."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[Any, tuple[str | int, ...]], dict[str, int]] = {}
+
+    def add(self, contributions: Iterable[Contribution], sign: int) -> None:
+        for c in contributions:
+            row = self.rows.setdefault((c.model, c.key), defaultdict(int))
+            for column, value in c.sums.items():
+                row[column] += sign * value
+
+    def change(self, before: list[Contribution], after: list[Contribution]) -> None:
+        if before != after:
+            self.add(before, -1)
+            self.add(after, +1)
+
+    def write(self) -> None:
+        """One upsert statement per rollup table, a row per rollup row that really changes;
+        nothing when none does. Rows go in key order, so concurrent transactions take
+        their row locks in the same order (no deadlock on PostgreSQL)."""
+        by_model: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        for (model, key), sums in sorted(self.rows.items(), key=_table_then_key):
+            if not any(sums.values()):
+                continue
+            keys = dict(zip(_key_columns(model), key, strict=True))
+            by_model[model].append({**_zero_sums(model), **keys, **sums})
+        dialect = records.connection().dialect.name
+        for model, params in by_model.items():
+            _upsert(dialect, model).run_many(params)
+        self.rows.clear()
+
+
+def _table_then_key(item: tuple[tuple[Any, tuple[str | int, ...]], Any]) -> tuple[Any, ...]:
+    (model, key), _ = item
+    return (model.__tablename__, *key)
+
+
+@cache
+def _key_columns(model: Any) -> tuple[str, ...]:
+    return tuple(column.key for column in model.__table__.primary_key.columns)
+
+
+_SUM_COLUMNS = {
+    MonthlyRevenue: ("payments", "gross_minor", "refunded_minor", "disputed_minor"),
+    RecurringFlow: ("supports", "amount_minor"),
+    MonthlySource: (
+        "payments",
+        "gross_minor",
+        "refunded_minor",
+        "disputed_minor",
+        "attempts",
+        "attempts_paid",
+    ),
+}
+
+
+def _zero_sums(model: Any) -> dict[str, Any]:
+    return dict.fromkeys(_SUM_COLUMNS[model], 0)
+
+
+@cache
+def _upsert(dialect: str, model: Any) -> records.Prepared:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE SET sum = sum + excluded.sum``, built once."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = model.__table__
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return records.Prepared(
+        statement.on_conflict_do_update(
+            index_elements=_key_columns(model),
+            set_={c: table.c[c] + statement.excluded[c] for c in _SUM_COLUMNS[model]},
+        )
+    )
+
+
+# -- Watching the ledger ---------------------------------------------------------------------
+
+
+def _watch(model: Any, contributions: Any) -> None:
+    """Move a ledger row's contributions whenever the ledger writes it."""
+
+    def moved(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
+        deltas = Deltas()
+        if before is None:
+            deltas.add(contributions(after), +1)
+        else:
+            deltas.change(contributions(before), contributions(after))
+        if deltas.rows:
+            deltas.write()
+
+    records.watch(model.__table__, moved)
+
+
+for _model, _contributions in _CONTRIBUTIONS.items():
+    _watch(_model, _contributions)
+
+
+@event.listens_for(Session, "before_flush")
+def _count_orm_changes(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    """Move the contributions of every tracked row the ORM is about to write."""
+    deltas = Deltas()
+    for obj in session.new:
+        contributions = _CONTRIBUTIONS.get(type(obj))
+        if contributions is not None:
+            _fill_defaults(obj, _TRACKED[type(obj)])
+            deltas.add(contributions(_current(obj, _TRACKED[type(obj)])), +1)
+    for obj in session.dirty:
+        contributions = _CONTRIBUTIONS.get(type(obj))
+        if contributions is not None and session.is_modified(obj):
+            before, after = _before_and_after(obj, _TRACKED[type(obj)])
+            deltas.change(contributions(before), contributions(after))
+    for obj in session.deleted:
+        contributions = _CONTRIBUTIONS.get(type(obj))
+        if contributions is not None:
+            deltas.add(contributions(_before_and_after(obj, _TRACKED[type(obj)])[0]), -1)
+    if deltas.rows:
+        deltas.write()
+
+
+def _fill_defaults(obj: Any, fields: Iterable[str]) -> None:
+    """Give a new row the column defaults it would get at INSERT (``created_at=now``)
+    now, so that what is counted is what is written."""
+    columns = obj.__table__.columns
+    for field in fields:
+        default = columns[field].default
+        if getattr(obj, field) is None and default is not None:
+            value = default.arg if default.is_scalar else default.arg(None)
+            setattr(obj, field, value)
+
+
+def _current(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
+    return {field: getattr(obj, field) for field in fields}
+
+
+def _before_and_after(obj: Any, fields: Iterable[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each field's value as last written to the database, and as it is now."""
+    attrs = inspect(obj).attrs
+    before, after = {}, {}
+    for field in fields:
+        history = attrs[field].load_history()
+        if history.deleted:
+            before[field] = history.deleted[0]
+            after[field] = history.added[0] if history.added else None
+        else:
+            now = getattr(obj, field)
+            before[field] = after[field] = now
+    return before, after
+
+
+def _remember_old_values() -> None:
+    """Make the ORM load a tracked column's old value before it is overwritten, so the
+    flush listener can take the old contribution away even if the row was expired."""
+    for model, fields in _TRACKED.items():
+        for field in fields:
+            event.listen(getattr(model, field), "set", _ignore, active_history=True)
+
+
+def _ignore(target: Any, value: Any, oldvalue: Any, initiator: Any) -> None:
+    return None
+
+
+_remember_old_values()
+
+
+# -- Rebuilding from the ledger --------------------------------------------------------------
+
+REBUILD_BATCH = 5000
+
+
+def rebuild() -> dict[str, int]:
+    """Recompute every rollup from the ledger (in the caller's transaction); returns how
+    many ledger rows were read per kind. Uses the same contributions as the live path,
+    so a rebuild and the live upkeep can only agree or reveal a missed hook."""
+    session = db.session
+    for model in (MonthlyRevenue, RecurringFlow, MonthlySource):
+        session.execute(delete(model))
+    deltas = Deltas()
+    counts = {
+        "payments": _add_all(deltas, Payment, PAYMENT_FIELDS, payment_contributions),
+        "recurring_supports": _add_all(
+            deltas, RecurringSupport, RECURRING_FIELDS, recurring_contributions
+        ),
+        "checkout_attempts": _add_all(
+            deltas, CheckoutAttempt, ATTEMPT_FIELDS, attempt_contributions
+        ),
+    }
+    deltas.write()
+    return counts
+
+
+def _add_all(deltas: Deltas, model: Any, fields: Iterable[str], contributions: Any) -> int:
+    count = 0
+    for row in _stream(model, fields):
+        deltas.add(contributions(row), +1)
+        count += 1
+    return count
+
+
+def _stream(model: Any, fields: Iterable[str]) -> Iterator[Any]:
+    query = select(*[getattr(model, f) for f in fields]).execution_options(yield_per=REBUILD_BATCH)
+    yield from db.session.execute(query).mappings()

@@ -1,0 +1,156 @@
+"""Staff reports: the dashboard, supporters, sources, at risk, cohorts and CSV exports.
+
+Views parse the query string, call one report function and render it. Every page needs
+a signed-in staff account; exports need an admin. Opening a supporter's detail and
+every export are written to the audit log (by supporter id, never by email).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from functools import partial
+
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+
+from membership import money
+from membership.extensions import db
+from membership.reports import charts, export
+from membership.reports.at_risk import at_risk_report
+from membership.reports.cohorts import RETENTION_MONTHS, cohorts_report
+from membership.reports.dashboard import FREQUENCIES, dashboard
+from membership.reports.periods import InvalidPeriod, Period, parse_period
+from membership.reports.sources import DIMENSION_TITLES, sources_report
+from membership.reports.supporters import SupporterNotFound, supporter_detail, supporters_page
+from membership.staff import audit
+from membership.staff.access import admin_required, staff_required
+from membership.staff.audit import record_audit
+
+blueprint = Blueprint("reports", __name__, url_prefix="/staff")
+
+MAX_PAGE = 10_000
+
+
+def _period() -> Period:
+    try:
+        return parse_period(request.args.get("from"), request.args.get("to"))
+    except InvalidPeriod as exc:
+        abort(400, str(exc))
+
+
+@blueprint.get("/")
+@staff_required
+def dashboard_page() -> str:
+    """The dashboard for a period (this month by default) against the one before it."""
+    figures = dashboard(_period())
+    revenue_charts = {
+        currency: charts.stacked_bars(
+            [bar.month for bar in bars],
+            {f: [bar.net_by_frequency[f] for bar in bars] for f in FREQUENCIES},
+            title=f"Net revenue by month and frequency, {currency}",
+            format_value=partial(money.format_money, currency=currency),
+        )
+        for currency, bars in figures.revenue_chart.items()
+    }
+    active_chart = charts.line(
+        [month for month, _ in figures.active_chart],
+        [count for _, count in figures.active_chart],
+        title="Active recurring supporters at the end of each month",
+    )
+    return render_template(
+        "reports/dashboard.html",
+        d=figures,
+        frequencies=FREQUENCIES,
+        revenue_charts=revenue_charts,
+        active_chart=active_chart,
+    )
+
+
+@blueprint.get("/supporters")
+@staff_required
+def supporters_list() -> str:
+    """Supporters, newest first, searchable by email or name."""
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+        abort(400, f"page must be a whole number from 1 to {MAX_PAGE}")
+    result = supporters_page(request.args.get("q", ""), int(page))
+    return render_template("reports/supporters.html", result=result)
+
+
+@blueprint.get("/supporters/<int:supporter_id>")
+@staff_required
+def supporter_page(supporter_id: int) -> str:
+    """One supporter's payments, recurring support, reminders and sources (audited)."""
+    try:
+        detail = supporter_detail(supporter_id)
+    except SupporterNotFound:
+        abort(404)
+    record_audit(audit.VIEW_SUPPORTER, target=str(supporter_id))
+    db.session.commit()
+    return render_template("reports/supporter.html", detail=detail)
+
+
+@blueprint.get("/reports/sources")
+@staff_required
+def sources_page() -> str:
+    return render_template(
+        "reports/sources.html", report=sources_report(_period()), titles=DIMENSION_TITLES
+    )
+
+
+@blueprint.get("/reports/at-risk")
+@staff_required
+def at_risk_page() -> str:
+    return render_template("reports/at_risk.html", report=at_risk_report())
+
+
+@blueprint.get("/reports/cohorts")
+@staff_required
+def cohorts_page() -> str:
+    return render_template(
+        "reports/cohorts.html", cohorts=cohorts_report(), retention_months=RETENTION_MONTHS
+    )
+
+
+def _day(name: str) -> date | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return export.parse_day(value)
+    except export.InvalidPeriod as exc:
+        abort(400, str(exc))
+
+
+@blueprint.get("/exports/payments.csv")
+@admin_required
+def export_payments() -> Response:
+    """The payments CSV of ``flask export payments``, streamed row by row (audited)."""
+    since, until = _day("since"), _day("until")
+    try:
+        lines = export.payment_rows(since, until)
+    except export.InvalidPeriod as exc:
+        abort(400, str(exc))
+    record_audit(audit.EXPORT_PAYMENTS, target=f"{since or ''}..{until or ''}")
+    db.session.commit()
+    return _csv(lines, "payments.csv")
+
+
+@blueprint.get("/exports/supporters.csv")
+@admin_required
+def export_supporters() -> Response:
+    """The supporters CSV of ``flask export supporters``, streamed row by row (audited)."""
+    record_audit(audit.EXPORT_SUPPORTERS)
+    db.session.commit()
+    return _csv(export.supporter_rows(), "supporters.csv")
+
+
+def _csv(lines: Iterator[str], filename: str) -> Response:
+    return Response(
+        stream_with_context(lines),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

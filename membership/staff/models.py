@@ -1,0 +1,102 @@
+"""Staff accounts and the audit log of what staff did.
+
+A staff account holds what sign-in needs and nothing more: an email to sign in with,
+an argon2 hash, a role, the TOTP secret once enrolled, and the counters of the lockout.
+The audit log names the staff member, the action, the target (an id, never a
+supporter's email or name), the time and the address the request came from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from membership import clock
+from membership.extensions import db
+from membership.models import UTCDateTime, normalise_email
+
+ROLES = ("admin", "viewer")
+
+
+class StaffUser(db.Model):  # type: ignore[name-defined]
+    """Someone of the newsroom who may look at reports: an admin or a viewer."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role_known"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Normalised (membership.models.normalise_email), so sign-in ignores case and spaces.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(10))
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Base32 secret of the authenticator app; NULL until enrolled.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last TOTP time step accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Failed sign-ins in a row, and until when sign-in is refused (a growing delay).
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of the session's user id: bumping it signs out every session of the account.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+    def __init__(self, **kwargs: object) -> None:
+        if isinstance(kwargs.get("email"), str):
+            kwargs["email"] = normalise_email(str(kwargs["email"]))
+        super().__init__(**kwargs)
+
+    # Flask-Login's user interface.
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        """The id kept in the session: changing the version ends every older session."""
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def totp_enrolled(self) -> bool:
+        return self.totp_secret is not None
+
+
+class AuditEntry(db.Model):  # type: ignore[name-defined]
+    """One thing a staff member did (or tried): who, what, to which id, when, from where."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_entries_at", "at"),
+        Index("ix_audit_entries_staff_user_id_at", "staff_user_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # Kept when the account is deleted: the email at the time still says who it was.
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    staff_email: Mapped[str | None] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(40))
+    # An id (supporter id, export period, staff email for account changes), never a
+    # supporter's email or name.
+    target: Mapped[str | None] = mapped_column(String(200))
+    # Why, in a word or two ("wrong_password", "locked"); never personal data.
+    detail: Mapped[str | None] = mapped_column(String(100))
+    remote_addr: Mapped[str | None] = mapped_column(String(45))
