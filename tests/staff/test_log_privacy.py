@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 def test_the_request_log_drops_query_strings(app, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="werkzeug")
-    server = make_server("127.0.0.1", 0, app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)  # shutdown never waits on a request
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
