@@ -103,13 +103,7 @@ class Prepared:
 
     def _execute(self, params: dict[str, Any]) -> Any:
         conn, compiled, cursor = self._prepare()
-        arguments = self._arguments(compiled, params)
-        try:
-            cursor.execute(compiled.sql, arguments)
-        except conn.dialect.loaded_dbapi.Error as error:
-            raise DBAPIError.instance(
-                compiled.sql, arguments, error, conn.dialect.loaded_dbapi.Error
-            ) from error
+        _call_driver(conn, cursor.execute, compiled.sql, self._arguments(compiled, params))
         return compiled, cursor
 
     def rows(self, **params: Any) -> list[dict[str, Any]]:
@@ -138,13 +132,19 @@ class Prepared:
         """Execute a statement that returns no rows once per parameter set, in one call."""
         conn, compiled, cursor = self._prepare()
         arguments = [self._arguments(compiled, params) for params in rows]
-        try:
-            cursor.executemany(compiled.sql, arguments)
-        except conn.dialect.loaded_dbapi.Error as error:
-            raise DBAPIError.instance(
-                compiled.sql, arguments, error, conn.dialect.loaded_dbapi.Error
-            ) from error
+        _call_driver(conn, cursor.executemany, compiled.sql, arguments)
         cursor.close()
+
+
+def _call_driver(
+    conn: Connection, call: Callable[[str, Any], Any], sql: str, arguments: Any
+) -> None:
+    """Run one driver call, raising the driver's errors as SQLAlchemy's (IntegrityError, the
+    OperationalError of a deadlock, ...) as SQLAlchemy itself would."""
+    try:
+        call(sql, arguments)
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(sql, arguments, error, conn.dialect.loaded_dbapi.Error) from error
 
 
 def _row(columns: tuple[tuple[str, Processor], ...], row: Any) -> dict[str, Any]:
