@@ -109,6 +109,7 @@ class Prepared:
     def rows(self, **params: Any) -> list[dict[str, Any]]:
         compiled, cursor = self._execute(params)
         fetched = cursor.fetchall()
+        cursor.close()
         return [_row(compiled.columns, row) for row in fetched]
 
     def first(self, **params: Any) -> dict[str, Any] | None:
