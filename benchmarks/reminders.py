@@ -94,16 +94,7 @@ def add_due_reminders(count: int) -> None:
 def prebuilt_messages(settings: Any) -> list[tuple[str, bytes]]:
     """The same emails the sender will build, built here untimed for the baseline."""
     rows = db.session.execute(
-        select(
-            Reminder.id,
-            Reminder.token,
-            Reminder.email,
-            Reminder.frequency,
-            Reminder.amount_minor,
-            Reminder.currency,
-            Reminder.source,
-            Reminder.attempts,
-        ).where(Reminder.status == "scheduled")
+        select(*sender.MESSAGE_COLUMNS).where(Reminder.status == "scheduled")
     ).all()
     db.session.rollback()
     messages = []

@@ -78,6 +78,19 @@ class Claimed:
     attempts: int
 
 
+# What a claimed reminder's email is built from.
+MESSAGE_COLUMNS = (
+    Reminder.id,
+    Reminder.token,
+    Reminder.email,
+    Reminder.frequency,
+    Reminder.amount_minor,
+    Reminder.currency,
+    Reminder.source,
+    Reminder.attempts,
+)
+
+
 def worker_name() -> str:
     """Who holds a claim: host, process and a random suffix (several workers per process)."""
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -177,16 +190,7 @@ def _claim(settings: Settings, now: datetime, worker: str, size: int) -> list[Cl
             attempts=Reminder.attempts + 1,
             updated_at=now,
         )
-        .returning(
-            Reminder.id,
-            Reminder.token,
-            Reminder.email,
-            Reminder.frequency,
-            Reminder.amount_minor,
-            Reminder.currency,
-            Reminder.source,
-            Reminder.attempts,
-        )
+        .returning(*MESSAGE_COLUMNS)
         .execution_options(synchronize_session=False)
     ).all()
     db.session.commit()

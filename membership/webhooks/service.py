@@ -129,7 +129,10 @@ def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Re
 
 
 def _lock_ids(event: dict[str, Any]) -> list[int]:
-    """The locks on what the event is about; taken as it is stored (PostgreSQL)."""
+    """The locks on what the event is about, taken as it is stored (PostgreSQL; SQLite's
+    single writer needs none)."""
+    if db.engine.dialect.name != "postgresql":
+        return []
     return locks.lock_ids(subjects_of(event["type"], event["data"]["object"]))
 
 
