@@ -118,7 +118,9 @@ def _keep_extension_hooks_to(app: Flask, blueprints: tuple[str, ...]) -> None:
     in; app-wide, the hooks cost every other request (the support page, Stripe's webhooks)
     some 80 us for nothing.
     """
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
+    app_hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in app_hooks:  # absent when RATELIMIT_ENABLED is off
+        app_hooks.remove(limiter._check_request_limit)
     owned = (limiter, login_manager)
     for hooks in (app.after_request_funcs, app.teardown_request_funcs):
         theirs = [

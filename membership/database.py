@@ -54,6 +54,20 @@ MAX_LEDGER_ATTEMPTS = 5
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
 
+def describe_error(error: BaseException) -> str:
+    """What went wrong, fit for logs and ``stripe_events.last_error``: for a database error
+    its class and primary message only. Statements' values are hidden already
+    (``hide_parameters``), but PostgreSQL's detail line can quote a row's key, such as a
+    supporter's email."""
+    original = getattr(error, "orig", None)
+    diagnostic = getattr(original, "diag", None)
+    if isinstance(error, DBAPIError) and diagnostic is not None:
+        return f"{type(original).__name__}: {diagnostic.message_primary}"
+    if isinstance(error, DBAPIError) and original is not None:
+        return f"{type(original).__name__}: {original}"  # sqlite3 names columns, not values
+    return f"{type(error).__name__}: {error}"
+
+
 def is_write_conflict(error: BaseException) -> bool:
     """True when the database aborted the transaction in favour of a concurrent one."""
     return getattr(getattr(error, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
@@ -77,7 +91,8 @@ def run_ledger_transaction(engine: Engine, work: Callable[[Connection], T]) -> T
     bookkeeping cost as much as a statement.
     """
     for attempt in range(1, MAX_LEDGER_ATTEMPTS + 1):
-        with engine.connect() as connection, ledger_writer_turn(engine.url):
+        # The turn first: a writer queued on SQLite holds no pooled connection while it waits.
+        with ledger_writer_turn(engine.url), engine.connect() as connection:
             token = ledger_connection.set(connection)
             try:
                 return work(connection)

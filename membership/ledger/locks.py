@@ -58,6 +58,11 @@ def hold(**things: str | None) -> None:
     hold_ids(lock_ids(things))
 
 
+def hold_each(kind: str, values: list[str | None]) -> None:
+    """Lock several things of one kind (the payments of a subscription)."""
+    hold_ids(sorted({_lock_id(f"{kind}:{value}") for value in values if value}))
+
+
 def hold_ids(ids: list[int]) -> None:
     """Take these locks (in this order: ascending, so that two events never wait for each
     other in a cycle over the things they name up front), unless already held."""

@@ -145,7 +145,14 @@ def _call_driver(
     try:
         call(sql, arguments)
     except conn.dialect.loaded_dbapi.Error as error:
-        raise DBAPIError.instance(sql, arguments, error, conn.dialect.loaded_dbapi.Error) from error
+        raise DBAPIError.instance(
+            sql,
+            arguments,
+            error,
+            conn.dialect.loaded_dbapi.Error,
+            hide_parameters=conn.engine.hide_parameters,  # emails, names, payloads: never logged
+            dialect=conn.dialect,
+        ) from error
 
 
 def _row(columns: tuple[tuple[str, Processor], ...], row: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam
 
 from membership import clock
+from membership.ledger import locks
 from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
 from membership.ledger.records import Prepared, Record, fetch_one, select_all
 from membership.models import Payment, RecurringSupport
@@ -115,7 +116,12 @@ def save_recurring(recurring: Record) -> None:
     if learnt_frequency and recurring["frequency"]:
         # Rare (a renewal recorded before any event said monthly or annual), and one by one
         # so that the report rollups see each payment move.
-        for row in _PAYMENTS_WITHOUT_FREQUENCY.rows(recurring_id=recurring["id"]):
+        rows = _PAYMENTS_WITHOUT_FREQUENCY.rows(recurring_id=recurring["id"])
+        intents = [row["stripe_payment_intent_id"] for row in rows]
+        if any(intents):  # a refund may be changing one of them: lock, then read them again
+            locks.hold_each("payment_intent", intents)
+            rows = _PAYMENTS_WITHOUT_FREQUENCY.rows(recurring_id=recurring["id"])
+        for row in rows:
             payment = Record(PAYMENTS, row, stored=True)
             payment["frequency"] = recurring["frequency"]
             payment.save()

@@ -58,7 +58,7 @@ def at_risk_report() -> AtRiskReport:
         select(RecurringSupport, Supporter.email)
         .outerjoin(Supporter, RecurringSupport.supporter_id == Supporter.id)
         .where(RecurringSupport.status.in_(AT_RISK_STATUSES))
-        .order_by(RecurringSupport.status_as_of, RecurringSupport.id)
+        .order_by(RecurringSupport.status_as_of.asc().nulls_last(), RecurringSupport.id)
         .limit(MAX_ROWS)
     )
     past_due = [

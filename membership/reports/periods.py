@@ -45,7 +45,7 @@ def this_month() -> str:
 
 def parse_month(text: str) -> str:
     value = text.strip()
-    if _MONTH.fullmatch(value) and 1 <= int(value[5:7]) <= 12 and int(value[:4]) >= 1970:
+    if _MONTH.fullmatch(value) and 1 <= int(value[5:7]) <= 12 and 1970 <= int(value[:4]) <= 9998:
         return value
     raise InvalidPeriod(f"{text!r} is not a month: write it YYYY-MM, say 2026-11")
 

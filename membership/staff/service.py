@@ -200,6 +200,9 @@ def complete_sign_in(user: StaffUser, now: datetime | None = None) -> None:
 
 
 def record_sign_out(user: StaffUser) -> None:
+    """Sign-out ends every session of the account, on the server: sessions live only in
+    the signed cookie, so a copy of it taken earlier would otherwise go on working."""
+    user.session_version += 1
     record_audit(audit.SIGN_OUT, staff=user)
     db.session.commit()
 
@@ -254,10 +257,20 @@ def enrol_totp(user: StaffUser, secret: str, code: str, now: datetime | None = N
     db.session.commit()
 
 
-def remove_totp(user: StaffUser, password: str) -> None:
-    """Drop the second factor after the password confirms it is the user; committed."""
+def _confirm_password(user: StaffUser, password: str, now: datetime) -> None:
+    """The current password, asked again before a change: wrong answers count towards the
+    account's lockout exactly as at sign-in, so a stolen session cannot guess it."""
+    if is_locked(user, now):
+        _refuse(user, "locked", now, count=False)
+        raise WrongPassword("Too many wrong passwords: wait a while, then try again.")
     if not _password_matches(user.password_hash, password):
+        _refuse(user, "wrong_password", now, count=True)
         raise WrongPassword("That is not your current password.")
+
+
+def remove_totp(user: StaffUser, password: str, now: datetime | None = None) -> None:
+    """Drop the second factor after the password confirms it is the user; committed."""
+    _confirm_password(user, password, now or clock.now())
     user.totp_secret = None
     user.totp_enrolled_at = None
     user.totp_last_step = None
@@ -270,8 +283,8 @@ def change_password(user: StaffUser, current: str, new: str, now: datetime | Non
 
     The caller signs the current session in again (its id carries the new version).
     """
-    if not _password_matches(user.password_hash, current):
-        raise WrongPassword("That is not your current password.")
+    now = now or clock.now()
+    _confirm_password(user, current, now)
     user.password_hash = hash_password(new)
     user.password_changed_at = now or clock.now()
     user.session_version += 1

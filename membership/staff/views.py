@@ -171,6 +171,7 @@ def profile() -> str:
 
 
 @blueprint.route("/profile/password", methods=["POST"])
+@limiter.shared_limit(SIGN_IN_RATE_LIMIT, scope="staff_sign_in")
 @signed_in_required
 def change_password() -> Response | tuple[str, int]:
     """New password; every other session of the account ends."""
@@ -220,6 +221,7 @@ def enrol_totp() -> Response | tuple[str, int]:
 
 
 @blueprint.route("/profile/totp/remove", methods=["POST"])
+@limiter.shared_limit(SIGN_IN_RATE_LIMIT, scope="staff_sign_in")
 @signed_in_required
 def remove_totp() -> Response | tuple[str, int]:
     """Turn the second factor off (the password confirms it is really the user)."""

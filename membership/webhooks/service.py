@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 
 from membership import clock, stripe_gateway
 from membership.config import Settings
 from membership.database import (
+    describe_error,
     insert_row_unless_exists,
     is_write_conflict,
     run_ledger_transaction,
@@ -239,8 +241,14 @@ def _handle_and_commit(
         connection.rollback()
         if is_write_conflict(exc):
             raise  # a deadlock, not a failure of this event: run_ledger_transaction retries
-        log.exception("stripe event %s (%s) failed", row["id"], event["type"])
-        _record_failure(connection, row, f"{type(exc).__name__}: {exc}"[:2000])
+        error = describe_error(exc)
+        if isinstance(exc, DBAPIError):
+            # No traceback: its last line would repeat the database's own detail, which can
+            # quote a supporter's email ("Key (email)=(...) already exists").
+            log.error("stripe event %s (%s) failed: %s", row["id"], event["type"], error)
+        else:
+            log.exception("stripe event %s (%s) failed", row["id"], event["type"])
+        _record_failure(connection, row, error[:2000])
         return Outcome.FAILED
     return Outcome.PROCESSED
 

@@ -55,6 +55,8 @@ def test_dashboard_draws_its_charts_inline_without_scripts(
     ("path", "message"),
     [
         ("/staff/?from=2026-13", "is not a month"),
+        ("/staff/?from=9999-12", "is not a month"),
+        ("/staff/reports/sources?from=9999-12", "is not a month"),
         ("/staff/?from=2026-05&to=2026-04", "ends (2026-04) before it starts"),
         ("/staff/reports/sources?from=nov", "is not a month"),
         ("/staff/supporters?page=0", "page must be"),
@@ -62,7 +64,17 @@ def test_dashboard_draws_its_charts_inline_without_scripts(
         ("/staff/exports/payments.csv?since=2026-02-30", "is not a day"),
         ("/staff/exports/payments.csv?since=2026-03-01&until=2026-03-01", "the period is empty"),
     ],
-    ids=["month-13", "ends-before-start", "not-a-month", "page-0", "page-text", "bad-day", "empty"],
+    ids=[
+        "month-13",
+        "year-9999",
+        "sources-year-9999",
+        "ends-before-start",
+        "not-a-month",
+        "page-0",
+        "page-text",
+        "bad-day",
+        "empty",
+    ],
 )
 def test_bad_query_gets_400_with_a_message(
     signed_in_client: Callable[..., Any], path: str, message: str

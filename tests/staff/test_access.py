@@ -7,6 +7,7 @@ from flask import Flask
 
 from membership import create_app
 from membership.staff import service
+from membership.staff.service import LOCK_AFTER_FAILURES
 from tests.conftest import app_environ, csrf_token, sign_in
 
 STAFF_PAGES = [
@@ -157,3 +158,52 @@ def test_a_session_without_its_sign_in_time_is_not_signed_in(signed_in_client) -
     with client.session_transaction() as session:
         del session["staff_signed_in_at"]
     assert client.get("/staff/profile").status_code == 302
+
+
+def test_sign_out_ends_a_copy_of_the_session_cookie_too(app: Flask, signed_in_client) -> None:
+    """Sessions live in the signed cookie: sign-out must end them on the server as well."""
+    client = signed_in_client("viewer")
+    copied = client.get_cookie("session")
+    assert copied is not None
+    response = client.post(
+        "/staff/logout", data={"csrf_token": csrf_token(client, "/staff/logout")}
+    )
+    assert response.status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", copied.value)
+    assert thief.get("/staff/supporters").headers["Location"].startswith("/staff/login")
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "totp"),
+    [
+        ("/staff/profile/password", "current", False),
+        ("/staff/profile/totp/remove", "password", True),
+    ],
+    ids=["change-password", "remove-second-factor"],
+)
+def test_wrong_passwords_on_the_profile_count_towards_the_lockout(
+    signed_in_client, staff_row, path, field, totp
+) -> None:
+    """A stolen session cannot guess the password on the profile page without limit."""
+    client = signed_in_client("viewer", totp=totp)
+    for _ in range(LOCK_AFTER_FAILURES):
+        data = {
+            "csrf_token": csrf_token(client, "/staff/profile"),
+            field: "not the password",
+            "new": "another long password",
+            "confirm": "another long password",
+        }
+        assert client.post(path, data=data).status_code == 400
+    row = staff_row(client.staff.id)
+    assert row.failed_count == LOCK_AFTER_FAILURES
+    assert row.locked_until is not None
+    data = {
+        "csrf_token": csrf_token(client, "/staff/profile"),
+        field: client.staff.password,  # now even the right one waits for the pause to end
+        "new": "another long password",
+        "confirm": "another long password",
+    }
+    response = client.post(path, data=data)
+    assert response.status_code == 400
+    assert "Too many wrong passwords" in response.get_data(as_text=True)

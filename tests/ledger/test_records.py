@@ -1,0 +1,48 @@
+"""The ledger's prepared statements keep SQLAlchemy's guarantees: errors are SQLAlchemy's,
+and never carry the values of the statement (emails, names, whole Stripe payloads)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from membership.database import describe_error
+from membership.extensions import db
+from membership.ledger.records import Record
+from membership.models import Supporter
+
+
+def new_supporter(email: str) -> Record:
+    return Record(
+        Supporter.__table__,
+        {
+            "email": email,
+            "name": "Alice Reader",
+            "stripe_customer_id": None,
+            "created_at": datetime(2026, 11, 28, tzinfo=UTC),
+        },
+        stored=False,
+    )
+
+
+def test_a_driver_error_is_sqlalchemys_and_hides_the_values(app_ctx: None) -> None:
+    new_supporter("alice@example.org").save()
+    with pytest.raises(IntegrityError) as raised:
+        new_supporter("alice@example.org").save()  # the same email: unique
+    db.session.rollback()
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(raised.value)
+    assert "Alice Reader" not in str(raised.value)
+    # What is logged and stored of it names no value, not even the key PostgreSQL quotes.
+    described = describe_error(raised.value)
+    assert described.startswith(("UniqueViolation", "IntegrityError"))
+    assert "alice@example.org" not in described and "Alice Reader" not in described
+
+
+def test_rows_come_back_with_their_python_types(app_ctx: None) -> None:
+    supporter = new_supporter("bob@example.org")
+    supporter.save()
+    assert isinstance(supporter["id"], int)
+    assert supporter["created_at"] == datetime(2026, 11, 28, tzinfo=UTC)
+    assert supporter["created_at"].tzinfo is not None  # UTC on SQLite as on PostgreSQL
