@@ -19,7 +19,7 @@ from typing import Any
 import flask_migrate
 import pyotp
 import pytest
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
@@ -138,6 +138,16 @@ def csrf_token(client: FlaskClient, path: str = "/support") -> str:
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
     assert match, "the page has no CSRF token"
     return match.group(1)
+
+
+def from_dashboard(client: FlaskClient, path: str) -> str:
+    """An export URL as the dashboard links to it: with the session's CSRF token."""
+    if has_app_context():
+        # A test's own app context is shared by the client's requests, and Flask-WTF keeps
+        # the first token it made in it; a browser's requests each start afresh.
+        g.pop("csrf_token", None)
+    separator = "&" if "?" in path else "?"
+    return f"{path}{separator}csrf_token={csrf_token(client, '/staff/')}"
 
 
 def post_checkout(client: FlaskClient, **fields: Any) -> Any:

@@ -12,6 +12,8 @@ from datetime import date
 from functools import partial
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
 
 from membership import money
 from membership.extensions import db
@@ -112,6 +114,16 @@ def cohorts_page() -> str:
     )
 
 
+def _from_our_own_page() -> None:
+    """A download must start from the dashboard. A hostile page can send a signed-in
+    admin's browser to an export URL (SameSite=Lax lets top-level GETs carry the cookie),
+    but cannot know the session's CSRF token, which the dashboard's export links carry."""
+    try:
+        validate_csrf(request.args.get("csrf_token", ""))
+    except ValidationError:
+        abort(400, "Start the download from the Exports section of the dashboard.")
+
+
 def _day(name: str) -> date | None:
     value = request.args.get(name, "").strip()
     if not value:
@@ -126,6 +138,7 @@ def _day(name: str) -> date | None:
 @admin_required
 def export_payments() -> Response:
     """The payments CSV of ``flask export payments``, streamed row by row (audited)."""
+    _from_our_own_page()
     since, until = _day("since"), _day("until")
     try:
         lines = export.payment_rows(since, until)
@@ -140,6 +153,7 @@ def export_payments() -> Response:
 @admin_required
 def export_supporters() -> Response:
     """The supporters CSV of ``flask export supporters``, streamed row by row (audited)."""
+    _from_our_own_page()
     record_audit(audit.EXPORT_SUPPORTERS)
     db.session.commit()
     return _csv(export.supporter_rows(), "supporters.csv")

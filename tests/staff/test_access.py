@@ -8,7 +8,7 @@ from flask import Flask
 from membership import create_app
 from membership.staff import service
 from membership.staff.service import LOCK_AFTER_FAILURES
-from tests.conftest import app_environ, csrf_token, sign_in
+from tests.conftest import app_environ, csrf_token, from_dashboard, sign_in
 
 STAFF_PAGES = [
     "/staff/",
@@ -49,7 +49,22 @@ def test_viewers_reach_the_reports(signed_in_client, path) -> None:
 
 @pytest.mark.parametrize("path", ADMIN_PAGES)
 def test_admins_reach_admin_pages(signed_in_client, path) -> None:
-    assert signed_in_client("admin").get(path).status_code == 200
+    client = signed_in_client("admin")
+    target = from_dashboard(client, path) if "/exports/" in path else path
+    assert client.get(target).status_code == 200
+
+
+def test_an_export_not_started_from_the_dashboard_is_refused(
+    signed_in_client, audit_entries
+) -> None:
+    """A hostile page can send an admin's browser to an export URL, but not with the token."""
+    client = signed_in_client("admin")
+    for path in ("/staff/exports/payments.csv", "/staff/exports/supporters.csv"):
+        response = client.get(path)
+        assert response.status_code == 400
+        assert "Exports section of the dashboard" in response.get_data(as_text=True)
+        assert client.get(f"{path}?csrf_token=forged").status_code == 400
+    assert audit_entries("export_payments") == audit_entries("export_supporters") == []
 
 
 def test_nav_shows_audit_to_admins_only(signed_in_client) -> None:

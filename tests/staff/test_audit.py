@@ -9,7 +9,7 @@ import pytest
 from membership.extensions import db
 from membership.models import Supporter
 from membership.staff.audit import ACTIONS, record_audit
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import csrf_token, from_dashboard, sign_in
 
 
 def test_record_audit_names_the_signed_in_staff_and_their_address(
@@ -58,10 +58,12 @@ def test_each_kind_of_action_is_recorded(app, staff_user, audit_entries) -> None
     assert sign_in(client, person.email, "wrong password!").status_code == 401
     assert sign_in(client, person.email, person.password).status_code == 302
     assert client.get(f"/staff/supporters/{supporter_id}").status_code == 200
-    payments = client.get("/staff/exports/payments.csv?since=2026-01-01&until=2026-02-01")
+    payments = client.get(
+        from_dashboard(client, "/staff/exports/payments.csv?since=2026-01-01&until=2026-02-01")
+    )
     assert payments.status_code == 200
     payments.get_data()  # streamed: read to the end
-    assert client.get("/staff/exports/supporters.csv").status_code == 200
+    assert client.get(from_dashboard(client, "/staff/exports/supporters.csv")).status_code == 200
     client.post("/staff/logout", data={"csrf_token": csrf_token(client, "/staff/logout")})
 
     entries = audit_entries()
