@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from sqlalchemy import bindparam, case, or_
-
-from membership.ledger.records import Prepared, Record, fetch_one, select_all
+from membership.ledger.records import Record, fetch_one, find_by_either
 from membership.models import CheckoutAttempt
 
 ATTEMPTS = CheckoutAttempt.__table__
@@ -18,16 +15,8 @@ _ATTEMPT_ID = re.compile(r"[0-9a-f]{32}")
 ATTRIBUTION_COLUMNS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
 
 # One query for both ways of finding an attempt; the id, when it matches, wins.
-_FIND_ATTEMPT = Prepared(
-    select_all(ATTEMPTS)
-    .where(
-        or_(
-            ATTEMPTS.c.id == bindparam("attempt_id"),
-            ATTEMPTS.c.stripe_session_id == bindparam("session_id"),
-        )
-    )
-    .order_by(case((ATTEMPTS.c.id == bindparam("attempt_id"), 0), else_=1))
-    .limit(1)
+_FIND_ATTEMPT = find_by_either(
+    ATTEMPTS, (ATTEMPTS.c.id, "attempt_id"), (ATTEMPTS.c.stripe_session_id, "session_id")
 )
 
 
@@ -51,16 +40,6 @@ def advance_attempt(attempt: Record, status: str, supporter_id: int | None = Non
     if supporter_id is not None and attempt["supporter_id"] is None:
         attempt["supporter_id"] = supporter_id
     attempt.save()
-
-
-def attribution_of(attempt: Record | None) -> dict[str, Any]:
-    """The attribution columns for a new row started by this attempt (empty without one)."""
-    if attempt is None:
-        return {}
-    return {
-        "checkout_attempt_id": attempt["id"],
-        **{column: attempt[column] for column in ATTRIBUTION_COLUMNS},
-    }
 
 
 def copy_attribution(target: Record, origin: Record | None) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, func, or_, select
+from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from membership import clock
@@ -22,6 +22,7 @@ from membership.ledger.records import (
     Prepared,
     Record,
     fetch_one,
+    find_by_either,
     insert_unless_exists,
     select_all,
 )
@@ -82,16 +83,10 @@ _INTENT_AND_ADJUSTMENT = Prepared(
         )
     )
 )
-_FIND_PAYMENT = Prepared(
-    select_all(PAYMENTS)
-    .where(
-        or_(
-            PAYMENTS.c.stripe_invoice_id == bindparam("invoice_id"),
-            PAYMENTS.c.stripe_payment_intent_id == bindparam("payment_intent_id"),
-        )
-    )
-    .order_by(case((PAYMENTS.c.stripe_invoice_id == bindparam("invoice_id"), 0), else_=1))
-    .limit(1)
+_FIND_PAYMENT = find_by_either(
+    PAYMENTS,
+    (PAYMENTS.c.stripe_invoice_id, "invoice_id"),
+    (PAYMENTS.c.stripe_payment_intent_id, "payment_intent_id"),
 )
 _FIND_PAYMENT_BY_INTENT = Prepared(
     select_all(PAYMENTS).where(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
@@ -198,9 +198,6 @@ class Record:
     def __setitem__(self, column: str, value: Any) -> None:
         self.values[column] = value
 
-    def get(self, column: str) -> Any:
-        return self.values.get(column)
-
     def changes(self) -> dict[str, Any]:
         return {
             column: value
@@ -265,6 +262,18 @@ def insert_unless_exists(table: Table, values: dict[str, Any]) -> Record | None:
         return None
     _written(table, None, row)
     return Record(table, row, stored=True)
+
+
+def find_by_either(table: Table, preferred: tuple[Any, str], other: tuple[Any, str]) -> Prepared:
+    """One query for the row with either key (column, parameter name): a row matching the
+    ``preferred`` one wins over a row matching only the other."""
+    (first, first_name), (second, second_name) = preferred, other
+    return Prepared(
+        select_all(table)
+        .where(or_(first == bindparam(first_name), second == bindparam(second_name)))
+        .order_by(case((first == bindparam(first_name), 0), else_=1))
+        .limit(1)
+    )
 
 
 def select_all(table: Table) -> Select[Any]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, case, exists, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from membership import clock
-from membership.ledger.records import Prepared, fetch_one, insert_unless_exists, select_all
+from membership.ledger.records import (
+    Prepared,
+    fetch_one,
+    find_by_either,
+    insert_unless_exists,
+)
 from membership.models import Payment, PaymentFailure, RecurringSupport, Supporter, normalise_email
 
 MAX_EMAIL_LENGTH = 254
@@ -15,16 +20,8 @@ SUPPORTERS = Supporter.__table__
 _CUSTOMER_RECORDS = (Payment.__table__, RecurringSupport.__table__, PaymentFailure.__table__)
 
 # One query: the supporter with this customer id, else the one with this email.
-_FIND_SUPPORTER = Prepared(
-    select_all(SUPPORTERS)
-    .where(
-        or_(
-            SUPPORTERS.c.stripe_customer_id == bindparam("customer_id"),
-            SUPPORTERS.c.email == bindparam("email"),
-        )
-    )
-    .order_by(case((SUPPORTERS.c.stripe_customer_id == bindparam("customer_id"), 0), else_=1))
-    .limit(1)
+_FIND_SUPPORTER = find_by_either(
+    SUPPORTERS, (SUPPORTERS.c.stripe_customer_id, "customer_id"), (SUPPORTERS.c.email, "email")
 )
 _HAS_UNLINKED_RECORDS = Prepared(
     select(
