@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
+import logging
 import os
 import sqlite3
 import threading
@@ -22,8 +24,10 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
 
 @event.listens_for(Engine, "connect")
@@ -90,19 +94,67 @@ def run_ledger_transaction(engine: Engine, work: Callable[[Connection], T]) -> T
     aborted one again. The ORM session is not involved: on the webhook path its
     bookkeeping cost as much as a statement.
     """
-    for attempt in range(1, MAX_LEDGER_ATTEMPTS + 1):
-        # The turn first: a writer queued on SQLite holds no pooled connection while it waits.
-        with ledger_writer_turn(engine.url), engine.connect() as connection:
-            token = ledger_connection.set(connection)
-            try:
-                return work(connection)
-            except DBAPIError as error:
-                connection.rollback()
-                if not is_write_conflict(error) or attempt == MAX_LEDGER_ATTEMPTS:
-                    raise
-            finally:
-                ledger_connection.reset(token)
-    raise AssertionError("unreachable: the last attempt returns or raises")
+    try:
+        for attempt in range(1, MAX_LEDGER_ATTEMPTS + 1):
+            # The turn first: a writer queued on SQLite holds no pooled connection while it
+            # waits.
+            with (
+                ledger_writer_turn(engine.url),
+                engine.connect() as connection,
+                _no_checkpoint_in_turn(connection),
+            ):
+                token = ledger_connection.set(connection)
+                try:
+                    return work(connection)
+                except DBAPIError as error:
+                    connection.rollback()
+                    if not is_write_conflict(error) or attempt == MAX_LEDGER_ATTEMPTS:
+                        raise
+                finally:
+                    ledger_connection.reset(token)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+    finally:
+        _checkpoint_when_due(engine)
+
+
+# SQLite's own automatic checkpoint runs after a commit, in the committing connection:
+# inside the writer's turn it would make every queued writer wait for its fsyncs. Ledger
+# transactions therefore commit without it and checkpoint once their turn is over, every
+# this many transactions in a process (a few thousand pages of WAL, as SQLite's default
+# of 1,000 pages a connection would give).
+CHECKPOINT_EVERY_TRANSACTIONS = 100
+_transactions_since_checkpoint = itertools.count(1)
+
+
+@contextlib.contextmanager
+def _no_checkpoint_in_turn(connection: Connection) -> Iterator[None]:
+    """SQLite: no automatic checkpoint while this connection holds the writer's turn."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("PRAGMA wal_autocheckpoint = 0")
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_AUTOCHECKPOINT_PAGES}")
+
+
+def _checkpoint_when_due(engine: Engine) -> None:
+    """Copy the WAL back into the SQLite file (PASSIVE: it waits for no reader or writer),
+    outside the writer's turn, so the next writer goes on meanwhile."""
+    if engine.dialect.name != "sqlite" or next(_transactions_since_checkpoint) % (
+        CHECKPOINT_EVERY_TRANSACTIONS
+    ):
+        return
+    try:
+        with engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error as error:  # the transaction is committed; the next one tries again
+        log.warning("SQLite checkpoint failed: %s", error)
 
 
 _writer_lock_files = threading.local()
@@ -159,9 +211,3 @@ def insert_unless_exists(session: Any, model: Any, values: dict[str, Any]) -> An
     concurrent transaction). Cheaper than a savepoint around an ORM add."""
     statement = _insert_model_ignoring_conflicts(session.get_bind().dialect.name, model)
     return session.scalars(statement, [values]).first()
-
-
-def insert_row_unless_exists(connection: Connection, table: Any, values: dict[str, Any]) -> bool:
-    """True when this call inserted the row; False when a row with its key exists."""
-    statement = insert_ignoring_conflicts(connection.dialect.name, table, whole_row=False)
-    return connection.execute(statement, values).scalar() is not None

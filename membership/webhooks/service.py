@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, bindparam, func, select, update
@@ -24,7 +25,7 @@ from membership import clock, stripe_gateway
 from membership.config import Settings
 from membership.database import (
     describe_error,
-    insert_row_unless_exists,
+    insert_ignoring_conflicts,
     is_write_conflict,
     run_ledger_transaction,
 )
@@ -147,7 +148,17 @@ def _insert_event(
         stored = _INSERT_EVENT_LOCKING.first(**values, lock_ids=lock_ids) is not None
         locks.mark_held(connection, lock_ids)
         return stored
-    return insert_row_unless_exists(connection, EVENTS, values)
+    return (
+        _insert_event_unless_stored(connection.dialect.name, frozenset(values)).first(**values)
+        is not None
+    )
+
+
+@cache
+def _insert_event_unless_stored(dialect: str, columns: frozenset[str]) -> records.Prepared:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, compiled once per set of columns."""
+    statement = insert_ignoring_conflicts(dialect, EVENTS, whole_row=False)
+    return records.Prepared(statement.values({column: bindparam(column) for column in columns}))
 
 
 # INSERT INTO stripe_events SELECT :values FROM (SELECT count(pg_advisory_xact_lock(id))
