@@ -21,6 +21,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,16 +33,22 @@ from sqlalchemy import and_, func, or_, select, update
 from membership import clock, money
 from membership.config import Settings
 from membership.extensions import db
-from membership.mail import Mail, Mailer, MailRefused, MailUnavailable, sender_domain
+from membership.mail import (
+    SMTP_TIMEOUT_SECONDS,
+    Mail,
+    Mailer,
+    MailRefused,
+    MailUnavailable,
+    sender_domain,
+)
 from membership.reminders.models import Reminder
 
 log = logging.getLogger(__name__)
 
 # Claimed and recorded together: larger batches cost fewer commits (on PostgreSQL a commit
 # per 20 messages held sending to 43% of raw smtplib, per 50 to 56%), smaller ones shrink
-# what a crash can send twice. A batch must finish within the claim timeout: at worst
-# 50 x the 30 s SMTP timeout is 25 minutes, under the default 30 (and a timed-out server
-# ends the run, releasing the rest of the batch).
+# what a crash can send twice. A slow batch gives back what it could not start in time
+# (``_sending_window``), so no claim is taken over while its worker is still sending.
 BATCH_SIZE = 50
 BACKOFF_BASE = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
@@ -133,13 +140,26 @@ def send_due_reminders(
             # start time, or other workers would take them for stale and send them again.
             moment = now or clock.now()
             wanted = batch_size if limit is None else min(batch_size, limit - _done(report))
+            stop_starting_at = time.monotonic() + _sending_window(config.claim_timeout_seconds)
             batch = _claim(settings, moment, worker, wanted)
             if not batch:
                 break
             report.due += len(batch)
-            if not _send_batch(settings, mailer, batch, moment, worker, report):
+            if not _send_batch(settings, mailer, batch, moment, worker, report, stop_starting_at):
                 break
     return report
+
+
+def _sending_window(claim_timeout_seconds: float) -> float:
+    """How long after its claim a message may still be started.
+
+    Another worker takes a claim over once it is ``claim_timeout_seconds`` old; a message
+    started later than this could then go out twice. The margin leaves room for one slow
+    send (five SMTP exchanges at their timeout) or a tenth of the timeout, whichever is
+    longer, and at most half of it.
+    """
+    margin = max(5 * SMTP_TIMEOUT_SECONDS, claim_timeout_seconds / 10)
+    return claim_timeout_seconds - min(margin, claim_timeout_seconds / 2)
 
 
 def _done(report: SendReport) -> int:
@@ -230,8 +250,12 @@ def _send_batch(
     now: datetime,
     worker: str,
     report: SendReport,
+    stop_starting_at: float = float("inf"),
 ) -> bool:
-    """Send one claimed batch and record every outcome; False when the server is unreachable."""
+    """Send one claimed batch and record every outcome; False when the server is unreachable.
+
+    Messages not started by ``stop_starting_at`` (``time.monotonic()``) are given back, to
+    be claimed afresh: their claim would soon be taken over by another worker."""
     mine = _still_mine([claimed.id for claimed in batch], worker)
     sent: list[int] = []
     refused: list[tuple[Claimed, MailRefused]] = []
@@ -241,7 +265,7 @@ def _send_batch(
         if claimed.id not in mine or not claimed.email:
             report.skipped += 1
             continue
-        if not reachable:
+        if not reachable or time.monotonic() >= stop_starting_at:
             unsent.append(claimed)
             continue
         try:
@@ -289,18 +313,21 @@ def _send_batch(
             .execution_options(synchronize_session=False)
         )
     if unsent:
-        # Not the reminder's fault: give the attempt back and try again at the next run.
+        # Not the reminder's fault: give the attempt back and try again (at the next claim,
+        # or the next run when the server is unreachable).
+        released: dict[str, Any] = {
+            "status": "scheduled",
+            "attempts": Reminder.attempts - 1,
+            "claimed_at": None,
+            "claimed_by": None,
+            "updated_at": now,
+        }
+        if not reachable:
+            released["last_error"] = "mail server unavailable"
         db.session.execute(
             update(Reminder)
             .where(Reminder.id.in_([claimed.id for claimed in unsent]), mine_now)
-            .values(
-                status="scheduled",
-                attempts=Reminder.attempts - 1,
-                claimed_at=None,
-                claimed_by=None,
-                last_error="mail server unavailable",
-                updated_at=now,
-            )
+            .values(**released)
             .execution_options(synchronize_session=False)
         )
     db.session.commit()

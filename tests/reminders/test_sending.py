@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
@@ -209,6 +210,38 @@ def test_a_dead_workers_claim_is_taken_again_after_the_timeout(
     assert (taken.status, taken.attempts) == ("sent", 2)
     assert taken.claimed_by != "dead-worker"
     assert len(smtp.received) == 1
+
+
+def test_a_batch_that_outlives_its_claim_sends_nothing_twice(
+    app: Flask, app_ctx: None, settings: Settings, smtp: SmtpSink
+) -> None:
+    """A worker still sending when its claim goes stale must not race the worker that takes
+    the claim over: it gives back what it could not start in time, and claims it afresh."""
+    reminders = [make_reminder(f"reader{n}@example.org") for n in range(12)]
+    quick = with_smtp(settings, smtp.url, claim_timeout_seconds=1)
+    smtp.refuse = lambda message: time.sleep(0.1)  # accepted, after 0.1 s: 1.2 s in all
+
+    def second_worker() -> None:
+        time.sleep(1.05)  # the first worker's claim is now stale, its batch not finished
+        with app.app_context():
+            sender.send_due_reminders(quick, worker="second")
+
+    thread = threading.Thread(target=second_worker)
+    thread.start()
+    sender.send_due_reminders(quick, worker="first")
+    thread.join()
+    sender.send_due_reminders(quick, worker="third")  # whatever was given back late
+
+    message_ids = [str(message["Message-ID"]) for message in smtp.received]
+    assert len(message_ids) == len(set(message_ids)) == 12
+    assert {fresh(reminder).status for reminder in reminders} == {"sent"}
+    assert {fresh(reminder).attempts for reminder in reminders} == {1}
+
+
+def test_a_sending_window_leaves_room_for_one_slow_message() -> None:
+    assert sender._sending_window(1800) == 1800 - 180  # a tenth of the timeout
+    assert sender._sending_window(600) == 600 - 150  # five SMTP timeouts
+    assert sender._sending_window(100) == 50  # never more than half
 
 
 def test_a_claim_that_goes_stale_on_its_last_attempt_fails(
