@@ -217,12 +217,12 @@ def test_a_batch_that_outlives_its_claim_sends_nothing_twice(
 ) -> None:
     """A worker still sending when its claim goes stale must not race the worker that takes
     the claim over: it gives back what it could not start in time, and claims it afresh."""
-    reminders = [make_reminder(f"reader{n}@example.org") for n in range(12)]
-    quick = with_smtp(settings, smtp.url, claim_timeout_seconds=1)
-    smtp.refuse = lambda message: time.sleep(0.1)  # accepted, after 0.1 s: 1.2 s in all
+    reminders = [make_reminder(f"reader{n}@example.org") for n in range(24)]
+    quick = with_smtp(settings, smtp.url, claim_timeout_seconds=2)  # sends start within 1 s
+    smtp.refuse = lambda message: time.sleep(0.1)  # accepted, after 0.1 s: 2.4 s in all
 
     def second_worker() -> None:
-        time.sleep(1.05)  # the first worker's claim is now stale, its batch not finished
+        time.sleep(2.05)  # a claim taken at the start is stale now; one batch needs 2.4 s
         with app.app_context():
             sender.send_due_reminders(quick, worker="second")
 
@@ -233,7 +233,7 @@ def test_a_batch_that_outlives_its_claim_sends_nothing_twice(
     sender.send_due_reminders(quick, worker="third")  # whatever was given back late
 
     message_ids = [str(message["Message-ID"]) for message in smtp.received]
-    assert len(message_ids) == len(set(message_ids)) == 12
+    assert len(message_ids) == len(set(message_ids)) == 24
     assert {fresh(reminder).status for reminder in reminders} == {"sent"}
     assert {fresh(reminder).attempts for reminder in reminders} == {1}
 
