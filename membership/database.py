@@ -153,7 +153,7 @@ def _checkpoint_when_due(engine: Engine) -> None:
             driver = connection.connection.driver_connection
             assert driver is not None
             driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-    except sqlite3.Error as error:  # the transaction is committed; the next one tries again
+    except (sqlite3.Error, DBAPIError) as error:  # committed already; the next one tries again
         log.warning("SQLite checkpoint failed: %s", error)
 
 

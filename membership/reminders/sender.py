@@ -252,7 +252,8 @@ def _send_batch(
     report: SendReport,
     stop_starting_at: float = float("inf"),
 ) -> bool:
-    """Send one claimed batch and record every outcome; False when the server is unreachable.
+    """Send one claimed batch and record every outcome; False when the run should stop: the
+    server is unreachable, or the batch ran out of time before its first message.
 
     Messages not started by ``stop_starting_at`` (``time.monotonic()``) are given back, to
     be claimed afresh: their claim would soon be taken over by another worker."""
@@ -260,14 +261,16 @@ def _send_batch(
     sent: list[int] = []
     refused: list[tuple[Claimed, MailRefused]] = []
     unsent: list[Claimed] = []
-    reachable = True
+    reachable, out_of_time, started = True, False, False
     for claimed in batch:
         if claimed.id not in mine or not claimed.email:
             report.skipped += 1
             continue
-        if not reachable or time.monotonic() >= stop_starting_at:
+        out_of_time = out_of_time or time.monotonic() >= stop_starting_at
+        if not reachable or out_of_time:
             unsent.append(claimed)
             continue
+        started = True
         try:
             mailer.send(reminder_mail(settings, claimed))
         except MailRefused as exc:
@@ -331,7 +334,7 @@ def _send_batch(
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
-    return reachable
+    return reachable and (started or not out_of_time)
 
 
 def _fail_exhausted_claims(settings: Settings, now: datetime) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from membership import create_app
 from membership.config import Settings
 from membership.extensions import db
+from membership.mail import Mailer
 from membership.reminders import cli, sender, service
 from membership.reminders.models import Reminder
 from tests.conftest import app_environ
@@ -242,6 +243,27 @@ def test_a_sending_window_leaves_room_for_one_slow_message() -> None:
     assert sender._sending_window(1800) == 1800 - 180  # a tenth of the timeout
     assert sender._sending_window(600) == 600 - 150  # five SMTP timeouts
     assert sender._sending_window(100) == 50  # never more than half
+
+
+def test_a_batch_out_of_time_before_its_first_message_gives_it_all_back_and_stops(
+    app_ctx: None, settings: Settings, smtp: SmtpSink
+) -> None:
+    reminders = [make_reminder(f"reader{n}@example.org") for n in range(3)]
+    moment = due_moment(reminders[0])
+    batch = sender._claim(settings, moment, "me", 10)
+    report = sender.SendReport()
+    with Mailer(settings.reminders.smtp_url, settings.reminders.mail_from) as mailer:
+        go_on = sender._send_batch(settings, mailer, batch, moment, "me", report, 0.0)
+    assert go_on is False  # claiming again would only run out of time again
+    assert smtp.received == [] and report.sent == 0
+    for reminder in reminders:
+        given_back = fresh(reminder)
+        assert (given_back.status, given_back.attempts, given_back.claimed_by) == (
+            "scheduled",
+            0,
+            None,
+        )
+        assert given_back.last_error is None  # not the mail server's fault
 
 
 def test_a_claim_that_goes_stale_on_its_last_attempt_fails(
