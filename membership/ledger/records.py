@@ -241,9 +241,13 @@ def _update_by_key(table: Table, columns: frozenset[str]) -> Prepared:
 
 
 @cache
-def _insert_ignoring(dialect: str, table: Table, columns: frozenset[str]) -> Prepared:
+def insert_ignoring(
+    dialect: str, table: Table, columns: frozenset[str], *, whole_row: bool = True
+) -> Prepared:
+    """INSERT of these columns ... ON CONFLICT DO NOTHING RETURNING the row (or its key),
+    compiled once per dialect, table and set of columns."""
     values: dict[str, Any] = {column: bindparam(column) for column in columns}
-    statement = insert_ignoring_conflicts(dialect, table, whole_row=True)
+    statement = insert_ignoring_conflicts(dialect, table, whole_row=whole_row)
     return Prepared(statement.values(values))
 
 
@@ -257,7 +261,7 @@ def insert_unless_exists(table: Table, values: dict[str, Any]) -> Record | None:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING the row: None when a row with the same
     unique key exists (perhaps inserted a moment ago by a concurrent transaction)."""
     dialect = connection().dialect.name
-    row = _insert_ignoring(dialect, table, frozenset(values)).first(**values)
+    row = insert_ignoring(dialect, table, frozenset(values)).first(**values)
     if row is None:
         return None
     _written(table, None, row)

@@ -13,7 +13,6 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, bindparam, func, select, update
@@ -25,7 +24,6 @@ from membership import clock, stripe_gateway
 from membership.config import Settings
 from membership.database import (
     describe_error,
-    insert_ignoring_conflicts,
     is_write_conflict,
     run_ledger_transaction,
 )
@@ -148,17 +146,10 @@ def _insert_event(
         stored = _INSERT_EVENT_LOCKING.first(**values, lock_ids=lock_ids) is not None
         locks.mark_held(connection, lock_ids)
         return stored
-    return (
-        _insert_event_unless_stored(connection.dialect.name, frozenset(values)).first(**values)
-        is not None
+    statement = records.insert_ignoring(
+        connection.dialect.name, EVENTS, frozenset(values), whole_row=False
     )
-
-
-@cache
-def _insert_event_unless_stored(dialect: str, columns: frozenset[str]) -> records.Prepared:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, compiled once per set of columns."""
-    statement = insert_ignoring_conflicts(dialect, EVENTS, whole_row=False)
-    return records.Prepared(statement.values({column: bindparam(column) for column in columns}))
+    return statement.first(**values) is not None
 
 
 # INSERT INTO stripe_events SELECT :values FROM (SELECT count(pg_advisory_xact_lock(id))

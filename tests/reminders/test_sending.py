@@ -19,7 +19,6 @@ from sqlalchemy import select
 from membership import create_app
 from membership.config import Settings
 from membership.extensions import db
-from membership.mail import Mailer
 from membership.reminders import cli, sender, service
 from membership.reminders.models import Reminder
 from tests.conftest import app_environ
@@ -251,9 +250,7 @@ def test_a_batch_out_of_time_before_its_first_message_gives_it_all_back_and_stop
     reminders = [make_reminder(f"reader{n}@example.org") for n in range(3)]
     moment = due_moment(reminders[0])
     batch = sender._claim(settings, moment, "me", 10)
-    report = sender.SendReport()
-    with Mailer(settings.reminders.smtp_url, settings.reminders.mail_from) as mailer:
-        go_on = sender._send_batch(settings, mailer, batch, moment, "me", report, 0.0)
+    report, go_on = SendReportProbe.send(settings, batch, moment, "me", stop_starting_at=0.0)
     assert go_on is False  # claiming again would only run out of time again
     assert smtp.received == [] and report.sent == 0
     for reminder in reminders:
@@ -300,12 +297,31 @@ class SendReportProbe:
     def run(
         settings: Settings, batch: list[sender.Claimed], now: object, worker: str
     ) -> sender.SendReport:
+        return SendReportProbe.send(settings, batch, now, worker)[0]
+
+    @staticmethod
+    def send(
+        settings: Settings,
+        batch: list[sender.Claimed],
+        now: object,
+        worker: str,
+        stop_starting_at: float = float("inf"),
+    ) -> tuple[sender.SendReport, bool]:
+        """The report, and whether the worker would go on to claim another batch."""
         from membership.mail import Mailer
 
         report = sender.SendReport()
         with Mailer(settings.reminders.smtp_url, settings.reminders.mail_from) as mailer:
-            sender._send_batch(settings, mailer, batch, now, worker, report)  # type: ignore[arg-type]
-        return report
+            go_on = sender._send_batch(
+                settings,
+                mailer,
+                batch,
+                now,  # type: ignore[arg-type]
+                worker,
+                report,
+                stop_starting_at,
+            )
+        return report, go_on
 
 
 def test_an_unreachable_mail_server_releases_the_reminders(
