@@ -168,13 +168,35 @@ _WATCHERS: dict[Table, list[Watcher]] = {}
 
 def watch(table: Table, watcher: Watcher) -> None:
     """Call ``watcher(before, after)`` in the writing transaction whenever the ledger inserts
-    (``before`` is None) or updates a row of ``table`` (the report rollups keep up this way)."""
+    (``before`` is None) or updates a row of ``table`` (the report rollups keep up this way;
+    see ``before_commit`` for writes that can wait until the transaction ends)."""
     _WATCHERS.setdefault(table, []).append(watcher)
 
 
 def _written(table: Table, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
     for watcher in _WATCHERS.get(table, ()):
         watcher(before, after)
+
+
+_BEFORE_COMMIT: list[Callable[[Connection], None]] = []
+
+
+def before_commit(write: Callable[[Connection], None]) -> None:
+    """Call ``write(connection)`` whenever a ledger transaction is about to commit (``commit``):
+    for writes a watcher gathers over the transaction and makes once, at the end."""
+    _BEFORE_COMMIT.append(write)
+
+
+def commit(connection: Connection) -> None:
+    """Commit a ledger transaction, after the writes that wait for its end."""
+    for write in _BEFORE_COMMIT:
+        write(connection)
+    connection.commit()
+
+
+def in_ledger_transaction() -> bool:
+    """True inside ``run_ledger_transaction``, whose commit goes through ``commit``."""
+    return ledger_connection.get() is not None
 
 
 class Record:

@@ -23,6 +23,7 @@ Bulk loads that bypass both (``benchmarks/``) run ``rebuild`` afterwards, and
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -30,7 +31,21 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, event, inspect, select
+from sqlalchemy import (
+    Connection,
+    Text,
+    bindparam,
+    cast,
+    column,
+    delete,
+    event,
+    func,
+    inspect,
+    literal,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, UOWTransaction
 
 from membership.extensions import db
@@ -191,8 +206,8 @@ class Deltas:
     def add(self, contributions: Iterable[Contribution], sign: int) -> None:
         for c in contributions:
             row = self.rows.setdefault((c.model, c.key), defaultdict(int))
-            for column, value in c.sums.items():
-                row[column] += sign * value
+            for name, value in c.sums.items():
+                row[name] += sign * value
 
     def change(self, before: list[Contribution], after: list[Contribution]) -> None:
         if before != after:
@@ -200,19 +215,25 @@ class Deltas:
             self.add(after, +1)
 
     def write(self) -> None:
-        """One upsert statement per rollup table, a row per rollup row that really changes;
-        nothing when none does. Rows go in key order, so concurrent transactions take
-        their row locks in the same order (no deadlock on PostgreSQL)."""
+        """Upsert every rollup row that really changes (nothing when none does): on
+        PostgreSQL in one statement for all three tables, on SQLite one per table. Rows go
+        in key order, so concurrent transactions take their row locks in the same order
+        (no deadlock on PostgreSQL)."""
         by_model: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         for (model, key), sums in sorted(self.rows.items(), key=_table_then_key):
             if not any(sums.values()):
                 continue
             keys = dict(zip(_key_columns(model), key, strict=True))
             by_model[model].append({**_zero_sums(model), **keys, **sums})
+        self.rows.clear()
+        if not by_model:
+            return
         dialect = records.connection().dialect.name
+        if dialect == "postgresql":
+            _upsert_all_postgresql().run(rows=_as_json(by_model))
+            return
         for model, params in by_model.items():
             _upsert(dialect, model).run_many(params)
-        self.rows.clear()
 
 
 def _table_then_key(item: tuple[tuple[Any, tuple[str | int, ...]], Any]) -> tuple[Any, ...]:
@@ -246,8 +267,6 @@ def _zero_sums(model: Any) -> dict[str, Any]:
 @cache
 def _upsert(dialect: str, model: Any) -> records.Prepared:
     """``INSERT ... ON CONFLICT (key) DO UPDATE SET sum = sum + excluded.sum``, built once."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
     table = model.__table__
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     return records.Prepared(
@@ -258,26 +277,96 @@ def _upsert(dialect: str, model: Any) -> records.Prepared:
     )
 
 
+# The three tables in table order (that of ``_table_then_key``), each with its columns.
+_MODELS = (MonthlyRevenue, MonthlySource, RecurringFlow)
+
+
+def _columns(model: Any) -> tuple[str, ...]:
+    return (*_key_columns(model), *_SUM_COLUMNS[model])
+
+
+def _as_json(by_model: Mapping[Any, list[dict[str, Any]]]) -> str:
+    """The rows to upsert, as ``{"<table>": [{column: value}, ...]}``."""
+    return json.dumps({model.__tablename__: rows for model, rows in by_model.items()})
+
+
+@cache
+def _upsert_all_postgresql() -> records.Prepared:
+    """One ``INSERT ... SELECT FROM jsonb_to_recordset(...) ON CONFLICT DO UPDATE`` per
+    table, the second and third as data-modifying CTEs of the first, all reading one JSON
+    parameter: a transaction's rollups cost one round trip and one parameter, however many
+    rows and tables they move (a table absent from the JSON inserts nothing). An array
+    parameter per column instead cost more to convert than the statement took to run."""
+    rows = cast(bindparam("rows", type_=Text), JSONB)
+    first, *others = (_upsert_from_json(model, rows) for model in _MODELS)
+    return records.Prepared(
+        first.add_cte(*(other.cte(f"rollup_{n}") for n, other in enumerate(others, start=1)))
+    )
+
+
+def _upsert_from_json(model: Any, rows: Any) -> Any:
+    table = model.__table__
+    columns = _columns(model)
+    recordset = (
+        func.jsonb_to_recordset(rows.op("->")(literal(table.name, Text)))
+        .table_valued(*(column(c, table.c[c].type) for c in columns))
+        .render_derived(name="r", with_types=True)
+    )
+    statement = postgresql.insert(table).from_select(
+        columns, select(*(recordset.c[c] for c in columns))
+    )
+    return statement.on_conflict_do_update(
+        index_elements=_key_columns(model),
+        set_={c: table.c[c] + statement.excluded[c] for c in _SUM_COLUMNS[model]},
+    )
+
+
 # -- Watching the ledger ---------------------------------------------------------------------
 
 
 def _watch(model: Any, contributions: Any) -> None:
-    """Move a ledger row's contributions whenever the ledger writes it."""
+    """Move a ledger row's contributions whenever the ledger writes it: in a ledger
+    transaction once, just before it commits (``_write_pending``), else at once."""
 
     def moved(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
-        deltas = Deltas()
+        gathering = records.in_ledger_transaction()
+        deltas = _pending(records.connection()) if gathering else Deltas()
         if before is None:
             deltas.add(contributions(after), +1)
         else:
             deltas.change(contributions(before), contributions(after))
-        if deltas.rows:
+        if deltas.rows and not gathering:
             deltas.write()
 
     records.watch(model.__table__, moved)
 
 
+# Connection.info key: (the transaction, the deltas it will write before it commits).
+_PENDING = "membership.pending_rollups"
+
+
+def _pending(connection: Connection) -> Deltas:
+    """The deltas the connection's current transaction has gathered so far."""
+    transaction = connection.get_transaction()
+    entry = connection.info.get(_PENDING)
+    if entry is None or entry[0] is not transaction:
+        entry = connection.info[_PENDING] = (transaction, Deltas())
+    deltas: Deltas = entry[1]
+    return deltas
+
+
+def _write_pending(connection: Connection) -> None:
+    """Write what the committing transaction gathered. A rollup row its changes move
+    several times (a gift and its checkout attempt both count under the same source) is
+    written once, and on PostgreSQL the row locks are held only from here to the commit."""
+    entry = connection.info.pop(_PENDING, None)
+    if entry is not None and entry[0] is connection.get_transaction():
+        entry[1].write()
+
+
 for _model, _contributions in _CONTRIBUTIONS.items():
     _watch(_model, _contributions)
+records.before_commit(_write_pending)
 
 
 @event.listens_for(Session, "before_flush")

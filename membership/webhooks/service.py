@@ -2,8 +2,9 @@
 
 Each event is inserted under Stripe's id (a primary key, so a second delivery,
 even a concurrent one, cannot insert it again) and handled in the same
-transaction. When a handler fails, its effects are rolled back to a savepoint,
-the event is kept with the error, and the caller answers 500 so Stripe retries.
+transaction. When a handler fails, the transaction is rolled back, the event is
+kept with the error (in a transaction of its own), and the caller answers 500 so
+Stripe retries.
 """
 
 from __future__ import annotations
@@ -238,7 +239,7 @@ def _handle_and_commit(
         if handler is not None:
             locks.hold_ids(lock_ids)  # already held when the insert of the event took them
             handler(event["data"]["object"], datetime.fromtimestamp(event["created"], UTC))
-        connection.commit()
+        records.commit(connection)
     except Exception as exc:  # noqa: BLE001 - any handler failure must keep the event
         connection.rollback()
         if is_write_conflict(exc):

@@ -4,8 +4,10 @@ equal a rebuild from the ledger, whatever order and duplication Stripe delivers 
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +18,7 @@ from membership.demo import seed as demo_seed
 from membership.extensions import db
 from membership.reports import rollups
 from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
+from membership.webhooks import handlers
 from tests import stripe_events as se
 from tests.webhooks.test_property import Month, a_month, deliver
 
@@ -88,4 +91,31 @@ def test_frequency_learnt_after_the_payment_moves_it_in_the_rollup(
 
     frequencies = {row[2]: row[3] for row in rollup_snapshot()["report_monthly_revenue"]}
     assert frequencies == {"monthly": 1}
+    assert rollup_snapshot() == rebuilt_snapshot()
+
+
+def test_a_failed_event_moves_no_rollup_and_its_replay_moves_it_once(
+    app: Flask, client: FlaskClient, app_ctx: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ledger transaction writes its rollup moves just before it commits: a handler that
+    fails after recording the payment takes them with it, and the replay counts once."""
+    original = handlers.HANDLERS["checkout.session.completed"]
+
+    def broken(obj: dict[str, Any], created: datetime) -> None:
+        original(obj, created)  # the payment and its rollup moves are made, then it fails
+        raise RuntimeError("ledger bug")
+
+    monkeypatch.setitem(handlers.HANDLERS, "checkout.session.completed", broken)
+    evt = se.event(
+        "checkout.session.completed",
+        se.checkout_session(mode="payment", amount=2500, payment_intent="pi_rollup_failed"),
+    )
+    assert se.deliver(client, evt).status_code == 500
+    assert rollup_snapshot()["report_monthly_revenue"] == []
+
+    monkeypatch.setitem(handlers.HANDLERS, "checkout.session.completed", original)
+    result = app.test_cli_runner().invoke(args=["stripe", "replay", evt["id"]])
+    assert result.exit_code == 0, result.output
+    [revenue] = rollup_snapshot()["report_monthly_revenue"]
+    assert revenue[3:5] == (1, 2500)  # payments, gross_minor
     assert rollup_snapshot() == rebuilt_snapshot()
