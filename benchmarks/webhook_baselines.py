@@ -5,7 +5,10 @@ requests. The durable webhook does only what any webhook that must not lose an
 event has to do (verify the signature, parse, insert the event row, commit),
 with the membership app's own signature check, engine options and SQLite
 pragmas, so the gap to the full path is what verifying, storing and processing
-costs beyond that floor.
+costs beyond that floor. On SQLite its writers queue on the app's writer turn
+(``ledger_writer_turn``) as the app's do: left to SQLite's busy handler, which
+sleeps 1, 2, 5 ms and more between tries, they spent much of a burst asleep, and
+that floor moved by half between rounds.
 
 Settings come from the same environment as the app: ``DATABASE_URL`` and
 ``STRIPE_WEBHOOK_SECRET``. Serve with ``gunicorn benchmarks.webhook_baselines:bare_app``
@@ -98,7 +101,7 @@ def durable_webhook() -> tuple[dict[str, str], int]:
     except stripe_gateway.InvalidSignature as exc:
         return {"error": str(exc)}, 400
     event = json.loads(body)
-    with _engine().begin() as conn:
+    with membership.database.ledger_writer_turn(_engine().url), _engine().begin() as conn:
         conn.execute(
             baseline_events.insert().values(
                 id=event["id"],

@@ -46,7 +46,9 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        # Straight to the driver: through exec_driver_sql, BEGIN cost as much as a statement
+        # of the ledger (SQLAlchemy's execution context, events and result for no rows).
+        conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
 
 
 # How many times a ledger transaction is run before its conflict is reported as a failure
@@ -96,12 +98,12 @@ def run_ledger_transaction(engine: Engine, work: Callable[[Connection], T]) -> T
     """
     try:
         for attempt in range(1, MAX_LEDGER_ATTEMPTS + 1):
-            # The turn first: a writer queued on SQLite holds no pooled connection while it
-            # waits.
+            # The connection first: checking it out (the pool's ping) and the checkpoint
+            # pragmas then take none of the writer's turn on SQLite, for which others queue.
             with (
-                ledger_writer_turn(engine.url),
                 engine.connect() as connection,
                 _no_checkpoint_in_turn(connection),
+                ledger_writer_turn(engine.url),
             ):
                 token = ledger_connection.set(connection)
                 try:
@@ -110,6 +112,9 @@ def run_ledger_transaction(engine: Engine, work: Callable[[Connection], T]) -> T
                     connection.rollback()
                     if not is_write_conflict(error) or attempt == MAX_LEDGER_ATTEMPTS:
                         raise
+                except BaseException:
+                    connection.rollback()  # within the turn, so the next writer finds no lock
+                    raise
                 finally:
                     ledger_connection.reset(token)
         raise AssertionError("unreachable: the last attempt returns or raises")
