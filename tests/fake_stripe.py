@@ -14,6 +14,7 @@ import json
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,8 @@ class FakeStripe:
     fail_with: int | None = None  # answer calls under fail_path with this HTTP status
     fail_path: str = "/v1/"
     base_url: str = ""
+    # Called before each answer, in the server's thread: what the app can do meanwhile.
+    while_answering: Callable[[], None] | None = None
 
     def calls(self, method: str, path_prefix: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
@@ -97,6 +100,7 @@ class FakeStripe:
         self.charges.clear()
         self.fail_with = None
         self.fail_path = "/v1/"
+        self.while_answering = None
 
     # -- the WSGI app -------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -105,6 +109,8 @@ class FakeStripe:
         self.requests.append(
             RecordedRequest(request.method, request.path, params, dict(request.headers))
         )
+        if self.while_answering is not None:
+            self.while_answering()
         response = self._answer(request, params)
         return response(environ, start_response)
 

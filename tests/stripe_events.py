@@ -204,7 +204,7 @@ def subscription(
 
 def charge(
     *,
-    payment_intent: str,
+    payment_intent: str | None,
     amount: int,
     amount_refunded: int,
     currency: str = "usd",

@@ -14,6 +14,7 @@ from membership.config import current_settings
 from membership.extensions import db
 from membership.models import StripeEvent
 from membership.webhooks import service
+from membership.webhooks.handlers import RetryLater
 
 stripe_cli = AppGroup("stripe", help="Stripe events: replay, list, sync.")
 
@@ -26,6 +27,8 @@ def replay(event_id: str) -> None:
         outcome = service.replay_event(event_id)
     except service.UnknownEvent as exc:
         raise click.ClickException(f"no stored event {exc}") from None
+    except RetryLater as exc:
+        raise click.ClickException(f"{event_id}: {exc}; nothing changed, try again later") from None
     click.echo(f"{event_id}: {outcome.value}")
     if outcome is service.Outcome.FAILED:
         stored = db.session.get(StripeEvent, event_id)

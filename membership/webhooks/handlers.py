@@ -13,7 +13,7 @@ from typing import Any
 
 from membership import stripe_gateway
 from membership.config import current_settings
-from membership.ledger import attempts, locks, payments, recurring, supporters
+from membership.ledger import attempts, payments, recurring, supporters
 from membership.ledger.records import Record
 from membership.ledger.recurring import INTERVAL_FREQUENCIES, SubscriptionState
 from membership.models import normalise_email
@@ -26,6 +26,10 @@ Handler = Callable[[StripeObject, datetime], None]
 Subjects = Callable[[StripeObject], dict[str, str | None]]
 HANDLERS: dict[str, Handler] = {}
 SUBJECTS: dict[str, Subjects] = {}
+# What an event needs from Stripe's API, fetched before its ledger transaction begins
+# (``prepare``): never while that transaction holds its locks (on SQLite, every writer's turn).
+Preparer = Callable[[StripeObject], None]
+PREPARERS: dict[str, Preparer] = {}
 
 
 class RetryLater(RuntimeError):
@@ -40,6 +44,26 @@ def handles(*event_types: str, about: Subjects) -> Callable[[Handler], Handler]:
         return handler
 
     return register
+
+
+def prepares(*event_types: str) -> Callable[[Preparer], Preparer]:
+    def register(preparer: Preparer) -> Preparer:
+        for event_type in event_types:
+            PREPARERS[event_type] = preparer
+        return preparer
+
+    return register
+
+
+def prepare(event_type: str, obj: StripeObject) -> bool:
+    """Complete the event's object with what its handler would otherwise ask Stripe for,
+    outside the ledger transaction; True when there was anything to do (it may have read
+    the database through the session). Raises RetryLater when Stripe cannot answer."""
+    preparer = PREPARERS.get(event_type)
+    if preparer is None:
+        return False
+    preparer(obj)
+    return True
 
 
 def subjects_of(event_type: str, obj: StripeObject) -> dict[str, str | None]:
@@ -386,36 +410,51 @@ def charge_refunded(charge: StripeObject, created: datetime) -> None:
     )
 
 
-@handles(
+_DISPUTE_EVENTS = (
     "charge.dispute.created",
     "charge.dispute.updated",
     "charge.dispute.closed",
     "charge.dispute.funds_withdrawn",
     "charge.dispute.funds_reinstated",
+)
+
+
+@prepares(*_DISPUTE_EVENTS)
+def find_disputed_payment_intent(dispute: StripeObject) -> None:
+    """A dispute names its payment intent since 2023; an older shape names only the charge.
+    Learn the intent from a refund we recorded for that charge, else from Stripe."""
+    charge_id = _id(dispute.get("charge"))
+    if _id(dispute.get("payment_intent")) or not charge_id:
+        return
+    payment_intent_id = payments.payment_intent_of_charge(charge_id)
+    if not payment_intent_id:
+        try:
+            charge = stripe_gateway.retrieve_charge(current_settings(), charge_id)
+        except stripe_gateway.NotFound:
+            return  # not a charge of this account: nothing of ours to adjust
+        except stripe_gateway.GatewayError as exc:
+            raise RetryLater("could not look up the disputed charge") from exc
+        payment_intent_id = _id(charge.get("payment_intent"))
+    if payment_intent_id:
+        dispute["payment_intent"] = payment_intent_id
+
+
+@handles(
+    *_DISPUTE_EVENTS,
     about=lambda dispute: {
         "payment_intent": _id(dispute.get("payment_intent")),
         "charge": _id(dispute.get("charge")),
     },
 )
 def charge_dispute(dispute: StripeObject, created: datetime) -> None:
-    charge_id = _id(dispute.get("charge"))
+    """Its payment intent was found before the transaction (``find_disputed_payment_intent``)
+    when the dispute does not name it."""
     payment_intent_id = _id(dispute.get("payment_intent"))
-    if not payment_intent_id and charge_id:
-        payment_intent_id = payments.payment_intent_of_charge(charge_id)
-    if not payment_intent_id and charge_id:
-        try:
-            charge = stripe_gateway.retrieve_charge(current_settings(), charge_id)
-        except stripe_gateway.NotFound:
-            return
-        except stripe_gateway.GatewayError as exc:
-            raise RetryLater("could not look up the disputed charge") from exc
-        payment_intent_id = _id(charge.get("payment_intent"))
     if not payment_intent_id:
-        return
-    locks.hold(payment_intent=payment_intent_id)  # learnt from the charge: a no-op otherwise
+        return  # a charge outside any payment intent, or one Stripe does not know
     payments.record_dispute(
         payment_intent_id,
-        charge_id,
+        _id(dispute.get("charge")),
         str(dispute.get("status") or "needs_response"),
         int(dispute.get("amount") or 0),
         created,

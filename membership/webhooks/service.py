@@ -31,7 +31,7 @@ from membership.database import (
 from membership.extensions import db
 from membership.ledger import locks, records
 from membership.models import StripeEvent
-from membership.webhooks.handlers import HANDLERS, subjects_of
+from membership.webhooks.handlers import HANDLERS, RetryLater, prepare, subjects_of
 
 log = logging.getLogger(__name__)
 EVENTS = StripeEvent.__table__
@@ -113,6 +113,11 @@ def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Re
         else {"status": "processed", "processed_at": now, "attempts": 1}
     )
 
+    if not ignored:
+        try:
+            _prepare(event)
+        except RetryLater as exc:
+            return _fail_before_processing(row, exc)
     lock_ids = [] if ignored else _lock_ids(event)
 
     def store_and_process(connection: Connection) -> Received:
@@ -128,6 +133,25 @@ def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Re
         return Received(event_id, _handle_and_commit(connection, row, event, lock_ids))
 
     return run_ledger_transaction(db.engine, store_and_process)
+
+
+def _prepare(event: dict[str, Any]) -> None:
+    """What the handler needs from Stripe, asked before the ledger transaction (a network
+    call there would hold its locks, and on SQLite every writer, for as long as it takes)."""
+    if prepare(event["type"], event["data"]["object"]):
+        db.session.rollback()  # end the read transaction of its look-ups
+
+
+def _fail_before_processing(row: dict[str, Any], error: Exception) -> Received:
+    """Keep an event that could not be prepared as failed (500: Stripe retries), unless an
+    earlier delivery processed it already."""
+    log.warning("stripe event %s (%s) not processed yet: %s", row["id"], row["type"], error)
+
+    def keep(connection: Connection) -> Received:
+        failed = _record_failure(connection, row, describe_error(error))
+        return Received(row["id"], Outcome.FAILED if failed else Outcome.DUPLICATE)
+
+    return run_ledger_transaction(db.engine, keep)
 
 
 def _lock_ids(event: dict[str, Any]) -> list[int]:
@@ -256,11 +280,13 @@ def _handle_and_commit(
     return Outcome.PROCESSED
 
 
-def _record_failure(connection: Connection, row: dict[str, Any], error: str) -> None:
-    """Keep the event, unprocessed, with the error and one more attempt counted."""
+def _record_failure(connection: Connection, row: dict[str, Any], error: str) -> bool:
+    """Keep the event, unprocessed, with the error and one more attempt counted; False when
+    it was processed already (by a concurrent delivery), which then stays as it is."""
     _insert_event(connection, {**row, "status": "failed", "attempts": 0})
-    connection.execute(_RECORD_FAILURE, {"event_id": row["id"], "error": error})
+    recorded = connection.execute(_RECORD_FAILURE, {"event_id": row["id"], "error": error})
     connection.commit()
+    return recorded.rowcount > 0
 
 
 class UnknownEvent(LookupError):
@@ -287,6 +313,7 @@ def replay_event(event_id: str) -> Outcome:
         "received_at": stored.received_at,
     }
     db.session.rollback()
+    _prepare(event)  # RetryLater: nothing changed, the operator tries again later
 
     def replay(connection: Connection) -> Outcome:
         _claim(connection, event_id, only_failed=False)

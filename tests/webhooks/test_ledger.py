@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -14,6 +16,7 @@ from membership.models import (
     Payment,
     PaymentFailure,
     RecurringSupport,
+    StripeEvent,
     Supporter,
 )
 from tests import stripe_events as se
@@ -555,6 +558,89 @@ def test_dispute_lookup_during_stripe_outage_asks_for_a_retry(
     )
     assert se.deliver(client, evt).status_code == 200
     assert the(Payment).status == "disputed"
+
+
+def test_stripe_is_asked_about_a_disputed_charge_before_the_ledger_transaction(
+    app: Flask, client: FlaskClient, stripe: FakeStripe, app_ctx: None
+) -> None:
+    """While Stripe is looked up, other events go through: the look-up holds no lock of the
+    ledger (on SQLite, the one writer's turn, which every event would wait for)."""
+    one_time_gift(client)
+    stripe.charges["ch_slow"] = se.charge(
+        payment_intent="pi_adj", amount=5000, amount_refunded=0, charge_id="ch_slow"
+    )
+    other_gift = se.event(
+        "checkout.session.completed",
+        se.checkout_session(mode="payment", amount=700, payment_intent="pi_meanwhile"),
+    )
+    went_through_meanwhile: list[bool] = []
+
+    def deliver_another_event() -> None:
+        answered = threading.Event()
+
+        def deliver() -> None:
+            with app.app_context():
+                if se.deliver(app.test_client(), other_gift).status_code == 200:
+                    answered.set()
+
+        threading.Thread(target=deliver, daemon=True).start()
+        went_through_meanwhile.append(answered.wait(timeout=5))
+
+    stripe.while_answering = deliver_another_event
+    dispute = se.dispute(
+        payment_intent=None, charge_id="ch_slow", amount=5000, status="needs_response"
+    )
+    assert se.deliver(client, se.event("charge.dispute.created", dispute)).status_code == 200
+    assert went_through_meanwhile == [True]
+    db.session.expire_all()
+    assert db.session.scalars(select(Payment.status).order_by(Payment.amount_minor)).all() == [
+        "succeeded",
+        "disputed",
+    ]
+
+
+def test_a_processed_event_redelivered_while_stripe_is_down_is_a_duplicate(
+    client: FlaskClient, stripe: FakeStripe, app_ctx: None
+) -> None:
+    """A dispute on a charge Stripe knows no payment intent for is processed (nothing of ours
+    to adjust); its redelivery during an outage changes nothing and answers 200."""
+    stripe.charges["ch_bare"] = se.charge(
+        payment_intent=None, amount=5000, amount_refunded=0, charge_id="ch_bare"
+    )
+    evt = se.event(
+        "charge.dispute.created",
+        se.dispute(payment_intent=None, charge_id="ch_bare", amount=5000, status="lost"),
+    )
+    assert se.deliver(client, evt).get_json()["outcome"] == "processed"
+    stripe.fail_with = 500
+    again = se.deliver(client, evt)
+    assert (again.status_code, again.get_json()["outcome"]) == (200, "duplicate")
+    db.session.expire_all()
+    stored = db.session.get(StripeEvent, evt["id"])
+    assert stored is not None
+    assert (stored.status, stored.attempts, stored.last_error) == ("processed", 1, None)
+
+
+def test_replay_while_stripe_is_down_says_so_and_changes_nothing(
+    app: Flask, client: FlaskClient, stripe: FakeStripe, app_ctx: None
+) -> None:
+    one_time_gift(client)
+    stripe.fail_with = 500
+    evt = se.event(
+        "charge.dispute.created",
+        se.dispute(payment_intent=None, charge_id="ch_down", amount=5000, status="needs_response"),
+    )
+    assert se.deliver(client, evt).status_code == 500
+    result = app.test_cli_runner().invoke(args=["stripe", "replay", evt["id"]])
+    assert result.exit_code == 1
+    assert "could not look up the disputed charge; nothing changed, try again later" in (
+        result.output
+    )
+    db.session.expire_all()
+    stored = db.session.get(StripeEvent, evt["id"])
+    assert stored is not None
+    assert (stored.status, stored.attempts) == ("failed", 1)
+    assert stored.last_error == "RetryLater: could not look up the disputed charge"
 
 
 def test_renewal_refund_is_matched_through_the_invoice_payment(
