@@ -87,6 +87,7 @@ def _configure(app: Flask, settings: Settings) -> None:
     production = settings.env == "production"
     app.config.update(
         SECRET_KEY=settings.secret_key,
+        SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         # hide_parameters: database errors then never carry emails or names into logs.
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},

@@ -76,6 +76,8 @@ class Settings:
     stripe_products: Mapping[str, str] = field(default_factory=dict)
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
     staff_require_totp: bool = False
+    # Earlier SECRET_KEYs, after a rotation: they still open sessions and sealed TOTP secrets.
+    secret_key_fallbacks: tuple[str, ...] = ()
     ratelimit_storage_uri: str = "memory://"
     trusted_proxy_hops: int = 0
 
@@ -102,9 +104,7 @@ def load_settings(
         raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}.")
 
     currencies = _parse_currencies(env_vars.get("SUPPORT_CURRENCIES", "USD,EUR,GBP"))
-    webhook_secrets = tuple(
-        s.strip() for s in env_vars.get("STRIPE_WEBHOOK_SECRET", "").split(",") if s.strip()
-    )
+    webhook_secrets = _comma_list(env_vars.get("STRIPE_WEBHOOK_SECRET", ""))
     public_base_url = env_vars.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
     if not public_base_url:
         if env == "production":
@@ -139,6 +139,7 @@ def load_settings(
         },
         reminders=_reminder_settings(env, env_vars),
         staff_require_totp=_flag("STAFF_REQUIRE_TOTP", env_vars.get("STAFF_REQUIRE_TOTP", "")),
+        secret_key_fallbacks=_comma_list(env_vars.get("SECRET_KEY_FALLBACKS", "")),
         ratelimit_storage_uri=_ratelimit_storage_uri(env_vars.get("RATELIMIT_STORAGE_URI", "")),
         trusted_proxy_hops=_proxy_hops(env_vars.get("TRUSTED_PROXY_HOPS", "")),
     )
@@ -244,6 +245,11 @@ def _ratelimit_storage_uri(raw: str) -> str:
             f"redis://127.0.0.1:6379, not {raw!r}."
         )
     return uri
+
+
+def _comma_list(raw: str) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``: several secrets in one variable, for rotation."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 def _secret_key(env: str, configured: str, instance_path: str | None) -> str:

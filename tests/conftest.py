@@ -199,7 +199,8 @@ def reset_rate_limits(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 def staff_user(app: Flask) -> Callable[..., StaffAccount]:
     """Factory: ``staff_user("admin"|"viewer", email=..., totp=True)`` makes an account."""
-    from membership.staff import service
+    from membership.config import current_settings
+    from membership.staff import sealing, service
 
     counter = itertools.count(1)
 
@@ -216,7 +217,7 @@ def staff_user(app: Flask) -> Callable[..., StaffAccount]:
             )
             secret = pyotp.random_base32() if totp else None
             if secret:
-                user.totp_secret = secret
+                user.totp_secret_sealed = sealing.seal(current_settings(), secret)
                 db.session.commit()
             return StaffAccount(user.id, user.email, user.role, password, secret)
 

@@ -2,6 +2,7 @@
 models, and downgrades cleanly, on SQLite and (when configured) PostgreSQL."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import flask_migrate
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from membership import create_app
 from membership.extensions import db
+from membership.staff import sealing
 from tests.conftest import ON_POSTGRES, POSTGRES_URL, app_environ
 
 EXPECTED_TABLES = {
@@ -62,4 +64,36 @@ def test_migrations_upgrade_match_models_and_downgrade(empty_database_url: str) 
 
         flask_migrate.upgrade()  # and up again: the downgrade left nothing behind
         assert set(inspect(db.engine).get_table_names()) >= EXPECTED_TABLES
+        db.engine.dispose()
+
+
+def test_enrolled_totp_secrets_are_sealed_by_the_upgrade_and_opened_by_the_downgrade(
+    empty_database_url: str,
+) -> None:
+    """Migration 0007: staff enrolled before it sign in as before (their secret sealed
+    with the app's SECRET_KEY), and a downgrade gives the secrets back as they were."""
+    app = create_app(app_environ(empty_database_url))
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    with app.app_context():
+        flask_migrate.upgrade(revision="0006")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO staff_users (email, password_hash, role, totp_secret, "
+                    "failed_count, session_version, password_changed_at, created_at) "
+                    "VALUES ('a@newsroom.test', 'x', 'admin', :secret, 0, 1, :now, :now)"
+                ),
+                {"secret": secret, "now": datetime(2026, 11, 28, tzinfo=UTC)},
+            )
+
+        flask_migrate.upgrade()
+        with db.engine.connect() as conn:
+            sealed = conn.execute(text("SELECT totp_secret_sealed FROM staff_users")).scalar_one()
+        assert secret not in sealed
+        assert sealing.unseal(app.extensions["membership.settings"], sealed) == secret
+
+        flask_migrate.downgrade(revision="0006")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT totp_secret FROM staff_users")).scalar_one() == secret
+        flask_migrate.downgrade(revision="base")
         db.engine.dispose()

@@ -1,7 +1,8 @@
 """Staff accounts and the audit log of what staff did.
 
 A staff account holds what sign-in needs and nothing more: an email to sign in with,
-an argon2 hash, a role, the TOTP secret once enrolled, and the counters of the lockout.
+an argon2 hash, a role, the TOTP secret once enrolled (sealed: ``membership.staff.sealing``),
+and the counters of the lockout.
 The audit log names the staff member, the action, the target (an id, never a
 supporter's email or name), the time and the address the request came from.
 """
@@ -32,8 +33,8 @@ class StaffUser(db.Model):  # type: ignore[name-defined]
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(10))
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Base32 secret of the authenticator app; NULL until enrolled.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The authenticator app's secret, sealed (membership.staff.sealing); NULL until enrolled.
+    totp_secret_sealed: Mapped[str | None] = mapped_column(String(255))
     totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The last TOTP time step accepted: a code is never accepted twice.
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
@@ -74,7 +75,7 @@ class StaffUser(db.Model):  # type: ignore[name-defined]
 
     @property
     def totp_enrolled(self) -> bool:
-        return self.totp_secret is not None
+        return self.totp_secret_sealed is not None
 
 
 class AuditEntry(db.Model):  # type: ignore[name-defined]

@@ -10,6 +10,7 @@ failure; a success resets the count.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,11 +24,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from membership import clock
+from membership.config import current_settings
 from membership.extensions import db
 from membership.models import normalise_email
-from membership.staff import audit
+from membership.staff import audit, sealing
 from membership.staff.audit import record_audit
 from membership.staff.models import ROLES, StaffUser
+
+log = logging.getLogger(__name__)
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024  # argon2 takes any length; this only bounds the work per request
@@ -71,11 +75,13 @@ class StaffAccountError(ValueError):
 
 @dataclass(frozen=True)
 class TotpEnrolment:
-    """What the profile shows to add the account to an authenticator app."""
+    """What the profile shows to add the account to an authenticator app, and the secret
+    sealed (``sealing``), which is all the session may keep until the user confirms it."""
 
     secret: str
     uri: str
     qr_svg: str
+    sealed: str
 
 
 @lru_cache(maxsize=1)
@@ -183,10 +189,24 @@ def check_code(user: StaffUser, code: str, now: datetime | None = None) -> Staff
         raise _refuse(user, "disabled", now, count=False)
     if is_locked(user, now):
         raise _refuse(user, "locked", now, count=False)
-    step = _matching_step(user.totp_secret or "", code, now, after=user.totp_last_step)
+    settings = current_settings()
+    try:
+        secret = sealing.unseal(settings, user.totp_secret_sealed or "")
+    except sealing.Unreadable:
+        # SECRET_KEY changed without the old one in SECRET_KEY_FALLBACKS: no code can match
+        # (`flask staff reset-password --remove-totp` lets the user enrol again).
+        # Logged without the account (the audit log names it): a configuration problem.
+        log.warning(
+            "a staff TOTP secret cannot be opened with SECRET_KEY or SECRET_KEY_FALLBACKS; "
+            "was SECRET_KEY changed without keeping the old one as a fallback?"
+        )
+        raise _refuse(user, "totp_unreadable", now, count=False) from None
+    step = _matching_step(secret, code, now, after=user.totp_last_step)
     if step is None:
         raise _refuse(user, "wrong_code", now, count=True)
     user.totp_last_step = step
+    if not sealing.sealed_under_current_key(settings, user.totp_secret_sealed or ""):
+        user.totp_secret_sealed = sealing.seal(settings, secret)  # opened by a fallback key
     return user
 
 
@@ -234,23 +254,40 @@ def totp_code(secret: str, now: datetime) -> str:
     return pyotp.TOTP(secret, interval=TOTP_STEP_SECONDS).at(now)
 
 
-def new_totp_enrolment(user: StaffUser, secret: str | None = None) -> TotpEnrolment:
+def new_totp_enrolment(user: StaffUser) -> TotpEnrolment:
     """A fresh secret for ``user`` with its otpauth URI and QR code as inline SVG."""
-    secret = secret or pyotp.random_base32()
+    secret = pyotp.random_base32()
+    return _enrolment(user, secret, sealing.seal(current_settings(), secret))
+
+
+def totp_enrolment(user: StaffUser, sealed: str) -> TotpEnrolment | None:
+    """The enrolment begun earlier (its sealed secret, kept in the session), or None when
+    that can no longer be opened (SECRET_KEY changed): the caller begins a new one."""
+    try:
+        secret = sealing.unseal(current_settings(), sealed)
+    except sealing.Unreadable:
+        return None
+    return _enrolment(user, secret, sealed)
+
+
+def _enrolment(user: StaffUser, secret: str, sealed: str) -> TotpEnrolment:
     uri = pyotp.TOTP(secret, interval=TOTP_STEP_SECONDS).provisioning_uri(
         name=user.email, issuer_name=TOTP_ISSUER
     )
     svg = segno.make(uri, error="m").svg_inline(scale=4, title="TOTP enrolment code")
-    return TotpEnrolment(secret=secret, uri=uri, qr_svg=svg)
+    return TotpEnrolment(secret=secret, uri=uri, qr_svg=svg, sealed=sealed)
 
 
-def enrol_totp(user: StaffUser, secret: str, code: str, now: datetime | None = None) -> None:
-    """Keep ``secret`` once the user proves their app shows its code; audited, committed."""
+def enrol_totp(
+    user: StaffUser, enrolment: TotpEnrolment, code: str, now: datetime | None = None
+) -> None:
+    """Keep the enrolment's secret (sealed) once the user proves their app shows its code;
+    audited, committed."""
     now = now or clock.now()
-    step = _matching_step(secret, code, now, after=None)
+    step = _matching_step(enrolment.secret, code, now, after=None)
     if step is None:
         raise CodeRejected("That code does not match. Enter the 6 digits your app shows now.")
-    user.totp_secret = secret
+    user.totp_secret_sealed = sealing.seal(current_settings(), enrolment.secret)
     user.totp_enrolled_at = now
     user.totp_last_step = step
     record_audit(audit.TOTP_ENROLLED, target=f"staff:{user.id}")
@@ -271,7 +308,7 @@ def _confirm_password(user: StaffUser, password: str, now: datetime) -> None:
 def remove_totp(user: StaffUser, password: str, now: datetime | None = None) -> None:
     """Drop the second factor after the password confirms it is the user; committed."""
     _confirm_password(user, password, now or clock.now())
-    user.totp_secret = None
+    user.totp_secret_sealed = None
     user.totp_enrolled_at = None
     user.totp_last_step = None
     record_audit(audit.TOTP_REMOVED, target=f"staff:{user.id}")
@@ -363,7 +400,7 @@ def reset_password(
     user.failed_count = 0
     user.locked_until = None
     if remove_totp:
-        user.totp_secret = None
+        user.totp_secret_sealed = None
         user.totp_enrolled_at = None
         user.totp_last_step = None
     record_audit(

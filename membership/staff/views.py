@@ -201,10 +201,11 @@ def enrol_totp() -> Response | tuple[str, int]:
         return redirect(url_for("staff.profile"))
     form = CodeForm()
     error = ""
-    secret = session.get(_ENROLMENT)
-    if request.method == "POST" and isinstance(secret, str) and form.validate_on_submit():
+    sealed = session.get(_ENROLMENT)
+    enrolment = service.totp_enrolment(user, sealed) if isinstance(sealed, str) else None
+    if request.method == "POST" and enrolment is not None and form.validate_on_submit():
         try:
-            service.enrol_totp(user, secret, form.code.data or "")
+            service.enrol_totp(user, enrolment, form.code.data or "")
         except service.CodeRejected as exc:
             error = str(exc)
         else:
@@ -213,9 +214,9 @@ def enrol_totp() -> Response | tuple[str, int]:
             return redirect(safe_next(request.args.get("next")) or url_for("staff.profile"))
     elif request.method == "POST":
         error = "Enter the 6-digit code your app shows now."
-    if not isinstance(secret, str):
-        secret = session[_ENROLMENT] = service.new_totp_enrolment(user).secret
-    enrolment = service.new_totp_enrolment(user, secret)
+    if enrolment is None:
+        enrolment = service.new_totp_enrolment(user)
+        session[_ENROLMENT] = enrolment.sealed  # the session cookie is signed, not encrypted
     page = render_template("staff/enrol_totp.html", form=form, enrolment=enrolment, error=error)
     return page, 400 if error else 200
 

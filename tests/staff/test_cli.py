@@ -92,7 +92,7 @@ def test_reset_password_lifts_a_lockout_and_can_remove_totp(
     )
     assert result.exit_code == 0, result.output
     row = staff_row(person.id)
-    assert (row.failed_count, row.locked_until, row.totp_secret) == (0, None, None)
+    assert (row.failed_count, row.locked_until, row.totp_secret_sealed) == (0, None, None)
     assert sign_in(app.test_client(), person.email, PASSWORD).headers["Location"] == "/staff/"
     assert audit_entries("password_reset")[0].detail == "totp_removed"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from membership.config import current_settings
+from membership.staff import sealing
 from membership.staff.service import totp_code
 from tests.conftest import csrf_token, sign_in
 
@@ -23,18 +25,21 @@ def test_enrolment_shows_a_qr_code_and_keeps_the_secret_once_confirmed(
     assert "<script" not in page and 'src="http' not in page
     secret = _secret_on(page)
     assert _secret_on(client.get("/staff/profile/totp").get_data(as_text=True)) == secret
-    assert staff_row(client.staff.id).totp_secret is None  # nothing kept before the code
+    assert staff_row(client.staff.id).totp_secret_sealed is None  # nothing kept before the code
 
     token = csrf_token(client, "/staff/profile/totp")
     wrong = client.post("/staff/profile/totp", data={"csrf_token": token, "code": "000000"})
     assert wrong.status_code == 400
     assert "does not match" in wrong.get_data(as_text=True)
-    assert staff_row(client.staff.id).totp_secret is None
+    assert staff_row(client.staff.id).totp_secret_sealed is None
 
     code = totp_code(secret, frozen_clock())
     right = client.post("/staff/profile/totp", data={"csrf_token": token, "code": code})
     assert right.status_code == 302
-    assert staff_row(client.staff.id).totp_secret == secret
+    sealed = staff_row(client.staff.id).totp_secret_sealed
+    assert sealed is not None and secret not in sealed  # the database never sees it
+    with app.app_context():
+        assert sealing.unseal(current_settings(), sealed) == secret
     [entry] = audit_entries("totp_enrolled")
     assert entry.staff_user_id == client.staff.id
 
@@ -61,11 +66,11 @@ def test_removing_totp_needs_the_password(app, signed_in_client, staff_row, audi
         "/staff/profile/totp/remove", data={"csrf_token": token, "password": "nope"}
     )
     assert wrong.status_code == 400
-    assert staff_row(client.staff.id).totp_secret is not None
+    assert staff_row(client.staff.id).totp_secret_sealed is not None
 
     data = {"csrf_token": token, "password": client.staff.password}
     assert client.post("/staff/profile/totp/remove", data=data).status_code == 302
-    assert staff_row(client.staff.id).totp_secret is None
+    assert staff_row(client.staff.id).totp_secret_sealed is None
     assert len(audit_entries("totp_removed")) == 1
     assert (
         sign_in(app.test_client(), client.staff.email, client.staff.password).headers["Location"]

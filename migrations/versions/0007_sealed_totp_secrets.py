@@ -1,0 +1,62 @@
+"""TOTP secrets sealed under a key derived from SECRET_KEY.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-28
+
+``staff_users.totp_secret`` (the secret as is) becomes ``totp_secret_sealed``
+(``membership.staff.sealing``): whoever reads the database can no longer make a staff
+member's codes. Enrolled secrets are sealed here, with the running app's SECRET_KEY
+(Flask-Migrate runs migrations inside the app), so every enrolled staff member signs in
+as before; the downgrade opens them again.
+
+"""
+from alembic import op
+import sqlalchemy as sa
+from flask import current_app
+
+from membership.staff import sealing
+
+
+# revision identifiers, used by Alembic.
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+STAFF = sa.table(
+    'staff_users',
+    sa.column('id', sa.Integer),
+    sa.column('totp_secret', sa.String),
+    sa.column('totp_secret_sealed', sa.String),
+)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('staff_users') as batch:
+        batch.add_column(sa.Column('totp_secret_sealed', sa.String(length=255), nullable=True))
+    _copy('totp_secret', 'totp_secret_sealed', sealing.seal)
+    with op.batch_alter_table('staff_users') as batch:
+        batch.drop_column('totp_secret')
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('staff_users') as batch:
+        batch.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
+    _copy('totp_secret_sealed', 'totp_secret', sealing.unseal)
+    with op.batch_alter_table('staff_users') as batch:
+        batch.drop_column('totp_secret_sealed')
+
+
+def _copy(source: str, target: str, convert) -> None:
+    settings = current_app.extensions['membership.settings']
+    connection = op.get_bind()
+    rows = connection.execute(
+        sa.select(STAFF.c.id, STAFF.c[source]).where(STAFF.c[source].is_not(None))
+    ).all()
+    for staff_id, value in rows:
+        connection.execute(
+            STAFF.update()
+            .where(STAFF.c.id == staff_id)
+            .values({target: convert(settings, value)})
+        )
