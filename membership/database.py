@@ -48,7 +48,12 @@ def _begin_sqlite(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
         # Straight to the driver: through exec_driver_sql, BEGIN cost as much as a statement
         # of the ledger (SQLAlchemy's execution context, events and result for no rows).
-        conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+        try:
+            conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+        except sqlite3.Error as error:  # raised as SQLAlchemy would have raised it
+            raise DBAPIError.instance(
+                "BEGIN", (), error, sqlite3.Error, dialect=conn.dialect
+            ) from error
 
 
 # How many times a ledger transaction is run before its conflict is reported as a failure
@@ -100,6 +105,8 @@ def run_ledger_transaction(engine: Engine, work: Callable[[Connection], T]) -> T
         for attempt in range(1, MAX_LEDGER_ATTEMPTS + 1):
             # The connection first: checking it out (the pool's ping) and the checkpoint
             # pragmas then take none of the writer's turn on SQLite, for which others queue.
+            # A queued writer holds its pooled connection meanwhile: a process needs no more
+            # threads than its pool has connections (SQLAlchemy's default: 5, and 10 more).
             with (
                 engine.connect() as connection,
                 _no_checkpoint_in_turn(connection),

@@ -217,7 +217,9 @@ def staff_user(app: Flask) -> Callable[..., StaffAccount]:
             )
             secret = pyotp.random_base32() if totp else None
             if secret:
-                user.totp_secret_sealed = sealing.seal(current_settings(), secret)
+                user.totp_secret_sealed = sealing.seal(
+                    current_settings(), secret, for_account=user.id
+                )
                 db.session.commit()
             return StaffAccount(user.id, user.email, user.role, password, secret)
 

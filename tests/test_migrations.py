@@ -71,29 +71,46 @@ def test_enrolled_totp_secrets_are_sealed_by_the_upgrade_and_opened_by_the_downg
     empty_database_url: str,
 ) -> None:
     """Migration 0007: staff enrolled before it sign in as before (their secret sealed
-    with the app's SECRET_KEY), and a downgrade gives the secrets back as they were."""
+    with the app's SECRET_KEY), nothing else about the account changes (its audit entries
+    still name it), and a downgrade gives the secrets back as they were."""
     app = create_app(app_environ(empty_database_url))
+    settings = app.extensions["membership.settings"]
     secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    now = datetime(2026, 11, 28, tzinfo=UTC)
     with app.app_context():
         flask_migrate.upgrade(revision="0006")
         with db.engine.begin() as conn:
-            conn.execute(
+            staff_id = conn.execute(
                 text(
                     "INSERT INTO staff_users (email, password_hash, role, totp_secret, "
                     "failed_count, session_version, password_changed_at, created_at) "
-                    "VALUES ('a@newsroom.test', 'x', 'admin', :secret, 0, 1, :now, :now)"
+                    "VALUES ('a@newsroom.test', 'x', 'admin', :secret, 0, 1, :now, :now) "
+                    "RETURNING id"
                 ),
-                {"secret": secret, "now": datetime(2026, 11, 28, tzinfo=UTC)},
+                {"secret": secret, "now": now},
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO audit_entries (at, staff_user_id, staff_email, action) "
+                    "VALUES (:now, :staff_id, 'a@newsroom.test', 'sign_in')"
+                ),
+                {"now": now, "staff_id": staff_id},
             )
+
+        def audited_staff_ids() -> list[int | None]:
+            with db.engine.connect() as conn:
+                return list(conn.execute(text("SELECT staff_user_id FROM audit_entries")).scalars())
 
         flask_migrate.upgrade()
         with db.engine.connect() as conn:
             sealed = conn.execute(text("SELECT totp_secret_sealed FROM staff_users")).scalar_one()
         assert secret not in sealed
-        assert sealing.unseal(app.extensions["membership.settings"], sealed) == secret
+        assert sealing.unseal(settings, sealed, for_account=staff_id) == secret
+        assert audited_staff_ids() == [staff_id]
 
         flask_migrate.downgrade(revision="0006")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT totp_secret FROM staff_users")).scalar_one() == secret
+        assert audited_staff_ids() == [staff_id]
         flask_migrate.downgrade(revision="base")
         db.engine.dispose()

@@ -5,8 +5,11 @@ the million payments. Each rollup row is a sum of *contributions*: a payment add
 amounts to its month, currency and frequency (and to its source), a recurring support
 adds one to its (start month, end month) cell, a checkout attempt adds one to its
 source's attempts. When a row of the ledger changes, its old contribution is taken
-away and the new one added, in the same transaction, with one ``INSERT ... ON
-CONFLICT DO UPDATE`` per rollup row touched (none when nothing that counts changed).
+away and the new one added, in the same transaction, with ``INSERT ... ON CONFLICT DO
+UPDATE`` on each rollup row that moves (none when nothing that counts changed). In a
+ledger transaction (a webhook) the moves are gathered and written once, just before it
+commits (``records.commit``): a row moved twice is written once, and on PostgreSQL the
+three tables take one statement and their hot rows stay locked only until the commit.
 
 How changes reach this module:
 

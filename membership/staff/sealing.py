@@ -11,7 +11,9 @@ is never the key that signs sessions. ``SECRET_KEY_FALLBACKS`` (Flask's list of 
 keys) still opens what was sealed before a rotation; such a secret is sealed again under
 the current key the next time it is used. Fernet (AES-128-CBC with HMAC-SHA256, from
 ``cryptography``) does the sealing: a fresh IV each time, and any change to a sealed value
-makes it unreadable instead of wrong.
+makes it unreadable instead of wrong. Each value is sealed together with the account it
+belongs to (``for_account``), so a sealed secret copied onto another account (by someone
+who can write to the database) does not open there.
 """
 
 from __future__ import annotations
@@ -32,17 +34,24 @@ class Unreadable(ValueError):
     """Sealed under a key no longer configured, or altered since it was sealed."""
 
 
-def seal(settings: Settings, secret: str) -> str:
-    """``secret`` sealed under the current key (a different value every time)."""
-    return _keys(_key_list(settings)).encrypt(secret.encode()).decode("ascii")
+def seal(settings: Settings, secret: str, *, for_account: int) -> str:
+    """``secret`` of staff account ``for_account``, sealed under the current key (a
+    different value every time)."""
+    plain = f"{for_account}:{secret}".encode()
+    return _keys(_key_list(settings)).encrypt(plain).decode("ascii")
 
 
-def unseal(settings: Settings, sealed: str) -> str:
-    """The secret inside ``sealed``, opened with the current key or a fallback."""
+def unseal(settings: Settings, sealed: str, *, for_account: int) -> str:
+    """The secret inside ``sealed``, opened with the current key or a fallback, if it was
+    sealed for this account."""
     try:
-        return _keys(_key_list(settings)).decrypt(sealed.encode("ascii")).decode()
+        plain = _keys(_key_list(settings)).decrypt(sealed.encode("ascii")).decode()
     except (InvalidToken, UnicodeError) as exc:
         raise Unreadable("sealed under another SECRET_KEY, or altered") from exc
+    account, _, secret = plain.partition(":")
+    if account != str(for_account):
+        raise Unreadable("sealed for another account")
+    return secret
 
 
 def sealed_under_current_key(settings: Settings, sealed: str) -> bool:

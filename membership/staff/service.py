@@ -191,7 +191,7 @@ def check_code(user: StaffUser, code: str, now: datetime | None = None) -> Staff
         raise _refuse(user, "locked", now, count=False)
     settings = current_settings()
     try:
-        secret = sealing.unseal(settings, user.totp_secret_sealed or "")
+        secret = sealing.unseal(settings, user.totp_secret_sealed or "", for_account=user.id)
     except sealing.Unreadable:
         # SECRET_KEY changed without the old one in SECRET_KEY_FALLBACKS: no code can match
         # (`flask staff reset-password --remove-totp` lets the user enrol again).
@@ -206,7 +206,8 @@ def check_code(user: StaffUser, code: str, now: datetime | None = None) -> Staff
         raise _refuse(user, "wrong_code", now, count=True)
     user.totp_last_step = step
     if not sealing.sealed_under_current_key(settings, user.totp_secret_sealed or ""):
-        user.totp_secret_sealed = sealing.seal(settings, secret)  # opened by a fallback key
+        # Opened by a fallback key: sealed again under the current one.
+        user.totp_secret_sealed = sealing.seal(settings, secret, for_account=user.id)
     return user
 
 
@@ -257,14 +258,14 @@ def totp_code(secret: str, now: datetime) -> str:
 def new_totp_enrolment(user: StaffUser) -> TotpEnrolment:
     """A fresh secret for ``user`` with its otpauth URI and QR code as inline SVG."""
     secret = pyotp.random_base32()
-    return _enrolment(user, secret, sealing.seal(current_settings(), secret))
+    return _enrolment(user, secret, sealing.seal(current_settings(), secret, for_account=user.id))
 
 
 def totp_enrolment(user: StaffUser, sealed: str) -> TotpEnrolment | None:
     """The enrolment begun earlier (its sealed secret, kept in the session), or None when
     that can no longer be opened (SECRET_KEY changed): the caller begins a new one."""
     try:
-        secret = sealing.unseal(current_settings(), sealed)
+        secret = sealing.unseal(current_settings(), sealed, for_account=user.id)
     except sealing.Unreadable:
         return None
     return _enrolment(user, secret, sealed)
@@ -287,7 +288,9 @@ def enrol_totp(
     step = _matching_step(enrolment.secret, code, now, after=None)
     if step is None:
         raise CodeRejected("That code does not match. Enter the 6 digits your app shows now.")
-    user.totp_secret_sealed = sealing.seal(current_settings(), enrolment.secret)
+    user.totp_secret_sealed = sealing.seal(
+        current_settings(), enrolment.secret, for_account=user.id
+    )
     user.totp_enrolled_at = now
     user.totp_last_step = step
     record_audit(audit.TOTP_ENROLLED, target=f"staff:{user.id}")

@@ -55,15 +55,17 @@ def prepares(*event_types: str) -> Callable[[Preparer], Preparer]:
     return register
 
 
-def prepare(event_type: str, obj: StripeObject) -> bool:
+def needs_preparing(event_type: str) -> bool:
+    return event_type in PREPARERS
+
+
+def prepare(event_type: str, obj: StripeObject) -> None:
     """Complete the event's object with what its handler would otherwise ask Stripe for,
-    outside the ledger transaction; True when there was anything to do (it may have read
-    the database through the session). Raises RetryLater when Stripe cannot answer."""
+    outside the ledger transaction (it may read the database through the session).
+    Raises RetryLater when Stripe cannot answer."""
     preparer = PREPARERS.get(event_type)
-    if preparer is None:
-        return False
-    preparer(obj)
-    return True
+    if preparer is not None:
+        preparer(obj)
 
 
 def subjects_of(event_type: str, obj: StripeObject) -> dict[str, str | None]:

@@ -31,7 +31,13 @@ from membership.database import (
 from membership.extensions import db
 from membership.ledger import locks, records
 from membership.models import StripeEvent
-from membership.webhooks.handlers import HANDLERS, RetryLater, prepare, subjects_of
+from membership.webhooks.handlers import (
+    HANDLERS,
+    RetryLater,
+    needs_preparing,
+    prepare,
+    subjects_of,
+)
 
 log = logging.getLogger(__name__)
 EVENTS = StripeEvent.__table__
@@ -116,7 +122,7 @@ def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Re
     if not ignored:
         try:
             _prepare(event)
-        except RetryLater as exc:
+        except Exception as exc:  # noqa: BLE001 - as a handler's failure: keep the event
             return _fail_before_processing(row, exc)
     lock_ids = [] if ignored else _lock_ids(event)
 
@@ -135,17 +141,30 @@ def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Re
     return run_ledger_transaction(db.engine, store_and_process)
 
 
-def _prepare(event: dict[str, Any]) -> None:
+def _prepare(event: dict[str, Any], *, unless_processed: bool = True) -> None:
     """What the handler needs from Stripe, asked before the ledger transaction (a network
-    call there would hold its locks, and on SQLite every writer, for as long as it takes)."""
-    if prepare(event["type"], event["data"]["object"]):
-        db.session.rollback()  # end the read transaction of its look-ups
+    call there would hold its locks, and on SQLite every writer, for as long as it takes);
+    by default nothing for an event processed already (a redelivery, answered duplicate)."""
+    if not needs_preparing(event["type"]):
+        return
+    try:
+        if not unless_processed or _stored_status(event["id"]) != "processed":
+            prepare(event["type"], event["data"]["object"])
+    finally:
+        db.session.rollback()  # end the read transaction of the look-ups
+
+
+def _stored_status(event_id: str) -> str | None:
+    return db.session.scalar(select(StripeEvent.status).where(StripeEvent.id == event_id))
 
 
 def _fail_before_processing(row: dict[str, Any], error: Exception) -> Received:
     """Keep an event that could not be prepared as failed (500: Stripe retries), unless an
     earlier delivery processed it already."""
-    log.warning("stripe event %s (%s) not processed yet: %s", row["id"], row["type"], error)
+    if isinstance(error, RetryLater):
+        log.warning("stripe event %s (%s) not processed yet: %s", row["id"], row["type"], error)
+    else:
+        log.error("stripe event %s (%s) failed: %s", row["id"], row["type"], describe_error(error))
 
     def keep(connection: Connection) -> Received:
         failed = _record_failure(connection, row, describe_error(error))
@@ -313,7 +332,7 @@ def replay_event(event_id: str) -> Outcome:
         "received_at": stored.received_at,
     }
     db.session.rollback()
-    _prepare(event)  # RetryLater: nothing changed, the operator tries again later
+    _prepare(event, unless_processed=False)  # RetryLater: nothing changed; try again later
 
     def replay(connection: Connection) -> Outcome:
         _claim(connection, event_id, only_failed=False)

@@ -8,7 +8,11 @@ Create Date: 2026-11-28
 (``membership.staff.sealing``): whoever reads the database can no longer make a staff
 member's codes. Enrolled secrets are sealed here, with the running app's SECRET_KEY
 (Flask-Migrate runs migrations inside the app), so every enrolled staff member signs in
-as before; the downgrade opens them again.
+as before; the downgrade opens them again. The old column is blanked before it is
+dropped, and dropped in place (``ALTER TABLE ... DROP COLUMN``, SQLite 3.35 or later):
+on SQLite, batch mode would copy the table and drop the original, and the dropped
+table's rows would set ``audit_entries.staff_user_id`` to NULL (``ON DELETE SET NULL``).
+The database files may still hold the old values in free space until ``VACUUM``.
 
 """
 from alembic import op
@@ -33,19 +37,18 @@ STAFF = sa.table(
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('staff_users') as batch:
-        batch.add_column(sa.Column('totp_secret_sealed', sa.String(length=255), nullable=True))
+    op.add_column(
+        'staff_users', sa.Column('totp_secret_sealed', sa.String(length=255), nullable=True)
+    )
     _copy('totp_secret', 'totp_secret_sealed', sealing.seal)
-    with op.batch_alter_table('staff_users') as batch:
-        batch.drop_column('totp_secret')
+    op.execute(STAFF.update().values(totp_secret=None))
+    op.drop_column('staff_users', 'totp_secret')
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('staff_users') as batch:
-        batch.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
+    op.add_column('staff_users', sa.Column('totp_secret', sa.String(length=64), nullable=True))
     _copy('totp_secret_sealed', 'totp_secret', sealing.unseal)
-    with op.batch_alter_table('staff_users') as batch:
-        batch.drop_column('totp_secret_sealed')
+    op.drop_column('staff_users', 'totp_secret_sealed')
 
 
 def _copy(source: str, target: str, convert) -> None:
@@ -58,5 +61,5 @@ def _copy(source: str, target: str, convert) -> None:
         connection.execute(
             STAFF.update()
             .where(STAFF.c.id == staff_id)
-            .values({target: convert(settings, value)})
+            .values({target: convert(settings, value, for_account=staff_id)})
         )

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from membership.demo import seed as demo_seed
 from membership.extensions import db
@@ -116,6 +117,35 @@ def test_a_failed_event_moves_no_rollup_and_its_replay_moves_it_once(
     monkeypatch.setitem(handlers.HANDLERS, "checkout.session.completed", original)
     result = app.test_cli_runner().invoke(args=["stripe", "replay", evt["id"]])
     assert result.exit_code == 0, result.output
+    [revenue] = rollup_snapshot()["report_monthly_revenue"]
+    assert revenue[3:5] == (1, 2500)  # payments, gross_minor
+    assert rollup_snapshot() == rebuilt_snapshot()
+
+
+def test_a_ledger_transaction_run_again_after_a_write_conflict_counts_once(
+    client: FlaskClient, app_ctx: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rollup moves gathered by an attempt that the database aborted (a deadlock on
+    PostgreSQL) go with it; the attempt run again counts the payment once."""
+    original = handlers.HANDLERS["checkout.session.completed"]
+    attempts = []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    def conflicting_once(obj: dict[str, Any], created: datetime) -> None:
+        original(obj, created)
+        attempts.append(obj["id"])
+        if len(attempts) == 1:
+            raise DBAPIError("UPDATE ...", None, Deadlock("deadlock detected"))
+
+    monkeypatch.setitem(handlers.HANDLERS, "checkout.session.completed", conflicting_once)
+    evt = se.event(
+        "checkout.session.completed",
+        se.checkout_session(mode="payment", amount=2500, payment_intent="pi_rollup_retried"),
+    )
+    response = se.deliver(client, evt)
+    assert (response.status_code, len(attempts)) == (200, 2)
     [revenue] = rollup_snapshot()["report_monthly_revenue"]
     assert revenue[3:5] == (1, 2500)  # payments, gross_minor
     assert rollup_snapshot() == rebuilt_snapshot()

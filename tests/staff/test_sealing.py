@@ -30,23 +30,27 @@ def settings(secret_key: str, *fallbacks: str) -> Settings:
 
 def test_a_sealed_secret_opens_only_with_its_key_and_never_shows_it() -> None:
     secret = pyotp.random_base32()
-    first, second = sealing.seal(settings(KEY_A), secret), sealing.seal(settings(KEY_A), secret)
+    first = sealing.seal(settings(KEY_A), secret, for_account=7)
+    second = sealing.seal(settings(KEY_A), secret, for_account=7)
     assert first != second  # a fresh IV each time: equal secrets do not look equal
     assert secret not in first
-    assert sealing.unseal(settings(KEY_A), first) == secret
+    assert sealing.unseal(settings(KEY_A), first, for_account=7) == secret
     with pytest.raises(sealing.Unreadable):
-        sealing.unseal(settings(KEY_B), first)
+        sealing.unseal(settings(KEY_B), first, for_account=7)
     altered = first[:-6] + ("A" if first[-6] != "A" else "B") + first[-5:]
     with pytest.raises(sealing.Unreadable):
-        sealing.unseal(settings(KEY_A), altered)
+        sealing.unseal(settings(KEY_A), altered, for_account=7)
+    with pytest.raises(sealing.Unreadable):  # copied onto another account's row
+        sealing.unseal(settings(KEY_A), first, for_account=8)
 
 
 def test_a_fallback_key_opens_what_the_previous_key_sealed() -> None:
-    sealed = sealing.seal(settings(KEY_A), "JBSWY3DPEHPK3PXP")
+    sealed = sealing.seal(settings(KEY_A), "JBSWY3DPEHPK3PXP", for_account=1)
     rotated = settings(KEY_B, KEY_A)
-    assert sealing.unseal(rotated, sealed) == "JBSWY3DPEHPK3PXP"
+    assert sealing.unseal(rotated, sealed, for_account=1) == "JBSWY3DPEHPK3PXP"
     assert not sealing.sealed_under_current_key(rotated, sealed)
-    assert sealing.sealed_under_current_key(rotated, sealing.seal(rotated, "JBSWY3DPEHPK3PXP"))
+    resealed = sealing.seal(rotated, "JBSWY3DPEHPK3PXP", for_account=1)
+    assert sealing.sealed_under_current_key(rotated, resealed)
 
 
 def settings_of(app: Flask) -> Settings:
@@ -65,7 +69,8 @@ def test_the_session_cookie_never_holds_the_secret_being_enrolled(
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     session = serializer.loads(cookie.value)  # what anyone holding the cookie can read
     assert secret not in repr(session)
-    assert sealing.unseal(settings_of(app), session["staff_totp_enrolment"]) == secret
+    sealed = session["staff_totp_enrolment"]
+    assert sealing.unseal(settings_of(app), sealed, for_account=client.staff.id) == secret  # type: ignore[attr-defined]
 
 
 def test_after_a_key_rotation_staff_sign_in_and_their_secret_is_sealed_again(
@@ -82,7 +87,8 @@ def test_after_a_key_rotation_staff_sign_in_and_their_secret_is_sealed_again(
     response = sign_in(rotated.test_client(), person.email, person.password, person.totp_secret)
     assert response.status_code == 302 and response.headers["Location"] == "/staff/"
     sealed = staff_row(person.id).totp_secret_sealed or ""
-    assert sealing.unseal(settings(KEY_B), sealed) == person.totp_secret  # the new key alone
+    opened = sealing.unseal(settings(KEY_B), sealed, for_account=person.id)  # the new key alone
+    assert opened == person.totp_secret
 
 
 def test_a_secret_sealed_under_a_forgotten_key_refuses_without_counting(

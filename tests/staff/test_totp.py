@@ -39,7 +39,7 @@ def test_enrolment_shows_a_qr_code_and_keeps_the_secret_once_confirmed(
     sealed = staff_row(client.staff.id).totp_secret_sealed
     assert sealed is not None and secret not in sealed  # the database never sees it
     with app.app_context():
-        assert sealing.unseal(current_settings(), sealed) == secret
+        assert sealing.unseal(current_settings(), sealed, for_account=client.staff.id) == secret
     [entry] = audit_entries("totp_enrolled")
     assert entry.staff_user_id == client.staff.id
 

@@ -19,6 +19,7 @@ from membership.models import (
     StripeEvent,
     Supporter,
 )
+from membership.webhooks import handlers
 from tests import stripe_events as se
 from tests.conftest import post_checkout
 from tests.fake_stripe import FakeStripe
@@ -615,10 +616,38 @@ def test_a_processed_event_redelivered_while_stripe_is_down_is_a_duplicate(
     stripe.fail_with = 500
     again = se.deliver(client, evt)
     assert (again.status_code, again.get_json()["outcome"]) == (200, "duplicate")
+    assert len(stripe.calls("GET", "/v1/charges/ch_bare")) == 1  # not asked again
     db.session.expire_all()
     stored = db.session.get(StripeEvent, evt["id"])
     assert stored is not None
     assert (stored.status, stored.attempts, stored.last_error) == ("processed", 1, None)
+
+
+def test_a_failing_look_up_before_the_transaction_keeps_the_event_as_failed(
+    client: FlaskClient, app_ctx: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only an outage: whatever goes wrong while preparing is kept like a handler's
+    failure (500, the event stored with its error), and Stripe's retry then succeeds."""
+    one_time_gift(client)
+
+    def broken(dispute: dict) -> None:
+        raise RuntimeError("look-up bug")
+
+    original = handlers.PREPARERS["charge.dispute.created"]
+    monkeypatch.setitem(handlers.PREPARERS, "charge.dispute.created", broken)
+    evt = se.event(
+        "charge.dispute.created",
+        se.dispute(payment_intent="pi_adj", charge_id="ch_x", amount=5000, status="lost"),
+    )
+    assert se.deliver(client, evt).status_code == 500
+    db.session.expire_all()
+    stored = db.session.get(StripeEvent, evt["id"])
+    assert stored is not None
+    assert (stored.status, stored.last_error) == ("failed", "RuntimeError: look-up bug")
+
+    monkeypatch.setitem(handlers.PREPARERS, "charge.dispute.created", original)
+    assert se.deliver(client, evt).get_json()["outcome"] == "processed"
+    assert the(Payment).status == "dispute_lost"
 
 
 def test_replay_while_stripe_is_down_says_so_and_changes_nothing(
