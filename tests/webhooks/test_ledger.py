@@ -543,16 +543,22 @@ def test_dispute_on_unknown_charge_asks_stripe_for_its_payment_intent(
     assert len(stripe.calls("GET", "/v1/charges/ch_lookup")) == 1
 
 
-def test_dispute_lookup_during_stripe_outage_asks_for_a_retry(
-    client: FlaskClient, stripe: FakeStripe, app_ctx: None
-) -> None:
+def dispute_during_outage(client: FlaskClient, stripe: FakeStripe, charge_id: str) -> dict:
+    """A gift, then a dispute naming only its charge while Stripe is down: answered 500."""
     one_time_gift(client)
     stripe.fail_with = 500
     evt = se.event(
         "charge.dispute.created",
-        se.dispute(payment_intent=None, charge_id="ch_later", amount=5000, status="needs_response"),
+        se.dispute(payment_intent=None, charge_id=charge_id, amount=5000, status="needs_response"),
     )
     assert se.deliver(client, evt).status_code == 500
+    return evt
+
+
+def test_dispute_lookup_during_stripe_outage_asks_for_a_retry(
+    client: FlaskClient, stripe: FakeStripe, app_ctx: None
+) -> None:
+    evt = dispute_during_outage(client, stripe, "ch_later")
     stripe.fail_with = None
     stripe.charges["ch_later"] = se.charge(
         payment_intent="pi_adj", amount=5000, amount_refunded=0, charge_id="ch_later"
@@ -653,13 +659,7 @@ def test_a_failing_look_up_before_the_transaction_keeps_the_event_as_failed(
 def test_replay_while_stripe_is_down_says_so_and_changes_nothing(
     app: Flask, client: FlaskClient, stripe: FakeStripe, app_ctx: None
 ) -> None:
-    one_time_gift(client)
-    stripe.fail_with = 500
-    evt = se.event(
-        "charge.dispute.created",
-        se.dispute(payment_intent=None, charge_id="ch_down", amount=5000, status="needs_response"),
-    )
-    assert se.deliver(client, evt).status_code == 500
+    evt = dispute_during_outage(client, stripe, "ch_down")
     result = app.test_cli_runner().invoke(args=["stripe", "replay", evt["id"]])
     assert result.exit_code == 1
     assert "could not look up the disputed charge; nothing changed, try again later" in (
