@@ -160,11 +160,13 @@ def _stored_status(event_id: str) -> str | None:
 
 def _fail_before_processing(row: dict[str, Any], error: Exception) -> Received:
     """Keep an event that could not be prepared as failed (500: Stripe retries), unless an
-    earlier delivery processed it already."""
+    earlier delivery processed it already. Called while ``error`` is being handled."""
     if isinstance(error, RetryLater):
         log.warning("stripe event %s (%s) not processed yet: %s", row["id"], row["type"], error)
-    else:
+    elif isinstance(error, DBAPIError):  # no traceback: it would quote the database's detail
         log.error("stripe event %s (%s) failed: %s", row["id"], row["type"], describe_error(error))
+    else:
+        log.exception("stripe event %s (%s) failed before processing", row["id"], row["type"])
 
     def keep(connection: Connection) -> Received:
         failed = _record_failure(connection, row, describe_error(error))
