@@ -15,6 +15,7 @@ itself on SQLite, and was most of an event's processing time.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -108,11 +109,13 @@ class Prepared:
     def rows(self, **params: Any) -> list[dict[str, Any]]:
         compiled, cursor = self._execute(params)
         fetched = cursor.fetchall()
+        _finish(cursor)
         return [_row(compiled.columns, row) for row in fetched]
 
     def first(self, **params: Any) -> dict[str, Any] | None:
         compiled, cursor = self._execute(params)
         row = cursor.fetchone()
+        _finish(cursor)
         return _row(compiled.columns, row) if row is not None else None
 
     def scalar(self, **params: Any) -> Any:
@@ -123,6 +126,7 @@ class Prepared:
         """Execute a statement that returns no rows; the number of rows it changed."""
         _, cursor = self._execute(params)
         count: int = cursor.rowcount
+        _finish(cursor)
         return count
 
     def run_many(self, rows: list[dict[str, Any]]) -> None:
@@ -130,6 +134,7 @@ class Prepared:
         conn, compiled, cursor = self._prepare()
         arguments = [self._arguments(compiled, params) for params in rows]
         _call_driver(conn, cursor.executemany, compiled.sql, arguments)
+        _finish(cursor)
 
 
 # Connection.info key: (the DBAPI connection, a cursor of it that every statement reuses).
@@ -137,14 +142,24 @@ _CURSOR = "membership.ledger_cursor"
 
 
 def _cursor(conn: Connection) -> Any:
-    """One driver cursor per DBAPI connection, reused: a new psycopg cursor for every
-    statement (each with its own copy of the type adapters) was 3% of the instructions
-    the webhook path spends in the app on PostgreSQL."""
+    """A driver cursor for one statement. On PostgreSQL one per DBAPI connection, reused:
+    a new psycopg cursor for every statement (each with its own copy of the type
+    adapters) was 3% of the instructions the webhook path spends in the app there, and a
+    psycopg cursor holds nothing on the server once its results are read."""
     driver = conn.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        return driver.cursor()
     entry = conn.info.get(_CURSOR)
     if entry is None or entry[0] is not driver:
         entry = conn.info[_CURSOR] = (driver, driver.cursor())  # type: ignore[union-attr]
     return entry[1]
+
+
+def _finish(cursor: Any) -> None:
+    """Close a SQLite cursor: a statement not stepped to its end would keep the connection
+    reading (holding its WAL snapshot) after the commit, even back in the pool."""
+    if isinstance(cursor, sqlite3.Cursor):
+        cursor.close()
 
 
 def _call_driver(
