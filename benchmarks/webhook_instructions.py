@@ -50,13 +50,7 @@ def template_url(folder: Path, admin_url: str | None) -> str:
     """The database every run starts from a copy of."""
     if admin_url is None:
         return f"sqlite:///{folder / 'template.sqlite3'}"
-    return _postgres_url(admin_url, TEMPLATE_DATABASE)
-
-
-def _postgres_url(admin_url: str, database: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(admin_url)
-    host, port = info.get("host", "127.0.0.1"), info.get("port", 5432)
-    return f"postgresql+psycopg://{info.get('user', 'postgres')}@{host}:{port}/{database}"
+    return webhooks.postgres_url(admin_url, TEMPLATE_DATABASE)
 
 
 def _admin(admin_url: str, *statements: str) -> None:
@@ -92,7 +86,7 @@ def copy_of_template(folder: Path, admin_url: str | None) -> Iterator[str]:
     name = f"{TEMPLATE_DATABASE}_{secrets.token_hex(4)}"
     _admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"')
     try:
-        yield _postgres_url(admin_url, name)
+        yield webhooks.postgres_url(admin_url, name)
     finally:
         _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

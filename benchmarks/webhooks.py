@@ -284,6 +284,13 @@ def sqlite_database(tmp_dir: Path) -> Iterator[str]:
     yield f"sqlite:///{tmp_dir / 'membership-bench.sqlite3'}"
 
 
+def postgres_url(admin_url: str, database: str) -> str:
+    """The app's URL for ``database`` on the server and as the user of ``admin_url``."""
+    info = psycopg.conninfo.conninfo_to_dict(admin_url)
+    user, host, port = info.get("user", "postgres"), info.get("host", HOST), info.get("port", 5432)
+    return f"postgresql+psycopg://{user}@{host}:{port}/{database}"
+
+
 def postgres_problem(admin_url: str) -> str | None:
     """Why PostgreSQL cannot be used, or None when it answers."""
     try:
@@ -302,12 +309,7 @@ def postgres_database(admin_url: str) -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
     try:
-        info = psycopg.conninfo.conninfo_to_dict(admin_url)
-        user = info.get("user", "postgres")
-        yield (
-            f"postgresql+psycopg://{user}@{info.get('host', HOST)}:{info.get('port', 5432)}"
-            f"/{BENCH_DATABASE}"
-        )
+        yield postgres_url(admin_url, BENCH_DATABASE)
     finally:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')

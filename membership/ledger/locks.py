@@ -39,12 +39,7 @@ def lock_ids(things: dict[str, str | None]) -> list[int]:
 
 
 def _held(connection: Connection) -> set[int]:
-    transaction = connection.get_transaction()
-    entry = connection.info.get(_HELD)
-    if entry is None or entry[0] is not transaction:
-        entry = connection.info[_HELD] = (transaction, set())
-    held: set[int] = entry[1]
-    return held
+    return records.of_transaction(connection, _HELD, set)
 
 
 def mark_held(connection: Connection, ids: list[int]) -> None:

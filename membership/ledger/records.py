@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Dialect
@@ -217,6 +217,28 @@ def commit(connection: Connection) -> None:
     for write in _BEFORE_COMMIT:
         write(connection)
     connection.commit()
+
+
+S = TypeVar("S")
+
+
+def of_transaction(connection: Connection, key: str, new: Callable[[], S]) -> S:
+    """State the connection's current transaction keeps under ``key`` (in
+    ``connection.info``), made by ``new()`` on first use in each transaction: what an
+    earlier transaction left there (rolled back, or run again after a conflict) is never
+    seen by a later one."""
+    transaction = connection.get_transaction()
+    entry = connection.info.get(key)
+    if entry is None or entry[0] is not transaction:
+        entry = connection.info[key] = (transaction, new())
+    state: S = entry[1]
+    return state
+
+
+def pop_of_transaction(connection: Connection, key: str) -> Any | None:
+    """Take the state ``of_transaction`` keeps for the current transaction, if any."""
+    entry = connection.info.pop(key, None)
+    return entry[1] if entry is not None and entry[0] is connection.get_transaction() else None
 
 
 def in_ledger_transaction() -> bool:

@@ -355,21 +355,16 @@ _PENDING = "membership.pending_rollups"
 
 def _pending(connection: Connection) -> Deltas:
     """The deltas the connection's current transaction has gathered so far."""
-    transaction = connection.get_transaction()
-    entry = connection.info.get(_PENDING)
-    if entry is None or entry[0] is not transaction:
-        entry = connection.info[_PENDING] = (transaction, Deltas())
-    deltas: Deltas = entry[1]
-    return deltas
+    return records.of_transaction(connection, _PENDING, Deltas)
 
 
 def _write_pending(connection: Connection) -> None:
     """Write what the committing transaction gathered. A rollup row its changes move
     several times (a gift and its checkout attempt both count under the same source) is
     written once, and on PostgreSQL the row locks are held only from here to the commit."""
-    entry = connection.info.pop(_PENDING, None)
-    if entry is not None and entry[0] is connection.get_transaction():
-        entry[1].write()
+    deltas = records.pop_of_transaction(connection, _PENDING)
+    if deltas is not None:
+        deltas.write()
 
 
 for _model, _contributions in _CONTRIBUTIONS.items():
