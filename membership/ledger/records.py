@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, bindparam, case, insert, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, exists, insert, select, union_all, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
@@ -339,14 +339,19 @@ def insert_unless_exists(table: Table, values: dict[str, Any]) -> Record | None:
 
 def find_by_either(table: Table, preferred: tuple[Any, str], other: tuple[Any, str]) -> Prepared:
     """One query for the row with either key (column, parameter name): a row matching the
-    ``preferred`` one wins over a row matching only the other."""
+    ``preferred`` one wins over a row matching only the other.
+
+    Two unique-index look-ups under UNION ALL rather than one ``OR``: on a small table not
+    analyzed yet (a new database) PostgreSQL plans the ``OR`` as a scan of every row, and a
+    connection that prepared the statement then kept that plan as the table grew."""
     (first, first_name), (second, second_name) = preferred, other
-    return Prepared(
-        select_all(table)
-        .where(or_(first == bindparam(first_name), second == bindparam(second_name)))
-        .order_by(case((first == bindparam(first_name), 0), else_=1))
-        .limit(1)
+    shadow = table.alias("preferred")
+    by_first = select_all(table).where(first == bindparam(first_name))
+    by_other_only = select_all(table).where(
+        second == bindparam(second_name),
+        ~exists().where(shadow.c[first.key] == bindparam(first_name)),
     )
+    return Prepared(union_all(by_first, by_other_only).limit(1))
 
 
 def select_all(table: Table) -> Select[Any]:
