@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from membership.extensions import db
 from membership.ledger.attempts import _FIND_ATTEMPT
 from membership.ledger.records import Prepared
+from membership.ledger.supporters import _FIND_SUPPORTER
 from membership.reminders.service import _CONVERT_AFTER_GIFT
 
 # A new database's first attempts: never analyzed, and few enough that PostgreSQL, then,
@@ -87,6 +88,25 @@ def test_an_attempt_is_found_by_its_indexes_even_without_statistics(
     )
     found = plan(connection, _FIND_ATTEMPT, attempt_id="0" * 32, session_id="cs_test_7")
     assert "Seq Scan" not in found and "SCAN checkout_attempts" not in found, found
+
+
+def test_a_supporter_is_found_by_its_indexes_even_without_statistics(
+    connection: Connection,
+) -> None:
+    """The same query shape (customer id, else email), the same trap."""
+    own_copy(connection, "supporters")
+    connection.execute(
+        text(
+            "INSERT INTO supporters (email, stripe_customer_id, created_at)"
+            " VALUES (:email, :customer, :created)"
+        ),
+        [
+            {"email": f"r{n}@example.org", "customer": f"cus_{n}", "created": "2026-11-28"}
+            for n in range(NEW_ATTEMPTS)
+        ],
+    )
+    found = plan(connection, _FIND_SUPPORTER, customer_id="cus_7", email="r7@example.org")
+    assert "Seq Scan" not in found and "SCAN supporters" not in found, found
 
 
 def test_a_gift_looks_up_the_givers_active_reminder_by_email(connection: Connection) -> None:
