@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, literal_column, or_, select, update
 
 from membership import clock, money
 from membership.config import Settings
@@ -196,7 +196,9 @@ def _claim(settings: Settings, now: datetime, worker: str, size: int) -> list[Cl
         select(Reminder.id)
         .where(_due_condition(settings, now))
         .order_by(Reminder.due_at, Reminder.id)
-        .limit(size)
+        # Written into the SQL, not bound: with a bound LIMIT, a plan prepared once for any
+        # batch size expected a large one and read every reminder instead of the first due.
+        .limit(literal_column(str(int(size))))
     )
     if db.session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)

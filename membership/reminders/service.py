@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, literal_column, or_, select, update
+from sqlalchemy import bindparam, select, text, update
 
 from membership import clock, money
 from membership.config import FREQUENCIES, Settings
@@ -23,7 +23,7 @@ from membership.database import insert_unless_exists
 from membership.extensions import db
 from membership.ledger import records
 from membership.models import Supporter, normalise_email
-from membership.reminders.models import ACTIVE_STATUSES, Reminder
+from membership.reminders.models import ACTIVE_STATUSES, ERASABLE, Reminder, status_in_sql
 
 # Reminders go out from this hour (UTC) of the day asked: early in the day in Europe and
 # Africa, overnight in the Americas (read with the morning's mail).
@@ -32,8 +32,6 @@ WHEN_CHOICES = {"1w": "In 1 week", "1m": "In 1 month", "3m": "In 3 months"}
 DEFAULT_WHEN = "1m"
 MAX_DAYS_AHEAD = 366
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# What staff counts keep after retention: everything except the email.
-FINISHED_STATUSES = ("sent", "cancelled", "converted", "failed")
 
 
 class InvalidSignup(ValueError):
@@ -198,7 +196,7 @@ def schedule_reminder(signup: Signup, now: datetime | None = None) -> Reminder:
             return inserted
         # The conflicting row is being sent right now: it is the reminder they asked for.
         sending = db.session.scalar(
-            select(Reminder).where(Reminder.email == signup.email, Reminder.status == "sending")
+            select(Reminder).where(*_active_reminder_of(signup.email), Reminder.status == "sending")
         )
         if sending is not None:
             db.session.commit()
@@ -206,10 +204,17 @@ def schedule_reminder(signup: Signup, now: datetime | None = None) -> Reminder:
     raise RuntimeError("could not schedule a reminder after three tries")
 
 
+def _active_reminder_of(email: str) -> tuple[Any, ...]:
+    """The conditions of a reader's active reminder, as the unique index on active emails
+    states them (``status_in_sql``), so that the database finds it there: by email alone
+    it may instead read every reminder of the status asked for."""
+    return (Reminder.email == email, text(status_in_sql(ACTIVE_STATUSES)))
+
+
 def _reschedule(email: str, values: Mapping[str, object]) -> Reminder | None:
     return db.session.scalar(
         update(Reminder)
-        .where(Reminder.email == email, Reminder.status == "scheduled")
+        .where(*_active_reminder_of(email), Reminder.status == "scheduled")
         .values(**values)
         .returning(Reminder)
         .execution_options(populate_existing=True)
@@ -257,33 +262,27 @@ _REMINDERS = Reminder.__table__
 _SUPPORTERS = Supporter.__table__
 
 
-def _status_is_one_of(statuses: tuple[str, ...]) -> Any:
-    """``status IN ('a', 'b')`` with the statuses written into the SQL, not bound: only
-    then may the database use an index whose WHERE names them (``uq_reminders_active_email``),
-    in a plan prepared once for any parameters."""
-    return _REMINDERS.c.status.in_([literal_column(f"'{status}'") for status in statuses])
-
-
-# Built once: the webhook path runs it for every new payment. Each branch is one index
-# look-up (the giver's active reminder by email, the reminder by id), however many
-# reminders are waiting to be sent.
-_CONVERT_AFTER_GIFT = records.Prepared(
+# Built once: the webhook path runs them for every new payment. Each is one index look-up
+# (the giver's active reminder by email; the reminder by id), however many reminders wait
+# to be sent: one statement for both, an OR of the two, was planned as a scan of every
+# reminder on a database not yet analyzed, and kept so by the prepared statement.
+_CONVERT_GIVERS_REMINDER = records.Prepared(
     update(_REMINDERS)
     .where(
-        or_(
-            and_(
-                _REMINDERS.c.email
-                == select(_SUPPORTERS.c.email)
-                .where(_SUPPORTERS.c.id == bindparam("supporter_id"))
-                .scalar_subquery(),
-                _status_is_one_of(ACTIVE_STATUSES),
-                _REMINDERS.c.created_at <= bindparam("paid_at"),
-            ),
-            and_(
-                _REMINDERS.c.id == bindparam("reminder_id"),
-                _status_is_one_of((*ACTIVE_STATUSES, "sent")),
-            ),
-        )
+        _REMINDERS.c.email
+        == select(_SUPPORTERS.c.email)
+        .where(_SUPPORTERS.c.id == bindparam("supporter_id"))
+        .scalar_subquery(),
+        text(status_in_sql(ACTIVE_STATUSES)),
+        _REMINDERS.c.created_at <= bindparam("paid_at"),
+    )
+    .values(status="converted", converted_at=bindparam("now"), updated_at=bindparam("now"))
+)
+_CONVERT_LINKED_REMINDER = records.Prepared(
+    update(_REMINDERS)
+    .where(
+        _REMINDERS.c.id == bindparam("reminder_id"),
+        text(status_in_sql((*ACTIVE_STATUSES, "sent"))),
     )
     .values(status="converted", converted_at=bindparam("now"), updated_at=bindparam("now"))
 )
@@ -295,15 +294,16 @@ def suppress_after_gift(
     """A payment arrived: the giver's active reminder will never be sent, and a gift made
     through a reminder's link counts as converted from it.
 
-    Called by the ledger for every new payment, in its transaction; one UPDATE, and none
-    when the payment names neither a supporter nor a reminder. Only reminders asked for
-    before the payment count: giving last year does not cancel today's request.
+    Called by the ledger for every new payment, in its transaction: one UPDATE for the
+    giver's reminder, one for the reminder the gift came through, none for what the payment
+    does not name. Only reminders asked for before the payment count: giving last year
+    does not cancel today's request.
     """
-    if supporter_id is None and reminder_id is None:
-        return
-    _CONVERT_AFTER_GIFT.run(
-        supporter_id=supporter_id, reminder_id=reminder_id, paid_at=paid_at, now=clock.now()
-    )
+    now = clock.now()
+    if supporter_id is not None:
+        _CONVERT_GIVERS_REMINDER.run(supporter_id=supporter_id, paid_at=paid_at, now=now)
+    if reminder_id is not None:
+        _CONVERT_LINKED_REMINDER.run(reminder_id=reminder_id, now=now)
 
 
 def erase_old_emails(retention_days: int, now: datetime | None = None) -> int:
@@ -315,8 +315,7 @@ def erase_old_emails(retention_days: int, now: datetime | None = None) -> int:
     erased = db.session.execute(
         update(Reminder)
         .where(
-            Reminder.status.in_(FINISHED_STATUSES),
-            Reminder.email.is_not(None),
+            text(ERASABLE),  # as ix_reminders_erasable says it
             Reminder.updated_at < now - timedelta(days=retention_days),
         )
         .values(email=None, email_erased_at=now)

@@ -1,0 +1,288 @@
+"""Look-ups stay index look-ups, however large the tables grow.
+
+Each plan is the one the database makes for the statement as the app sends it: on
+PostgreSQL the generic plan of the prepared statement (psycopg prepares a statement
+after its fifth use on a connection, and PostgreSQL may then keep one plan for any
+parameters), on SQLite the one plan SQLite has. On PostgreSQL the tables are fresh
+temporary copies (same columns and indexes), so each plan depends only on the rows the
+test puts there, and on ANALYZE where the test runs it.
+
+The statements of the ledger are compiled from its ``Prepared`` objects; those the
+staff pages and the reminder jobs build as they run are caught as they run.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from psycopg import sql
+from sqlalchemy import Connection, event, text
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+
+from membership.config import current_settings
+from membership.extensions import db
+from membership.ledger.attempts import _FIND_ATTEMPT
+from membership.ledger.records import Prepared
+from membership.ledger.supporters import _FIND_SUPPORTER
+from membership.models import Supporter
+from membership.reminders import sender
+from membership.reminders.service import (
+    _CONVERT_GIVERS_REMINDER,
+    _CONVERT_LINKED_REMINDER,
+    Consideration,
+    Signup,
+    erase_old_emails,
+    schedule_reminder,
+)
+from membership.reports import dashboard, sources
+from membership.reports.periods import Period
+from membership.reports.supporters import supporter_detail
+
+# A new database's first rows: never analyzed, and few enough that PostgreSQL, then,
+# would rather scan them all. A connection prepares its statements then and keeps them.
+NEW_ROWS = 300
+# A newsroom's reminders, most of them finished, a fifth waiting to be sent.
+REMINDERS = 2000
+STATUSES = ("scheduled", "sent", "sent", "converted", "cancelled")
+NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
+PERIOD = Period("2026-11", "2026-11")
+
+
+@pytest.fixture
+def connection(app_ctx: None) -> Iterator[Connection]:
+    """A transaction that is rolled back: the rows and temporary tables go with it."""
+    with db.engine.connect() as conn:
+        yield conn
+        conn.rollback()
+
+
+def own_copy(conn: Connection, table: str) -> None:
+    """On PostgreSQL, a temporary table of the same name, indexes included, which the
+    unqualified names of the app's SQL then find first: new, so without statistics."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"CREATE TEMP TABLE {table} (LIKE public.{table} INCLUDING ALL)"))
+
+
+def fill_reminders(conn: Connection, count: int = REMINDERS) -> None:
+    """Many reminders over a year, known to the planner (ANALYZE) on PostgreSQL."""
+    own_copy(conn, "reminders")
+    rows = []
+    for n in range(count):
+        status = STATUSES[n % len(STATUSES)]
+        created = NOW - timedelta(days=n % 365)
+        rows.append(
+            {
+                "token": f"token-{n}",
+                "email": f"reader{n}@example.org",
+                "status": status,
+                "created": created,
+                "sent": created + timedelta(days=7) if status != "scheduled" else None,
+                "converted": created + timedelta(days=8) if status == "converted" else None,
+            }
+        )
+    conn.execute(
+        text(
+            "INSERT INTO reminders (token, email, due_at, status, attempts, sent_at,"
+            " converted_at, created_at, updated_at) VALUES (:token, :email, :created,"
+            " :status, 0, :sent, :converted, :created, :created)"
+        ),
+        rows,
+    )
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE reminders"))
+
+
+def plan(conn: Connection, prepared: Prepared, **params: Any) -> str:
+    """The database's plan for one of the ledger's statements."""
+    dialect = postgresql_psycopg.dialect() if conn.dialect.name == "postgresql" else conn.dialect
+    compiled = prepared.statement.compile(dialect=dialect)
+    values = {**compiled.params, **params}
+    if conn.dialect.name == "postgresql":
+        return plan_of_sql(conn, compiled.string, values)
+    return plan_of_sql(conn, compiled.string, tuple(values[n] for n in compiled.positiontup or ()))
+
+
+def plan_of_sql(conn: Connection, statement: str, parameters: Any) -> str:
+    """The plan of a statement as the driver was given it (pyformat on PostgreSQL,
+    qmark on SQLite), as one text."""
+    if conn.dialect.name != "postgresql":
+        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+        return "\n".join(row[-1] for row in rows)
+    names: list[str] = []
+
+    def numbered(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    numbered_sql = re.sub(r"%\((\w+)\)s", numbered, statement)
+    driver = conn.connection.driver_connection
+    literals = ", ".join(sql.Literal(parameters[name]).as_string(driver) for name in names)
+    name = f"planned_{secrets.token_hex(4)}"  # PREPARE outlives a rolled-back transaction
+    conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    conn.exec_driver_sql(f"PREPARE {name} AS {numbered_sql}")
+    explained = "EXPLAIN EXECUTE " + name + (f"({literals})" if names else "")
+    rows = conn.exec_driver_sql(explained).all()
+    conn.exec_driver_sql(f"DEALLOCATE {name}")
+    return "\n".join(row[0] for row in rows)
+
+
+def statements_of(run: Callable[[], object], table: str) -> list[tuple[str, Any]]:
+    """The statements ``run`` sends that name ``table``, with their parameters."""
+    caught: list[tuple[str, Any]] = []
+
+    def catch(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if re.search(rf"\b{table}\b", statement):
+            caught.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", catch)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", catch)
+        db.session.rollback()
+    assert caught, f"no statement on {table}"
+    return caught
+
+
+def assert_no_scan(found: str, table: str) -> None:
+    assert f"Seq Scan on {table}" not in found and f"SCAN {table}" not in found, found
+
+
+def assert_by_email(found: str) -> None:
+    """Found through an index on the email, not through every row of some status."""
+    assert "Index Cond: ((email)" in found or "(email=?)" in found, found
+    assert "Index Cond: ((status)" not in found and "(status=?)" not in found, found
+
+
+# -- The webhook path ------------------------------------------------------------------
+
+
+def test_an_attempt_is_found_by_its_indexes_even_without_statistics(
+    connection: Connection,
+) -> None:
+    """An ``OR`` of its two keys was planned, on a small table before ANALYZE, as a scan of
+    every attempt; a prepared statement kept that plan while the table grew (until ANALYZE:
+    never, where autovacuum is off), and every checkout event read the whole table."""
+    own_copy(connection, "checkout_attempts")
+    connection.execute(
+        text(
+            "INSERT INTO checkout_attempts (id, frequency, amount_minor, currency,"
+            " stripe_session_id, status, created_at)"
+            " VALUES (:id, 'once', 500, 'USD', :session, 'open', :created)"
+        ),
+        [{"id": f"{n:032x}", "session": f"cs_test_{n}", "created": NOW} for n in range(NEW_ROWS)],
+    )
+    found = plan(connection, _FIND_ATTEMPT, attempt_id="0" * 32, session_id="cs_test_7")
+    assert_no_scan(found, "checkout_attempts")
+
+
+def test_a_supporter_is_found_by_its_indexes_even_without_statistics(
+    connection: Connection,
+) -> None:
+    """The same query shape (customer id, else email), the same trap."""
+    own_copy(connection, "supporters")
+    connection.execute(
+        text(
+            "INSERT INTO supporters (email, stripe_customer_id, created_at)"
+            " VALUES (:email, :customer, :created)"
+        ),
+        [
+            {"email": f"r{n}@example.org", "customer": f"cus_{n}", "created": NOW}
+            for n in range(NEW_ROWS)
+        ],
+    )
+    found = plan(connection, _FIND_SUPPORTER, customer_id="cus_7", email="r7@example.org")
+    assert_no_scan(found, "supporters")
+
+
+@pytest.mark.parametrize("analyzed", [True, False], ids=["analyzed", "new"])
+def test_a_gift_looks_up_the_givers_active_reminder_by_email(
+    connection: Connection, analyzed: bool
+) -> None:
+    """Once per payment. With the statuses bound as parameters the partial index on active
+    emails could not serve the plan, and each payment read every waiting reminder; with
+    the reminder-by-id case in the same statement (an OR), a new table was scanned whole."""
+    own_copy(connection, "supporters")
+    if analyzed:
+        fill_reminders(connection)
+    else:
+        own_copy(connection, "reminders")
+    found = plan(
+        connection,
+        _CONVERT_GIVERS_REMINDER,
+        supporter_id=1,
+        paid_at=NOW,
+        now=NOW,
+        status="converted",
+    )
+    assert_by_email(found)
+    assert_no_scan(found, "reminders")
+    linked = plan(connection, _CONVERT_LINKED_REMINDER, reminder_id=5, now=NOW, status="x")
+    assert_no_scan(linked, "reminders")
+
+
+# -- Reminders and the staff pages -------------------------------------------------------
+
+
+def explain_each(
+    connection: Connection, caught: list[tuple[str, Any]], *, by_email: bool = False
+) -> None:
+    for statement, parameters in caught:
+        found = plan_of_sql(connection, statement, parameters)
+        assert_no_scan(found, "reminders")
+        if by_email:
+            assert_by_email(found)
+
+
+def test_a_sign_up_finds_the_readers_active_reminder_by_email(connection: Connection) -> None:
+    """Every "remind me later": the reschedule of an active reminder looked through every
+    scheduled one in a plan made once for any email."""
+    signup = Signup("new.reader@example.org", date(2026, 12, 28), Consideration(), None)
+    caught = statements_of(lambda: schedule_reminder(signup, NOW), "reminders")
+    fill_reminders(connection)
+    lookups = [(s, p) for s, p in caught if "reminders.email = " in s]
+    assert lookups  # the reschedule, at least
+    explain_each(connection, lookups, by_email=True)
+
+
+def test_the_sender_claims_the_first_due_reminders_only(connection: Connection) -> None:
+    """Every batch of the sender: with its size a bound parameter, the generic plan
+    expected a large batch and read every reminder. (Below some thousands of reminders,
+    reading them all is the cheaper plan, and PostgreSQL rightly takes it.)"""
+    caught = statements_of(
+        lambda: sender._claim(current_settings(), NOW, "worker", 50), "reminders"
+    )
+    fill_reminders(connection, count=10 * REMINDERS)
+    explain_each(connection, caught)
+
+
+def test_retention_reads_only_the_reminders_it_may_erase(connection: Connection) -> None:
+    """Every run of the sender (each minute under its timer) erases old emails first."""
+    caught = statements_of(lambda: erase_old_emails(30, NOW), "reminders")
+    fill_reminders(connection)
+    explain_each(connection, caught)
+
+
+def test_report_pages_count_only_the_reminders_of_their_period(connection: Connection) -> None:
+    """The dashboard (twice: this period and the one before) and the sources page."""
+    caught = [
+        *statements_of(lambda: dashboard._reminders(PERIOD), "reminders"),
+        *statements_of(lambda: sources._reminders_by_source(PERIOD), "reminders"),
+    ]
+    fill_reminders(connection)
+    explain_each(connection, caught)
+
+
+def test_a_supporters_page_finds_their_reminders_by_email(connection: Connection) -> None:
+    supporter = Supporter(email="reader7@example.org", created_at=NOW)
+    db.session.add(supporter)
+    db.session.commit()
+    caught = statements_of(lambda: supporter_detail(supporter.id), "reminders")
+    fill_reminders(connection)
+    explain_each(connection, [(s, p) for s, p in caught if "FROM reminders" in s], by_email=True)
