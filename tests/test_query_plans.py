@@ -69,7 +69,8 @@ def own_copy(conn: Connection, table: str) -> None:
 
 
 def fill_reminders(conn: Connection, count: int = REMINDERS) -> None:
-    """Many reminders over a year, known to the planner (ANALYZE) on PostgreSQL."""
+    """Many reminders over a year, known to the planner (ANALYZE) on PostgreSQL, as
+    retention leaves them: the emails of those finished over 40 days ago erased."""
     own_copy(conn, "reminders")
     rows = []
     for n in range(count):
@@ -78,7 +79,9 @@ def fill_reminders(conn: Connection, count: int = REMINDERS) -> None:
         rows.append(
             {
                 "token": f"token-{n}",
-                "email": f"reader{n}@example.org",
+                "email": None
+                if status != "scheduled" and created < NOW - timedelta(days=40)
+                else f"reader{n}@example.org",
                 "status": status,
                 "created": created,
                 "sent": created + timedelta(days=7) if status != "scheduled" else None,
@@ -150,8 +153,9 @@ def statements_of(run: Callable[[], object], table: str) -> list[tuple[str, Any]
     return caught
 
 
-def assert_no_scan(found: str, table: str) -> None:
-    assert f"Seq Scan on {table}" not in found and f"SCAN {table}" not in found, found
+def assert_no_scan(found: str) -> None:
+    """No table read whole: no sequential scan of any table or alias in the plan."""
+    assert "Seq Scan" not in found and not re.search(r"^SCAN ", found, re.MULTILINE), found
 
 
 def assert_by_email(found: str) -> None:
@@ -179,7 +183,7 @@ def test_an_attempt_is_found_by_its_indexes_even_without_statistics(
         [{"id": f"{n:032x}", "session": f"cs_test_{n}", "created": NOW} for n in range(NEW_ROWS)],
     )
     found = plan(connection, _FIND_ATTEMPT, attempt_id="0" * 32, session_id="cs_test_7")
-    assert_no_scan(found, "checkout_attempts")
+    assert_no_scan(found)
 
 
 def test_a_supporter_is_found_by_its_indexes_even_without_statistics(
@@ -198,7 +202,7 @@ def test_a_supporter_is_found_by_its_indexes_even_without_statistics(
         ],
     )
     found = plan(connection, _FIND_SUPPORTER, customer_id="cus_7", email="r7@example.org")
-    assert_no_scan(found, "supporters")
+    assert_no_scan(found)
 
 
 @pytest.mark.parametrize("analyzed", [True, False], ids=["analyzed", "new"])
@@ -213,18 +217,11 @@ def test_a_gift_looks_up_the_givers_active_reminder_by_email(
         fill_reminders(connection)
     else:
         own_copy(connection, "reminders")
-    found = plan(
-        connection,
-        _CONVERT_GIVERS_REMINDER,
-        supporter_id=1,
-        paid_at=NOW,
-        now=NOW,
-        status="converted",
-    )
+    found = plan(connection, _CONVERT_GIVERS_REMINDER, supporter_id=1, paid_at=NOW, now=NOW)
     assert_by_email(found)
-    assert_no_scan(found, "reminders")
-    linked = plan(connection, _CONVERT_LINKED_REMINDER, reminder_id=5, now=NOW, status="x")
-    assert_no_scan(linked, "reminders")
+    assert_no_scan(found)
+    linked = plan(connection, _CONVERT_LINKED_REMINDER, reminder_id=5, now=NOW)
+    assert_no_scan(linked)
 
 
 # -- Reminders and the staff pages -------------------------------------------------------
@@ -232,12 +229,13 @@ def test_a_gift_looks_up_the_givers_active_reminder_by_email(
 
 def explain_each(
     connection: Connection, caught: list[tuple[str, Any]], *, by_email: bool = False
-) -> None:
-    for statement, parameters in caught:
-        found = plan_of_sql(connection, statement, parameters)
-        assert_no_scan(found, "reminders")
+) -> list[str]:
+    found = [plan_of_sql(connection, statement, parameters) for statement, parameters in caught]
+    for one in found:
+        assert_no_scan(one)
         if by_email:
-            assert_by_email(found)
+            assert_by_email(one)
+    return found
 
 
 def test_a_sign_up_finds_the_readers_active_reminder_by_email(connection: Connection) -> None:
@@ -251,7 +249,7 @@ def test_a_sign_up_finds_the_readers_active_reminder_by_email(connection: Connec
     explain_each(connection, lookups, by_email=True)
 
 
-def test_the_sender_claims_the_first_due_reminders_only(connection: Connection) -> None:
+def test_the_sender_claims_due_reminders_through_their_index(connection: Connection) -> None:
     """Every batch of the sender: with its size a bound parameter, the generic plan
     expected a large batch and read every reminder. (Below some thousands of reminders,
     reading them all is the cheaper plan, and PostgreSQL rightly takes it.)"""
@@ -266,7 +264,9 @@ def test_retention_reads_only_the_reminders_it_may_erase(connection: Connection)
     """Every run of the sender (each minute under its timer) erases old emails first."""
     caught = statements_of(lambda: erase_old_emails(30, NOW), "reminders")
     fill_reminders(connection)
-    explain_each(connection, caught)
+    (found,) = explain_each(connection, caught)
+    # By status and age: not every finished reminder, nor every one of a status.
+    assert re.search(r"Index Cond: .*updated_at <", found) or "updated_at<?" in found, found
 
 
 def test_report_pages_count_only_the_reminders_of_their_period(connection: Connection) -> None:

@@ -113,7 +113,7 @@ def record_payment(
     """Record a payment once (keyed by invoice, else payment intent); later calls add links."""
     if _insert_new_payment(facts, supporter_id, attempt, recurring):
         # Remind me later: the giver's pending reminder is never sent, and a gift made
-        # through a reminder's link counts as converted (one UPDATE; none without either).
+        # through a reminder's link counts as converted (an UPDATE for each it names).
         suppress_after_gift(
             supporter_id=supporter_id,
             reminder_id=attempt["reminder_id"] if attempt is not None else None,

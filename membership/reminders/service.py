@@ -23,7 +23,12 @@ from membership.database import insert_unless_exists
 from membership.extensions import db
 from membership.ledger import records
 from membership.models import Supporter, normalise_email
-from membership.reminders.models import ACTIVE_STATUSES, ERASABLE, Reminder, status_in_sql
+from membership.reminders.models import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    Reminder,
+    status_in_sql,
+)
 
 # Reminders go out from this hour (UTC) of the day asked: early in the day in Europe and
 # Africa, overnight in the Americas (read with the morning's mail).
@@ -315,7 +320,8 @@ def erase_old_emails(retention_days: int, now: datetime | None = None) -> int:
     erased = db.session.execute(
         update(Reminder)
         .where(
-            text(ERASABLE),  # as ix_reminders_erasable says it
+            Reminder.status.in_(FINISHED_STATUSES),
+            Reminder.email.is_not(None),  # as ix_reminders_erasable says it
             Reminder.updated_at < now - timedelta(days=retention_days),
         )
         .values(email=None, email_erased_at=now)
