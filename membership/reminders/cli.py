@@ -22,22 +22,25 @@ reminders_cli = AppGroup("reminders", help="Remind me later: send due reminders,
 @click.option("--limit", type=click.IntRange(min=1), help="Send at most this many.")
 @click.option("--dry-run", is_flag=True, help="Only count what is due; send and change nothing.")
 def send(limit: int | None, dry_run: bool) -> None:
-    """Send every due reminder one email, then erase emails past retention."""
+    """Erase emails past retention, then send every due reminder one email."""
     report = run_once(limit=limit, dry_run=dry_run)
     if report.errors:
         raise click.ClickException(f"stopped early: {report.errors[-1]}")
 
 
 def run_once(limit: int | None = None, dry_run: bool = False) -> sender.SendReport:
+    """Erase emails past retention, then send what is due. Erasing comes first: it owes
+    nothing to the mail server, and a run that cannot send (no SMTP_URL in production, a
+    server down) must not keep addresses past the promised date."""
     settings = current_settings()
+    erased = 0 if dry_run else service.erase_old_emails(settings.reminders.retention_days)
     try:
         report = sender.send_due_reminders(settings, limit=limit, dry_run=dry_run)
     except sender.MailNotConfigured as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{exc} (erased {erased} old email(s))") from None
     if dry_run:
         click.echo(f"{report.due} reminder(s) due; dry run, nothing sent")
         return report
-    erased = service.erase_old_emails(settings.reminders.retention_days)
     click.echo(
         f"sent {report.sent}, retrying later {report.retrying}, failed {report.failed}, "
         f"skipped (cancelled or converted) {report.skipped}; erased {erased} old email(s)"

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 
 from membership import money, stripe_gateway
+from membership.attribution import page_of
 from membership.config import FREQUENCIES, Settings
 from membership.extensions import db
 from membership.models import CheckoutAttempt, new_public_id
@@ -87,10 +88,9 @@ class Attribution:
     @classmethod
     def from_mapping(cls, values: Any) -> Attribution:
         reminder = (values.get("reminder") or "").strip()
-        return cls(
-            **{name: (values.get(name) or "").strip() or None for name in ATTRIBUTION_FIELDS},
-            reminder=reminder if _REMINDER_TOKEN.match(reminder) else None,
-        )
+        fields = {name: (values.get(name) or "").strip() or None for name in ATTRIBUTION_FIELDS}
+        fields["source"] = page_of(fields["source"])  # the page, not the reader's query
+        return cls(**fields, reminder=reminder if _REMINDER_TOKEN.match(reminder) else None)
 
     def as_query(self) -> dict[str, str]:
         names = (*ATTRIBUTION_FIELDS, "reminder")

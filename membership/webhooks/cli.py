@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import click
@@ -89,7 +88,7 @@ def sync(since: datetime) -> None:
     counts = {outcome: 0 for outcome in service.Outcome}
     with click.progressbar(missing, label=f"processing {len(missing)} of {seen} events") as bar:
         for event in bar:
-            received = service.receive_event(settings, event, json.dumps(event))
+            received = service.receive_event(settings, event)
             counts[received.outcome] += 1
     summary = ", ".join(f"{outcome.value} {n}" for outcome, n in counts.items())
     click.echo(f"listed {seen}, already stored {seen - len(missing)}; {summary}")

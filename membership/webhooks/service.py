@@ -38,13 +38,13 @@ from membership.webhooks.handlers import (
     prepare,
     subjects_of,
 )
+from membership.webhooks.payloads import NO_PAYLOAD, payload_to_store, without_personal_details
 
 log = logging.getLogger(__name__)
 EVENTS = StripeEvent.__table__
 
 MAX_BODY_BYTES = 1024 * 1024
-# What a payload becomes once forgotten (forget_payloads): valid JSON, no personal data.
-FORGOTTEN_PAYLOAD = "{}"
+FORGOTTEN_PAYLOAD = NO_PAYLOAD  # what forget_payloads leaves
 
 
 class Outcome(enum.Enum):
@@ -95,12 +95,16 @@ def expected_livemode(settings: Settings) -> bool | None:
     return None
 
 
-def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Received:
-    """Store a verified event once and process it; a duplicate changes nothing."""
+def receive_event(settings: Settings, event: dict[str, Any]) -> Received:
+    """Store a verified event once and process it; a duplicate changes nothing.
+
+    ``event`` (parsed from the body, the caller's to give away) loses its card, billing and
+    contact details first (``payloads``): what is processed is what is stored."""
     event_id = event["id"]
     livemode = bool(event.get("livemode"))
     mode = expected_livemode(settings)
     ignored = mode is not None and livemode != mode
+    without_personal_details(event)
     now = clock.now()
     row = {
         "id": event_id,
@@ -108,7 +112,7 @@ def receive_event(settings: Settings, event: dict[str, Any], payload: str) -> Re
         "created": datetime.fromtimestamp(event["created"], UTC),
         "livemode": livemode,
         "api_version": event.get("api_version"),
-        "payload": payload,
+        "payload": payload_to_store(event, kept=not ignored and event["type"] in HANDLERS),
         "received_at": now,
     }
     # Stored as processed, in the transaction that processes it: if the handler fails the

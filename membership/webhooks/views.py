@@ -34,5 +34,5 @@ def stripe_webhook() -> tuple[Response, int]:
         )
     except service.InvalidEvent as exc:
         return jsonify(error=str(exc)), 400
-    received = service.receive_event(current_settings(), event, body.decode("utf-8"))
+    received = service.receive_event(current_settings(), event)
     return jsonify(id=received.event_id, outcome=received.outcome.value), _STATUS[received.outcome]

@@ -66,7 +66,7 @@ def test_form_schedules_a_reminder_with_the_least_data(client: FlaskClient, app_
         frequency="monthly",
         amount="5",
         currency="EUR",
-        source="https://news.example/a",
+        source="https://news.example/a?email=reader%40example.org#subscribe",
     )
     assert response.status_code == 200, response.get_data(as_text=True)
     due = clock.now().date() + timedelta(days=7)
@@ -75,7 +75,7 @@ def test_form_schedules_a_reminder_with_the_least_data(client: FlaskClient, app_
     assert reminder.email == "reader@example.org"
     assert reminder.due_at == datetime(due.year, due.month, due.day, 8, tzinfo=UTC)
     assert (reminder.frequency, reminder.amount_minor, reminder.currency) == ("monthly", 500, "EUR")
-    assert reminder.source == "https://news.example/a"
+    assert reminder.source == "https://news.example/a"  # the page, not the reader's query
     assert reminder.status == "scheduled"
     assert len(reminder.token) >= 40
 

@@ -3,8 +3,12 @@ Payments arrive as signed Stripe webhooks, as in production."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
+import click
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -16,7 +20,7 @@ from membership.reminders.models import Reminder
 from tests import stripe_events as se
 from tests.conftest import post_checkout
 from tests.fake_stripe import FakeStripe
-from tests.reminders.conftest import NOON, SmtpSink, due_moment, make_reminder
+from tests.reminders.conftest import NOON, SmtpSink, due_moment, make_reminder, with_smtp
 
 AFTER_SIGN_UP = int(NOON.timestamp()) + 3600
 
@@ -174,3 +178,24 @@ def test_retention_erases_finished_reminders_emails_and_keeps_the_rows(
     assert (erased.email, erased.status, erased.sent_at) == (None, "sent", due_moment(sent))
     assert fresh(scheduled).email == "waiting@example.org"
     assert service.erase_old_emails(1, now=day_31) == 0  # scheduled ones are never erased
+
+
+def test_retention_erases_even_when_reminders_cannot_be_sent(
+    app: Flask, app_ctx: None, settings: Settings
+) -> None:
+    """Production without SMTP_URL refuses to send; the promised erasure still happens."""
+    from membership.reminders import cli, service
+
+    old = make_reminder("old@example.org")
+    service.cancel_reminder(old.token, now=NOON)
+    fresh(old).updated_at = NOON - timedelta(days=90)
+    db.session.commit()
+    as_configured = app.extensions["membership.settings"]
+    production = with_smtp(dataclasses.replace(settings, env="production"), None)
+    app.extensions["membership.settings"] = production
+    try:
+        with pytest.raises(click.ClickException, match="SMTP_URL.*erased 1 old email"):
+            cli.run_once()
+    finally:
+        app.extensions["membership.settings"] = as_configured
+    assert fresh(old).email is None

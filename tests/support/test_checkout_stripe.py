@@ -135,6 +135,18 @@ def test_attempt_is_stored_with_amount_attribution_and_session(
     assert attempt.created_at.tzinfo is not None and attempt.created_at.utcoffset().seconds == 0
 
 
+def test_the_source_is_kept_as_the_page_without_the_readers_query(
+    app: Flask, client: FlaskClient, stripe: FakeStripe
+) -> None:
+    """A newsletter's link names the reader (``?email=``, list ids): never kept, never sent."""
+    source = "https://News.example/2026/11/story?email=reader%40example.org&mc_eid=ab1#comments"
+    post_checkout(client, frequency="once", currency="USD", amount="10", source=source)
+    attempt = the_attempt(app)
+    assert attempt.source == "https://news.example/2026/11/story"
+    [call] = stripe.calls("POST", "/v1/checkout/sessions")
+    assert "reader" not in str(call.params) and "mc_eid" not in str(call.params)
+
+
 def test_zero_decimal_currency_sends_whole_units(
     app: Flask, client: FlaskClient, stripe: FakeStripe
 ) -> None:

@@ -1,0 +1,69 @@
+"""What of a Stripe event is kept: what the handlers read, not the card, billing, shipping
+and contact details Stripe sends along.
+
+Stripe's objects carry the cardholder's name and address, the card's brand, last four
+digits, expiry and fingerprint, phone numbers, the customer's IP address and receipt
+links. No handler reads them, and stored they would sit in every backup of the events
+table until ``forget-payloads`` blanks it. Each event is therefore processed from what is
+kept, so that replaying it later gives the same result as the first time, and stored as
+such; an event no handler reads, or one ignored for its mode, keeps no payload at all (its
+row still marks it as seen, so a redelivery is still recognised).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Keys whose values are personal or payment details, wherever they appear in an object,
+# except in ``metadata`` (the app's own keys, which handlers read).
+PERSONAL_KEYS = frozenset(
+    {
+        "address",
+        "billing_details",
+        "card",
+        "custom_fields",
+        "customer_acceptance",
+        "customer_address",
+        "customer_phone",
+        "customer_shipping",
+        "customer_tax_ids",
+        "fingerprint",
+        "ip_address",
+        "last4",
+        "payment_method_details",
+        "phone",
+        "receipt_number",
+        "receipt_url",
+        "shipping",
+        "shipping_details",
+        "tax_ids",
+        "user_agent",
+    }
+)
+# What a payload becomes once forgotten, or when none is kept: valid JSON, no personal data.
+NO_PAYLOAD = "{}"
+
+
+def without_personal_details(value: Any) -> Any:
+    """The event (or any part of it) without the ``PERSONAL_KEYS``, changed in place: the
+    dict is the one just parsed from the request body, owned by the caller."""
+    if isinstance(value, dict):
+        for key in PERSONAL_KEYS.intersection(value):
+            del value[key]
+        if isinstance(value.get("source"), dict):  # a charge's card, in older API versions
+            del value["source"]
+        for key, item in value.items():
+            if key != "metadata" and isinstance(item, dict | list):
+                without_personal_details(item)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict | list):
+                without_personal_details(item)
+    return value
+
+
+def payload_to_store(event: dict[str, Any], *, kept: bool) -> str:
+    """The JSON stored for an event already stripped (``without_personal_details``): all of
+    it when a handler may read it again (replay), else nothing."""
+    return json.dumps(event, separators=(",", ":")) if kept else NO_PAYLOAD
