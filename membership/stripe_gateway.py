@@ -52,11 +52,9 @@ class CheckoutRequest:
     frequency: str
     amount_minor: int
     currency: str
-    source: str | None
     email: str | None
     success_url: str
     cancel_url: str
-    reminder_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -138,14 +136,9 @@ def product_for(settings: Settings, frequency: str) -> str:
 
 def checkout_session_params(request: CheckoutRequest, product_id: str) -> dict[str, Any]:
     """The exact parameters sent to Stripe to create a Checkout Session."""
-    metadata = {
-        "attempt_id": request.attempt_id,
-        "frequency": request.frequency,
-        "source": (request.source or "")[:500],  # Stripe caps metadata values at 500 chars
-    }
-    if request.reminder_id is not None:
-        # The reminder's id, not its token: the token is the key to the cancel link.
-        metadata["reminder_id"] = str(request.reminder_id)
+    # What the webhooks need to find the attempt again, and no more: where the reader came
+    # from (the article they read, the reminder they asked for) stays with the attempt.
+    metadata = {"attempt_id": request.attempt_id, "frequency": request.frequency}
     price_data: dict[str, Any] = {
         "currency": request.currency.lower(),
         "unit_amount": request.amount_minor,

@@ -239,6 +239,13 @@ def reminder_by_token(token: str) -> Reminder:
     return reminder
 
 
+def reminder_token_for_id(reminder_id: int | None) -> str | None:
+    """The token of a reminder (for the reader's own page, never for a third party)."""
+    if reminder_id is None:
+        return None
+    return db.session.scalar(select(Reminder.token).where(Reminder.id == reminder_id))
+
+
 def reminder_id_for_token(token: str | None) -> int | None:
     """The id of the reminder a support-page visit came back through; None if unknown."""
     if not token or len(token) > 64:

@@ -19,13 +19,14 @@ from membership.attribution import page_of
 from membership.config import FREQUENCIES, Settings
 from membership.extensions import db
 from membership.models import CheckoutAttempt, new_public_id
-from membership.reminders.service import reminder_id_for_token
+from membership.reminders.service import reminder_id_for_token, reminder_token_for_id
 
 log = logging.getLogger(__name__)
 
 FREQUENCY_LABELS = {"once": "Once", "monthly": "Monthly", "annual": "Annual"}
 FREQUENCY_ADJECTIVES = {"once": "one-time", "monthly": "monthly", "annual": "annual"}
 ATTRIBUTION_FIELDS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
+_ATTEMPT_ID = re.compile(r"[0-9a-f]{32}")  # new_public_id()
 
 _SESSION_ID = re.compile(r"^cs_(?:test|live)_[A-Za-z0-9]{1,250}$")
 _REMINDER_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -205,22 +206,16 @@ def start_checkout(
         raise StripeNotConfigured()
     attempt_id = new_public_id()
     reminder_id = reminder_id_for_token(attribution.reminder)
-    cancel_query = {
-        "frequency": gift.frequency,
-        "amount": money.format_plain(gift.amount_minor, gift.currency),
-        "currency": gift.currency,
-        **attribution.as_query(),
-    }
     request = stripe_gateway.CheckoutRequest(
         attempt_id=attempt_id,
         frequency=gift.frequency,
         amount_minor=gift.amount_minor,
         currency=gift.currency,
-        source=attribution.source,
         email=email,
-        reminder_id=reminder_id,
         success_url=f"{settings.public_base_url}/support/thank-you?session_id={{CHECKOUT_SESSION_ID}}",
-        cancel_url=f"{settings.public_base_url}/support/cancelled?{urlencode(cancel_query)}",
+        # Only the attempt: the page it leads back to reads the gift and where the reader
+        # came from (a reminder's token included) from it, so Stripe sees none of them.
+        cancel_url=f"{settings.public_base_url}/support/cancelled?attempt={attempt_id}",
     )
     try:
         session = stripe_gateway.create_checkout_session(settings, request)
@@ -289,3 +284,24 @@ def confirm_checkout(settings: Settings, session_id: str) -> Confirmation:
     if frequency is None or not currency or not isinstance(amount, int):
         return Confirmation(paid=True, gift=None)
     return Confirmation(paid=True, gift=Gift(frequency, amount, currency))
+
+
+def choices_after_cancel(attempt_id: str | None) -> dict[str, str]:
+    """The fields of the support page for a reader back from Checkout without paying: the
+    gift and attribution of the attempt they left from (``start_checkout``'s cancel_url),
+    the reminder's token included; nothing for an id this app did not issue."""
+    if not attempt_id or not _ATTEMPT_ID.fullmatch(attempt_id):
+        return {}
+    attempt = db.session.get(CheckoutAttempt, attempt_id)
+    if attempt is None:
+        return {}
+    fields = {
+        "frequency": attempt.frequency,
+        "currency": attempt.currency,
+        "amount": money.format_plain(attempt.amount_minor, attempt.currency),
+        **{name: value for name in ATTRIBUTION_FIELDS if (value := getattr(attempt, name))},
+    }
+    token = reminder_token_for_id(attempt.reminder_id)
+    if token:
+        fields["reminder"] = token
+    return fields

@@ -166,10 +166,11 @@ def thank_you() -> tuple[str, int] | Response:
 
 @blueprint.route("/cancelled", methods=["GET"])
 def cancelled() -> tuple[str, int]:
-    """The reader left Stripe Checkout: offer the same choices again."""
-    return _blank_page(
-        notice="No payment was taken. Your choices are below if you would like to try again."
-    )
+    """The reader left Stripe Checkout: offer the same choices again (those of the attempt
+    the link names; rendered each time, as a footer's POST is: it is rare)."""
+    choices = _choices_from(service.choices_after_cancel(request.args.get("attempt")))
+    notice = "No payment was taken. Your choices are below if you would like to try again."
+    return _render_page(choices, notice).replace(_TOKEN_PLACEHOLDER, generate_csrf()), 200
 
 
 def redirect_to_support() -> BaseResponse:

@@ -123,3 +123,14 @@ def test_cancelled_page_offers_the_same_choices(client: FlaskClient, stripe: Fak
     assert 'name="currency" value="EUR"' in page
     assert re.search(r'id="custom_amount"[^>]*value="42"', page)
     assert 'name="source" value="https://news.example/a"' in page
+
+
+@pytest.mark.parametrize("attempt", ["", "not-an-id", "0" * 32])
+def test_cancelled_page_without_a_known_attempt_is_the_blank_page(
+    client: FlaskClient, attempt: str
+) -> None:
+    response = client.get(f"/support/cancelled?attempt={attempt}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "No payment was taken" in page
+    assert 'name="source"' not in page and 'name="reminder"' not in page
