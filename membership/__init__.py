@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from membership import database, log_privacy, money  # noqa: F401  (database: engine settings)
+from membership import database, log_privacy, money, security_headers  # noqa: F401  (database: engine settings)
 from membership.config import Settings, load_settings
 from membership.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -50,6 +50,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     limiter.init_app(app)
     _init_login(app)
     _keep_extension_hooks_to(app, ("reminders", "staff", "reports"))
+    security_headers.init_app(app, production=settings.env == "production")
 
     from membership import reminders, staff, support, webhooks
     from membership.reminders import models as reminder_models  # noqa: F401  (tables)

@@ -1,0 +1,41 @@
+"""Security headers on every response: what the browser may load, frame and send on.
+
+The pages load only their own script, style sheet and images (the staff QR code is an
+inline SVG, no script): the Content-Security-Policy allows nothing else and no page may
+be framed (staff pages in another site's frame could be clicked through blind). No page
+tells another site where the reader was: ``Referrer-Policy: same-origin`` sends no
+referrer off this site, so Stripe Checkout, or a link out of a reminder's page, does not
+learn which page a reader came from. In production, browsers are told to use HTTPS only
+(HSTS); the app is always served over HTTPS there (README, Deploying).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",  # frame-ancestors, for browsers that predate it
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+HSTS = "max-age=31536000"  # a year; no includeSubDomains: the newsroom's other hosts are theirs
+
+
+def init_app(app: Flask, *, production: bool) -> None:
+    headers = {**HEADERS, **({"Strict-Transport-Security": HSTS} if production else {})}
+
+    @app.after_request
+    def add_security_headers(response: Response) -> Response:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response
