@@ -179,6 +179,8 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[str, int]:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception(
+            "unhandled error on %s %s", request.method, log_privacy.private_path(request.path)
+        )
         db.session.rollback()
         return render_template("errors/http.html", error=None, code=500), 500

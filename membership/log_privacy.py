@@ -1,7 +1,8 @@
 """Keep supporters' personal data out of the logs the app writes.
 
 Query strings can carry personal data (a staff search for an email, a ``next=`` link
-back to it), so request lines in the development server's access log lose theirs.
+back to it), so request lines in the development server's access log lose theirs, and a
+reminder's cancel link loses its token (whoever has it can cancel the reminder).
 Database errors are already logged without their parameters (``hide_parameters``).
 """
 
@@ -12,6 +13,14 @@ import re
 
 _QUERY = re.compile(r"(/[^\s?]*)\?\S*")
 REDACTED = "?[query removed]"
+# Paths that carry a secret: the token of a reminder's cancel link opens it to anyone.
+_TOKEN_PATH = re.compile(r"(/remind-me/cancel/)[^\s/?]+")
+_CANCEL_LINK_REDACTED = r"\1[token removed]"
+
+
+def private_path(path: str) -> str:
+    """A request path fit for a log line: without its query string or a link's token."""
+    return _TOKEN_PATH.sub(_CANCEL_LINK_REDACTED, _QUERY.sub(rf"\1{REDACTED}", path))
 
 
 class DropQueryStrings(logging.Filter):
@@ -20,11 +29,10 @@ class DropQueryStrings(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _QUERY.sub(rf"\1{REDACTED}", arg) if isinstance(arg, str) else arg
-                for arg in record.args
+                private_path(arg) if isinstance(arg, str) else arg for arg in record.args
             )
-        if isinstance(record.msg, str) and "?" in record.msg:
-            record.msg = _QUERY.sub(rf"\1{REDACTED}", record.msg)
+        if isinstance(record.msg, str) and ("?" in record.msg or "/cancel/" in record.msg):
+            record.msg = private_path(record.msg)
         return True
 
 

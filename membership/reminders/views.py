@@ -201,9 +201,11 @@ def _int_or_none(raw: Any) -> int | None:
 
 @blueprint.route("/api/prompt", methods=["GET"])
 def prompt_check() -> Response:
-    """Tell the footer widget whether to show the support prompt to this browser."""
+    """Tell the footer widget whether to show the support prompt to this browser; not why:
+    any script on the article page can read the answer, and "gave" would tell it (ads,
+    analytics) that this reader supports the newsroom."""
     decision = prompt.decide(dict(request.cookies))
-    response = jsonify(show=decision.show, reason=decision.reason)
+    response = jsonify(show=decision.show)
     response.headers["Cache-Control"] = "no-store"
     response.vary.add("Cookie")
     return response
