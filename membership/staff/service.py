@@ -20,8 +20,9 @@ import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from membership import clock
 from membership.config import current_settings
@@ -202,13 +203,32 @@ def check_code(user: StaffUser, code: str, now: datetime | None = None) -> Staff
         )
         raise _refuse(user, "totp_unreadable", now, count=False) from None
     step = _matching_step(secret, code, now, after=user.totp_last_step)
-    if step is None:
+    if step is None or not _claim_step(user, step):
         raise _refuse(user, "wrong_code", now, count=True)
-    user.totp_last_step = step
     if not sealing.sealed_under_current_key(settings, user.totp_secret_sealed or ""):
         # Opened by a fallback key: sealed again under the current one.
         user.totp_secret_sealed = sealing.seal(settings, secret, for_account=user.id)
     return user
+
+
+def _claim_step(user: StaffUser, step: int) -> bool:
+    """Record the code's time step as used, unless it (or a later one) already is: one
+    conditional UPDATE, so that of two sign-ins racing with the same code (seen over a
+    shoulder, replayed from a proxy) only one gets in, whatever each read before."""
+    claimed = db.session.scalar(
+        update(StaffUser)
+        .where(
+            StaffUser.id == user.id,
+            or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .returning(StaffUser.id)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed is None:
+        return False
+    set_committed_value(user, "totp_last_step", step)
+    return True
 
 
 def complete_sign_in(user: StaffUser, now: datetime | None = None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from membership import create_app
 from membership.staff.service import SIGN_IN_REFUSED, totp_code
@@ -227,6 +229,31 @@ def test_a_code_is_accepted_once(app: Flask, staff_user, frozen_clock) -> None:
         sign_in(app.test_client(), person.email, person.password, person.totp_secret).status_code
         == 302
     )
+
+
+def test_of_two_sign_ins_racing_with_one_code_only_one_gets_in(
+    app: Flask, staff_user, frozen_clock
+) -> None:
+    """The second read the account before the first recorded the code as used: the
+    record is a conditional UPDATE, so the second is refused all the same."""
+    from membership.extensions import db
+    from membership.staff import service
+    from membership.staff.models import StaffUser
+
+    person = staff_user(totp=True)
+    code = totp_code(person.totp_secret, frozen_clock())
+    with app.app_context():
+        with db.engine.begin() as first:  # the first sign-in records the code's step
+            step = int(frozen_clock().timestamp()) // service.TOTP_STEP_SECONDS
+            first.execute(
+                update(StaffUser).where(StaffUser.id == person.id).values(totp_last_step=step)
+            )
+        racing = db.session.get(StaffUser, person.id)
+        assert racing is not None
+        set_committed_value(racing, "totp_last_step", None)  # as read before the first wrote
+        with pytest.raises(service.SignInRefused):
+            service.check_code(racing, code, frozen_clock())
+        db.session.rollback()
 
 
 @pytest.mark.parametrize(
