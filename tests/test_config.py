@@ -134,3 +134,16 @@ def test_default_presets_below_stripe_minimum_are_refused(tmp_path) -> None:
         load_settings(
             {"APP_ENV": "development", "SUPPORT_CURRENCIES": "JPY"}, instance_path=str(tmp_path)
         )
+
+
+def test_production_refuses_a_plain_http_public_base_url() -> None:
+    with pytest.raises(ConfigError, match="https://"):
+        load_settings(
+            {
+                "APP_ENV": "production",
+                "SECRET_KEY": "k" * 40,
+                "PUBLIC_BASE_URL": "http://support.example.org",
+                "STRIPE_SECRET_KEY": "sk_test_x",
+                "STRIPE_WEBHOOK_SECRET": "whsec_x",
+            }
+        )

@@ -147,6 +147,7 @@ def test_session_cookie_is_secure_in_production(database_url: str) -> None:
         app_environ(
             database_url,
             APP_ENV="production",
+            PUBLIC_BASE_URL="https://support.test",
             STRIPE_SECRET_KEY="sk_test_x",
             STRIPE_WEBHOOK_SECRET="whsec_x",
         )
