@@ -550,3 +550,23 @@ def test_rows_read_in_small_batches_are_the_same_as_in_one(
     assert (export(app, "payments").stdout_bytes, export(app, "supporters").stdout_bytes) == whole
     assert len(supporters(app)) == 3
     assert len(payments(app)) == 9
+
+
+def test_command_line_exports_are_in_the_audit_log(app: Flask) -> None:
+    """Every copy of supporters' data is recorded, taken from the server as from the pages."""
+    from sqlalchemy import select
+
+    from membership.extensions import db
+    from membership.staff import audit
+    from membership.staff.models import AuditEntry
+
+    assert export(app, "payments", "--since", "2026-01-01").exit_code == 0
+    assert export(app, "supporters").exit_code == 0
+    with app.app_context():
+        entries = db.session.execute(
+            select(AuditEntry.action, AuditEntry.target, AuditEntry.detail).order_by(AuditEntry.id)
+        ).all()
+    assert [tuple(e) for e in entries] == [
+        (audit.EXPORT_PAYMENTS, "2026-01-01..", "flask export"),
+        (audit.EXPORT_SUPPORTERS, None, "flask export"),
+    ]
