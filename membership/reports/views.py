@@ -71,12 +71,17 @@ def dashboard_page() -> str:
 @blueprint.get("/supporters")
 @staff_required
 def supporters_list() -> str:
-    """Supporters, newest first, searchable by email or name."""
+    """Supporters, newest first, searchable by email or name (audited: which page, and
+    whether it was a search, never what was searched for)."""
     page = request.args.get("page", "1")
     if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
         abort(400, f"page must be a whole number from 1 to {MAX_PAGE}")
-    result = supporters_page(request.args.get("q", ""), int(page))
-    return render_template("reports/supporters.html", result=result)
+    query = request.args.get("q", "")
+    page_html = render_template("reports/supporters.html", result=supporters_page(query, int(page)))
+    # After rendering: the commit expires the rows the template reads.
+    record_audit(audit.LIST_SUPPORTERS, target=f"page {page}", detail="search" if query else None)
+    db.session.commit()
+    return page_html
 
 
 @blueprint.get("/supporters/<int:supporter_id>")
@@ -103,7 +108,11 @@ def sources_page() -> str:
 @blueprint.get("/reports/at-risk")
 @staff_required
 def at_risk_page() -> str:
-    return render_template("reports/at_risk.html", report=at_risk_report())
+    """Past-due supporters and recent failures, with their emails (audited)."""
+    page_html = render_template("reports/at_risk.html", report=at_risk_report())
+    record_audit(audit.VIEW_AT_RISK)
+    db.session.commit()
+    return page_html
 
 
 @blueprint.get("/reports/cohorts")

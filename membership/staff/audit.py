@@ -24,6 +24,10 @@ SIGN_OUT: Final = "sign_out"
 EXPORT_PAYMENTS: Final = "export_payments"
 EXPORT_SUPPORTERS: Final = "export_supporters"
 VIEW_SUPPORTER: Final = "view_supporter"
+# Pages that list supporters' emails: the supporter list (a search answers "is this
+# person a supporter?") and the at-risk report.
+LIST_SUPPORTERS: Final = "list_supporters"
+VIEW_AT_RISK: Final = "view_at_risk"
 TOTP_ENROLLED: Final = "totp_enrolled"
 TOTP_REMOVED: Final = "totp_removed"
 PASSWORD_CHANGED: Final = "password_changed"  # noqa: S105 - an action name
@@ -39,6 +43,8 @@ ACTIONS: Final = (
     EXPORT_PAYMENTS,
     EXPORT_SUPPORTERS,
     VIEW_SUPPORTER,
+    LIST_SUPPORTERS,
+    VIEW_AT_RISK,
     TOTP_ENROLLED,
     TOTP_REMOVED,
     PASSWORD_CHANGED,

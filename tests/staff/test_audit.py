@@ -58,6 +58,9 @@ def test_each_kind_of_action_is_recorded(app, staff_user, audit_entries) -> None
     assert sign_in(client, person.email, "wrong password!").status_code == 401
     assert sign_in(client, person.email, person.password).status_code == 302
     assert client.get(f"/staff/supporters/{supporter_id}").status_code == 200
+    # A search answers "is this person a supporter?": recorded, the question never is.
+    assert client.get("/staff/supporters?q=reader%40example.org").status_code == 200
+    assert client.get("/staff/reports/at-risk").status_code == 200
     payments = client.get(
         from_dashboard(client, "/staff/exports/payments.csv?since=2026-01-01&until=2026-02-01")
     )
@@ -72,6 +75,8 @@ def test_each_kind_of_action_is_recorded(app, staff_user, audit_entries) -> None
         "sign_in_failed",
         "sign_in",
         "view_supporter",
+        "list_supporters",
+        "view_at_risk",
         "export_payments",
         "export_supporters",
         "sign_out",
@@ -79,6 +84,8 @@ def test_each_kind_of_action_is_recorded(app, staff_user, audit_entries) -> None
         assert actions.count(action) == 1, action
     viewed = entries[actions.index("view_supporter")]
     assert viewed.target == str(supporter_id)
+    searched = entries[actions.index("list_supporters")]
+    assert (searched.target, searched.detail) == ("page 1", "search")
     assert all(e.remote_addr == "127.0.0.1" for e in entries if e.action != "staff_created")
     # Supporters' personal data never reaches the log: only their id.
     for entry in entries:
