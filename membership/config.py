@@ -143,7 +143,11 @@ def load_settings(
             if (value := env_vars.get(f"STRIPE_PRODUCT_{frequency.upper()}", "").strip())
         },
         reminders=_reminder_settings(env, env_vars),
-        staff_require_totp=_flag("STAFF_REQUIRE_TOTP", env_vars.get("STAFF_REQUIRE_TOTP", "")),
+        # On by default in production: a password alone opens every supporter's data.
+        staff_require_totp=_flag(
+            "STAFF_REQUIRE_TOTP",
+            env_vars.get("STAFF_REQUIRE_TOTP", "true" if env == "production" else ""),
+        ),
         secret_key_fallbacks=_comma_list(env_vars.get("SECRET_KEY_FALLBACKS", "")),
         ratelimit_storage_uri=_ratelimit_storage_uri(env_vars.get("RATELIMIT_STORAGE_URI", "")),
         trusted_proxy_hops=_proxy_hops(env_vars.get("TRUSTED_PROXY_HOPS", "")),

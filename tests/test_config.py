@@ -147,3 +147,16 @@ def test_production_refuses_a_plain_http_public_base_url() -> None:
                 "STRIPE_WEBHOOK_SECRET": "whsec_x",
             }
         )
+
+
+def test_production_requires_a_second_factor_unless_told_otherwise() -> None:
+    production = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "k" * 40,
+        "PUBLIC_BASE_URL": "https://support.example.org",
+        "STRIPE_SECRET_KEY": "sk_test_x",
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    }
+    assert load_settings(production).staff_require_totp is True
+    assert load_settings({**production, "STAFF_REQUIRE_TOTP": "false"}).staff_require_totp is False
+    assert load_settings({"APP_ENV": "development"}).staff_require_totp is False
