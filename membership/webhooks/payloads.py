@@ -47,23 +47,27 @@ NO_PAYLOAD = "{}"
 
 def without_personal_details(value: Any) -> Any:
     """The event (or any part of it) without the ``PERSONAL_KEYS``, changed in place: the
-    dict is the one just parsed from the request body, owned by the caller."""
-    if isinstance(value, dict):
-        for key in PERSONAL_KEYS.intersection(value):
-            del value[key]
-        if isinstance(value.get("source"), dict):  # a charge's card, in older API versions
-            del value["source"]
-        for key, item in value.items():
-            if key != "metadata" and isinstance(item, dict | list):
-                without_personal_details(item)
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict | list):
-                without_personal_details(item)
+    dict is the one just parsed from the request body, owned by the caller. A loop over a
+    stack, not recursion: it runs for every event, on the webhook path."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            for key in PERSONAL_KEYS.intersection(item):
+                del item[key]
+            if type(item.get("source")) is dict:  # a charge's card, in older API versions
+                del item["source"]
+            stack.extend(
+                child
+                for key, child in item.items()
+                if (type(child) is dict and key != "metadata") or type(child) is list
+            )
+        else:
+            stack.extend(child for child in item if type(child) in (dict, list))
     return value
 
 
 def payload_to_store(event: dict[str, Any], *, kept: bool) -> str:
     """The JSON stored for an event already stripped (``without_personal_details``): all of
     it when a handler may read it again (replay), else nothing."""
-    return json.dumps(event, separators=(",", ":")) if kept else NO_PAYLOAD
+    return json.dumps(event, separators=(",", ":"), check_circular=False) if kept else NO_PAYLOAD
