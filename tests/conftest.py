@@ -50,6 +50,17 @@ def reset_postgres_schema(url: str) -> None:
     engine.dispose()
 
 
+# The least a production app starts with (test-mode Stripe keys; nothing is called).
+PRODUCTION_ENVIRON = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "k" * 40,
+    "PUBLIC_BASE_URL": "https://support.example.org",
+    "DATABASE_URL": "sqlite://",
+    "STRIPE_SECRET_KEY": "sk_test_x",
+    "STRIPE_WEBHOOK_SECRET": "whsec_x",
+}
+
+
 def app_environ(database_url: str, **extra: str) -> dict[str, str]:
     """The environment a test app is configured from (no real Stripe keys, ever)."""
     return {

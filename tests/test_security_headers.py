@@ -6,6 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from membership import create_app
+from tests.conftest import PRODUCTION_ENVIRON
 
 
 @pytest.mark.parametrize("path", ["/support", "/staff/login", "/remind-me", "/nowhere"])
@@ -29,15 +30,6 @@ def test_the_support_page_loads_nothing_the_policy_refuses(client: FlaskClient) 
 
 
 def test_production_asks_for_https_only() -> None:
-    app = create_app(
-        {
-            "APP_ENV": "production",
-            "SECRET_KEY": "k" * 40,
-            "PUBLIC_BASE_URL": "https://support.example.org",
-            "DATABASE_URL": "sqlite://",
-            "STRIPE_SECRET_KEY": "sk_test_x",
-            "STRIPE_WEBHOOK_SECRET": "whsec_x",
-        }
-    )
+    app = create_app(PRODUCTION_ENVIRON)
     response = app.test_client().get("/staff/login", base_url="https://support.example.org")
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000"

@@ -13,7 +13,7 @@ from membership import clock, create_app
 from membership.extensions import db
 from membership.reminders import prompt
 from membership.reminders.models import Reminder
-from tests.conftest import app_environ, post_checkout
+from tests.conftest import PRODUCTION_ENVIRON, app_environ, post_checkout
 from tests.fake_stripe import FakeStripe
 
 ORIGIN = "https://news.example"
@@ -119,16 +119,7 @@ def test_prompt_answers_article_origins_with_credentials(app: Flask, database_ur
 
 
 def test_production_cookies_are_secure_and_cross_site(app: Flask) -> None:
-    production = create_app(
-        {
-            "APP_ENV": "production",
-            "SECRET_KEY": "k" * 40,
-            "PUBLIC_BASE_URL": "https://support.example.org",
-            "DATABASE_URL": "sqlite://",
-            "STRIPE_SECRET_KEY": "sk_test_x",
-            "STRIPE_WEBHOOK_SECRET": "whsec_x",
-        }
-    )
+    production = create_app(PRODUCTION_ENVIRON)
     response = production.test_client().post("/remind-me/snooze", json={"days": 5})
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "SameSite=None" in cookie and "HttpOnly" in cookie
