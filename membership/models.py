@@ -6,6 +6,7 @@ datetime is timezone-aware UTC on SQLite and PostgreSQL alike (``UTCDateTime``).
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +63,15 @@ def normalise_email(email: str) -> str:
 
 def new_public_id() -> str:
     return uuid.uuid4().hex
+
+
+_PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_public_id(value: str | None) -> bool:
+    """Whether ``value`` has the shape of an id ``new_public_id`` makes (a checkout
+    attempt's): anything else, from a URL or Stripe metadata, is never looked up."""
+    return value is not None and _PUBLIC_ID.fullmatch(value) is not None
 
 
 class Supporter(db.Model):  # type: ignore[name-defined]

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from membership.ledger.records import Record, fetch_one, find_by_either
-from membership.models import CheckoutAttempt
+from membership.models import CheckoutAttempt, is_public_id
 
 ATTEMPTS = CheckoutAttempt.__table__
 # An attempt's status only moves forward, so events may arrive in any order.
 _ATTEMPT_PROGRESS = {"open": 0, "awaiting_payment": 1, "expired": 2, "payment_failed": 3, "paid": 4}
 # The shape of the ids this app gives attempts (membership.models.new_public_id).
-_ATTEMPT_ID = re.compile(r"[0-9a-f]{32}")
 ATTRIBUTION_COLUMNS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
 
 # One query for both ways of finding an attempt; the id, when it matches, wins.
@@ -26,7 +23,7 @@ def find_attempt(attempt_id: str | None, session_id: str | None = None) -> Recor
     Metadata this app did not write (a Payment Link's, the dashboard's) may name anything;
     only an id of the shape we issue is looked up.
     """
-    if attempt_id is not None and not _ATTEMPT_ID.fullmatch(attempt_id):
+    if not is_public_id(attempt_id):
         attempt_id = None
     if not attempt_id and not session_id:
         return None

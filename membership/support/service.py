@@ -18,7 +18,7 @@ from membership import money, stripe_gateway
 from membership.attribution import page_of
 from membership.config import FREQUENCIES, Settings
 from membership.extensions import db
-from membership.models import CheckoutAttempt, new_public_id
+from membership.models import CheckoutAttempt, is_public_id, new_public_id
 from membership.reminders.service import reminder_id_for_token, reminder_token_for_id
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 FREQUENCY_LABELS = {"once": "Once", "monthly": "Monthly", "annual": "Annual"}
 FREQUENCY_ADJECTIVES = {"once": "one-time", "monthly": "monthly", "annual": "annual"}
 ATTRIBUTION_FIELDS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
-_ATTEMPT_ID = re.compile(r"[0-9a-f]{32}")  # new_public_id()
 
 _SESSION_ID = re.compile(r"^cs_(?:test|live)_[A-Za-z0-9]{1,250}$")
 _REMINDER_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -290,7 +289,7 @@ def choices_after_cancel(attempt_id: str | None) -> dict[str, str]:
     """The fields of the support page for a reader back from Checkout without paying: the
     gift and attribution of the attempt they left from (``start_checkout``'s cancel_url),
     the reminder's token included; nothing for an id this app did not issue."""
-    if not attempt_id or not _ATTEMPT_ID.fullmatch(attempt_id):
+    if not is_public_id(attempt_id):
         return {}
     attempt = db.session.get(CheckoutAttempt, attempt_id)
     if attempt is None:

@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 EVENTS = StripeEvent.__table__
 
 MAX_BODY_BYTES = 1024 * 1024
-FORGOTTEN_PAYLOAD = NO_PAYLOAD  # what forget_payloads leaves
 
 
 class Outcome(enum.Enum):
@@ -325,7 +324,7 @@ def replay_event(event_id: str) -> Outcome:
         raise UnknownEvent(event_id)
     if stored.status == "ignored":
         raise UnknownEvent(f"{event_id} (ignored: its livemode does not match the key)")
-    if stored.payload == FORGOTTEN_PAYLOAD:
+    if stored.payload == NO_PAYLOAD:
         raise UnknownEvent(f"{event_id} (its payload was forgotten)")
     event = json.loads(stored.payload)
     row = {
@@ -367,9 +366,9 @@ def forget_payloads(older_than: timedelta) -> int:
         .where(
             StripeEvent.received_at < cutoff,
             StripeEvent.status.in_(("processed", "ignored")),
-            StripeEvent.payload != FORGOTTEN_PAYLOAD,
+            StripeEvent.payload != NO_PAYLOAD,
         )
-        .values(payload=FORGOTTEN_PAYLOAD)
+        .values(payload=NO_PAYLOAD)
         .returning(StripeEvent.id)
         .execution_options(synchronize_session=False)
     ).all()
