@@ -21,7 +21,8 @@ def page_of(source: str | None) -> str | None:
         parts = urlsplit(page)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return page
-        host = parts.hostname + (f":{parts.port}" if parts.port else "")
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+        host += f":{parts.port}" if parts.port else ""
     except ValueError:  # an address we cannot read (a bad port, an unbalanced "["): as cut
         return page
     return urlunsplit((parts.scheme.lower(), host, parts.path, "", ""))

@@ -113,7 +113,7 @@ def load_settings(
                 "(for example https://support.example.org); Stripe sends readers back there."
             )
         public_base_url = "http://127.0.0.1:5000"
-    if env == "production" and not public_base_url.startswith("https://"):
+    if env == "production" and not public_base_url.lower().startswith("https://"):
         raise ConfigError(
             "PUBLIC_BASE_URL must start with https:// in production: reminder emails carry "
             "links whose token cancels the reminder, and Stripe sends readers back there."

@@ -13,6 +13,7 @@ from membership.attribution import page_of
         ("https://news.test/a?email=reader%40example.org&mc_eid=1#c", "https://news.test/a"),
         ("  https://user:secret@News.test:8443/a/b?x=1 ", "https://news.test:8443/a/b"),
         ("https://news.test", "https://news.test"),
+        ("http://[::1]:8080/a?b=1", "http://[::1]:8080/a"),
         ("footer-campaign", "footer-campaign"),
         ("newsletter?id=42", "newsletter"),
         ("http://[unbalanced/x?y=1", "http://[unbalanced/x"),

@@ -193,9 +193,15 @@ def make_gift(settings: Settings, frequency: str, currency: str, amount_text: st
     return Gift(frequency=frequency, amount_minor=minor, currency=currency)
 
 
+@dataclass(frozen=True)
+class OpenedCheckout:
+    url: str  # Stripe's page, where the reader goes next
+    attempt_id: str
+
+
 def start_checkout(
     settings: Settings, gift: Gift, attribution: Attribution, email: str | None
-) -> str:
+) -> OpenedCheckout:
     """Open a Stripe Checkout Session for the gift, record the attempt, return Stripe's URL.
 
     Stripe is called first and the attempt stored after, in one insert, so a
@@ -233,7 +239,7 @@ def start_checkout(
     db.session.add(attempt)
     db.session.commit()
     log.info("checkout attempt %s opened session %s", attempt_id, session.id)
-    return session.url
+    return OpenedCheckout(session.url, attempt_id)
 
 
 @dataclass(frozen=True)
@@ -288,11 +294,12 @@ def confirm_checkout(settings: Settings, session_id: str) -> Confirmation:
 def choices_after_cancel(attempt_id: str | None) -> dict[str, str]:
     """The fields of the support page for a reader back from Checkout without paying: the
     gift and attribution of the attempt they left from (``start_checkout``'s cancel_url),
-    the reminder's token included; nothing for an id this app did not issue."""
+    the reminder's token included. Only for the browser that opened it (the view checks)
+    and while it is still open; nothing for an id this app did not issue."""
     if not is_public_id(attempt_id):
         return {}
     attempt = db.session.get(CheckoutAttempt, attempt_id)
-    if attempt is None:
+    if attempt is None or attempt.status != "open":
         return {}
     fields = {
         "frequency": attempt.frequency,

@@ -14,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_wtf.csrf import generate_csrf
@@ -27,6 +28,9 @@ from membership.support import service
 from membership.support.forms import CheckoutForm
 
 blueprint = Blueprint("support", __name__, url_prefix="/support")
+# Session key: the checkout attempt this browser last opened (``cancelled`` offers its
+# choices back to it alone).
+_OPENED_ATTEMPT = "opened_attempt"
 
 
 # The page is the same for everyone arriving with the same choices, except for the CSRF
@@ -138,12 +142,13 @@ def checkout() -> BaseResponse | tuple[str, int]:
     attribution = service.Attribution.from_mapping(submitted)
     email = (form.email.data or "").strip() or None
     try:
-        url = service.start_checkout(settings, gift, attribution, email)
+        opened = service.start_checkout(settings, gift, attribution, email)
     except service.StripeNotConfigured:
         return render_template("support/stripe_setup.html", gift=gift), 503
     except service.CheckoutUnavailable:
         return render_template("support/unavailable.html", query=submitted), 502
-    return redirect(url, code=303)
+    session[_OPENED_ATTEMPT] = opened.attempt_id  # only this browser gets its choices back
+    return redirect(opened.url, code=303)
 
 
 @blueprint.route("/thank-you", methods=["GET"])
@@ -165,12 +170,19 @@ def thank_you() -> tuple[str, int] | Response:
 
 
 @blueprint.route("/cancelled", methods=["GET"])
-def cancelled() -> tuple[str, int]:
-    """The reader left Stripe Checkout: offer the same choices again (those of the attempt
-    the link names; rendered each time, as a footer's POST is: it is rare)."""
-    choices = _choices_from(service.choices_after_cancel(request.args.get("attempt")))
+def cancelled() -> Response:
+    """The reader left Stripe Checkout: offer the same choices again, those of the attempt
+    the link names if this browser opened it. The link passes through Stripe, so its id
+    alone gets a blank page: the choices include where the reader came from and, if a
+    reminder brought them, the token that cancels it. Rendered each time, never cached."""
+    attempt = request.args.get("attempt")
+    mine = attempt is not None and attempt == session.get(_OPENED_ATTEMPT)
+    choices = _choices_from(service.choices_after_cancel(attempt) if mine else {})
     notice = "No payment was taken. Your choices are below if you would like to try again."
-    return _render_page(choices, notice).replace(_TOKEN_PLACEHOLDER, generate_csrf()), 200
+    page = _render_page(choices, notice).replace(_TOKEN_PLACEHOLDER, generate_csrf())
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store, private"
+    return response
 
 
 def redirect_to_support() -> BaseResponse:

@@ -325,7 +325,8 @@ def replay_event(event_id: str) -> Outcome:
     if stored.status == "ignored":
         raise UnknownEvent(f"{event_id} (ignored: its livemode does not match the key)")
     if stored.payload == NO_PAYLOAD:
-        raise UnknownEvent(f"{event_id} (its payload was forgotten)")
+        why = "its payload was forgotten" if stored.type in HANDLERS else "no handler reads it"
+        raise UnknownEvent(f"{event_id} ({why})")
     event = json.loads(stored.payload)
     row = {
         "id": stored.id,

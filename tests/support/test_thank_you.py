@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import post_checkout
@@ -134,3 +135,21 @@ def test_cancelled_page_without_a_known_attempt_is_the_blank_page(
     page = response.get_data(as_text=True)
     assert "No payment was taken" in page
     assert 'name="source"' not in page and 'name="reminder"' not in page
+
+
+def test_a_cancel_link_gives_its_choices_to_the_browser_that_opened_it_only(
+    client: FlaskClient, app: Flask, stripe: FakeStripe
+) -> None:
+    """The link passes through Stripe: whoever else holds it learns nothing of the reader."""
+    response = post_checkout(
+        client, frequency="annual", currency="EUR", amount="10", source="https://news.example/a"
+    )
+    session_id = response.location.rsplit("/", 1)[1]
+    cancel_url = stripe.sessions[session_id]["cancel_url"].removeprefix("http://support.test")
+    assert 'name="source" value="https://news.example/a"' in client.get(cancel_url).get_data(
+        as_text=True
+    )
+    elsewhere = app.test_client().get(cancel_url)
+    assert elsewhere.status_code == 200
+    assert 'name="source"' not in elsewhere.get_data(as_text=True)
+    assert elsewhere.headers["Cache-Control"] == "no-store, private"

@@ -128,3 +128,20 @@ def test_stripping_leaves_the_event_otherwise_whole() -> None:
     assert without_personal_details({"source": "https://news.example/a"}) == {
         "source": "https://news.example/a"
     }
+
+
+def test_a_dispute_keeps_what_its_handler_reads_and_no_evidence() -> None:
+    """A dispute's evidence holds the customer's addresses, IP, name and signature."""
+    dispute = se.event(
+        "charge.dispute.created",
+        se.dispute(payment_intent="pi_d", charge_id="ch_d", amount=2500, status="needs_response"),
+    )
+    assert "evidence" in dispute["data"]["object"]  # Stripe's example carries it
+    kept = without_personal_details(dispute)["data"]["object"]
+    assert not keys_anywhere(kept) & PERSONAL_KEYS
+    assert (kept["charge"], kept["payment_intent"], kept["amount"], kept["status"]) == (
+        "ch_d",
+        "pi_d",
+        2500,
+        "needs_response",
+    )
