@@ -80,6 +80,9 @@ class Settings:
     secret_key_fallbacks: tuple[str, ...] = ()
     ratelimit_storage_uri: str = "memory://"
     trusted_proxy_hops: int = 0
+    # Each Continue opens a Stripe Checkout Session: a flood would spend Stripe's API
+    # limit (readers could no longer give) and fill the reports with made-up sources.
+    checkout_limit_per_ip: str = "20 per minute;200 per hour"
 
     @property
     def stripe_enabled(self) -> bool:
@@ -151,6 +154,9 @@ def load_settings(
         secret_key_fallbacks=_comma_list(env_vars.get("SECRET_KEY_FALLBACKS", "")),
         ratelimit_storage_uri=_ratelimit_storage_uri(env_vars.get("RATELIMIT_STORAGE_URI", "")),
         trusted_proxy_hops=_proxy_hops(env_vars.get("TRUSTED_PROXY_HOPS", "")),
+        checkout_limit_per_ip=_rate_limit(
+            env_vars, "CHECKOUT_LIMIT_PER_IP", Settings.checkout_limit_per_ip
+        ),
     )
 
 
@@ -189,17 +195,6 @@ def _reminder_settings(env: str, env_vars: Mapping[str, str]) -> ReminderSetting
                 f"(scheme and host, no path), not {origin!r}."
             )
         origins.append(origin.lower())
-    limits = {}
-    for name, default in (
-        ("REMINDER_SIGNUP_LIMIT_PER_IP", ReminderSettings.signup_limit_per_ip),
-        ("REMINDER_SIGNUP_LIMIT_PER_EMAIL", ReminderSettings.signup_limit_per_email),
-    ):
-        value = env_vars.get(name, "").strip() or default
-        if not _RATE_LIMIT.match(value):
-            raise ConfigError(
-                f"{name} must be rate limits such as '10 per minute;100 per hour', not {value!r}."
-            )
-        limits[name] = value
     return ReminderSettings(
         smtp_url=smtp_url,
         mail_from=mail_from,
@@ -207,9 +202,22 @@ def _reminder_settings(env: str, env_vars: Mapping[str, str]) -> ReminderSetting
         max_attempts=_positive_int(env_vars, "REMINDER_MAX_ATTEMPTS", 5),
         claim_timeout_seconds=_positive_int(env_vars, "REMINDER_CLAIM_TIMEOUT_SECONDS", 1800),
         cors_allowed_origins=tuple(origins),
-        signup_limit_per_ip=limits["REMINDER_SIGNUP_LIMIT_PER_IP"],
-        signup_limit_per_email=limits["REMINDER_SIGNUP_LIMIT_PER_EMAIL"],
+        signup_limit_per_ip=_rate_limit(
+            env_vars, "REMINDER_SIGNUP_LIMIT_PER_IP", ReminderSettings.signup_limit_per_ip
+        ),
+        signup_limit_per_email=_rate_limit(
+            env_vars, "REMINDER_SIGNUP_LIMIT_PER_EMAIL", ReminderSettings.signup_limit_per_email
+        ),
     )
+
+
+def _rate_limit(env_vars: Mapping[str, str], name: str, default: str) -> str:
+    value = env_vars.get(name, "").strip() or default
+    if not _RATE_LIMIT.match(value):
+        raise ConfigError(
+            f"{name} must be rate limits such as '10 per minute;100 per hour', not {value!r}."
+        )
+    return value
 
 
 _RATE_LIMIT = re.compile(

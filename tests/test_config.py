@@ -109,6 +109,7 @@ def test_amounts_can_be_set_per_frequency_and_currency(tmp_path) -> None:
         ({"SUPPORT_AMOUNTS": '{"monthly": {"presets": [1]}}'}, "between min and max"),
         ({"SUPPORT_AMOUNTS": '{"monthly": {"presets": ["x"]}}'}, "numbers in major units"),
         ({"APP_ENV": "staging"}, "APP_ENV"),
+        ({"CHECKOUT_LIMIT_PER_IP": "lots"}, "CHECKOUT_LIMIT_PER_IP must be rate limits"),
     ],
 )
 def test_malformed_settings_fail_with_a_sentence(tmp_path, variables, message) -> None:

@@ -6,8 +6,6 @@ pages on other origins: the configured ``CORS_ALLOWED_ORIGINS`` may read their a
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -16,18 +14,16 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     jsonify,
     make_response,
     render_template,
     request,
 )
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import TooManyRequests
 
-from membership import clock
+from membership import clock, rate_limits
 from membership.config import current_settings
 from membership.extensions import csrf, limiter
 from membership.models import normalise_email
@@ -42,21 +38,16 @@ CROSS_SITE_PATHS = {"/remind-me", "/remind-me/snooze", "/api/prompt"}
 SIGNUP_FIELDS = ("email", "when", "date", "frequency", "amount", "currency", "source")
 
 
-def _keyed_hash(kind: str, value: str) -> str:
-    """Rate-limit keys are keyed hashes, so the limiter's storage (Redis in production)
-    never holds readers' addresses or IPs, only counts that expire."""
-    key = current_app.config["SECRET_KEY"].encode()
-    return f"remind-{kind}:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
-
-
 def _ip_key() -> str:
-    return _keyed_hash("ip", get_remote_address())
+    return rate_limits.client_address_key("remind-ip")
 
 
 def _email_key() -> str:
     data: Any = request.get_json(silent=True) if request.is_json else request.form
     email = data.get("email") if isinstance(data, Mapping) else None
-    return _keyed_hash("email", normalise_email(email) if isinstance(email, str) else "")
+    return rate_limits.keyed_hash(
+        "remind-email", normalise_email(email) if isinstance(email, str) else ""
+    )
 
 
 @blueprint.route("/remind-me", methods=["GET"])

@@ -19,10 +19,12 @@ from flask import (
 )
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
+from membership import rate_limits
 from membership.config import current_settings
-from membership.extensions import csrf
+from membership.extensions import csrf, limiter
 from membership.reminders import prompt
 from membership.support import service
 from membership.support.forms import CheckoutForm
@@ -108,7 +110,12 @@ def support_from_footer() -> tuple[str, int]:
     return _blank_page()
 
 
+def _client_key() -> str:
+    return rate_limits.client_address_key("checkout-ip")
+
+
 @blueprint.route("/checkout", methods=["POST"])
+@limiter.limit(lambda: current_settings().checkout_limit_per_ip, key_func=_client_key)
 def checkout() -> BaseResponse | tuple[str, int]:
     """Validate the reader's choice and send them to Stripe Checkout (303)."""
     form = CheckoutForm()
@@ -189,3 +196,9 @@ def redirect_to_support() -> BaseResponse:
     """The site root: the support page is the front door."""
     query = request.query_string.decode("latin-1")
     return redirect(url_for("support.support") + (f"?{query}" if query else ""), code=302)
+
+
+@blueprint.errorhandler(TooManyRequests)
+def too_many_checkouts(error: TooManyRequests) -> tuple[str, int]:
+    """Rate limited (``CHECKOUT_LIMIT_PER_IP``): nothing was opened at Stripe or stored."""
+    return render_template("errors/http.html", error=error, code=429), 429

@@ -1,5 +1,7 @@
 """Bad input re-renders the form with a message per field and 400, and stores nothing."""
 
+import dataclasses
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -98,3 +100,27 @@ def test_body_over_the_request_limit_gets_413(app: Flask, client: FlaskClient) -
     assert response.status_code == 413
     assert "too much to send" in response.get_data(as_text=True)
     assert attempts_stored(app) == 0
+
+
+def test_checkouts_are_rate_limited_per_client_address(
+    app: Flask, client: FlaskClient, stripe: FakeStripe
+) -> None:
+    """Each Continue opens a Stripe session: past the limit, nothing is opened or stored."""
+    as_configured = app.extensions["membership.settings"]
+    app.extensions["membership.settings"] = dataclasses.replace(
+        as_configured, checkout_limit_per_ip="2 per minute"
+    )
+    try:
+        answers = [
+            post_checkout(client, frequency="once", currency="USD", amount="10").status_code
+            for _ in range(3)
+        ]
+        refused = post_checkout(client, frequency="once", currency="USD", amount="10")
+    finally:
+        app.extensions["membership.settings"] = as_configured
+    assert answers == [303, 303, 429]
+    assert refused.status_code == 429
+    assert "Too many requests" in refused.get_data(as_text=True)
+    assert len(stripe.calls("POST", "/v1/checkout/sessions")) == 2
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CheckoutAttempt)) == 2
