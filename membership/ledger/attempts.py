@@ -8,7 +8,6 @@ from membership.models import CheckoutAttempt, is_public_id
 ATTEMPTS = CheckoutAttempt.__table__
 # An attempt's status only moves forward, so events may arrive in any order.
 _ATTEMPT_PROGRESS = {"open": 0, "awaiting_payment": 1, "expired": 2, "payment_failed": 3, "paid": 4}
-# The shape of the ids this app gives attempts (membership.models.new_public_id).
 ATTRIBUTION_COLUMNS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
 
 # One query for both ways of finding an attempt; the id, when it matches, wins.

@@ -27,7 +27,6 @@ GAVE_QUIET_DAYS = 60
 @dataclass(frozen=True)
 class PromptDecision:
     show: bool
-    reason: str | None = None
 
 
 def _serializer(salt: str) -> URLSafeSerializer:
@@ -76,12 +75,8 @@ def mark_gave(response: Response, now: datetime | None = None) -> None:
 
 
 def decide(cookies: dict[str, str], now: datetime | None = None) -> PromptDecision:
-    """Show the prompt unless this browser just gave or snoozed it (and it has not expired)."""
+    """Show the prompt unless this browser just gave or snoozed it (and it has not expired).
+    Which of the two is never said: any script on the article page reads the answer."""
     timestamp = (now or clock.now()).timestamp()
-    gave = _until(cookies, GAVE_COOKIE)
-    if gave is not None and gave > timestamp:
-        return PromptDecision(show=False, reason="gave")
-    snoozed = _until(cookies, SNOOZE_COOKIE)
-    if snoozed is not None and snoozed > timestamp:
-        return PromptDecision(show=False, reason="snoozed")
-    return PromptDecision(show=True)
+    quiet_until = (_until(cookies, GAVE_COOKIE), _until(cookies, SNOOZE_COOKIE))
+    return PromptDecision(show=not any(t is not None and t > timestamp for t in quiet_until))

@@ -42,7 +42,7 @@ def export_payments(since: date | None, until: date | None) -> None:
         lines = export.payment_rows(since, until)
     except export.InvalidPeriod as exc:
         raise click.UsageError(str(exc)) from exc
-    _audited(audit.EXPORT_PAYMENTS, f"{since or ''}..{until or ''}")
+    _audited(audit.EXPORT_PAYMENTS, export.period_label(since, until))
     _write(lines)
 
 

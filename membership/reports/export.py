@@ -69,6 +69,11 @@ class InvalidPeriod(ValueError):
     """A day that is not YYYY-MM-DD, or a period that ends before it starts."""
 
 
+def period_label(since: date | None, until: date | None) -> str:
+    """A payments export's period as the audit log names it: ``2026-01-01..2026-02-01``."""
+    return f"{since or ''}..{until or ''}"
+
+
 def parse_day(text: str) -> date:
     """A UTC day written YYYY-MM-DD, or ``InvalidPeriod`` with a message a person can act on."""
     value = text.strip()

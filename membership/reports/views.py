@@ -153,7 +153,7 @@ def export_payments() -> Response:
         lines = export.payment_rows(since, until)
     except export.InvalidPeriod as exc:
         abort(400, str(exc))
-    record_audit(audit.EXPORT_PAYMENTS, target=f"{since or ''}..{until or ''}")
+    record_audit(audit.EXPORT_PAYMENTS, target=export.period_label(since, until))
     db.session.commit()
     return _csv(lines, "payments.csv")
 

@@ -83,7 +83,12 @@ def _blank_page(notice: str = "") -> tuple[str, int]:
         page = _page_cache()(request.query_string, notice)
     else:
         page = _render_page(_choices_from(), notice)
-    return page.replace(_TOKEN_PLACEHOLDER, generate_csrf()), 200
+    return _with_csrf_token(page), 200
+
+
+def _with_csrf_token(page: str) -> str:
+    """A rendered (or cached) page with this reader's CSRF token in its form."""
+    return page.replace(_TOKEN_PLACEHOLDER, generate_csrf())
 
 
 def _choices_from(values: dict[str, str] | None = None) -> service.SupportChoices:
@@ -186,8 +191,7 @@ def cancelled() -> Response:
     mine = attempt is not None and attempt == session.get(_OPENED_ATTEMPT)
     choices = _choices_from(service.choices_after_cancel(attempt) if mine else {})
     notice = "No payment was taken. Your choices are below if you would like to try again."
-    page = _render_page(choices, notice).replace(_TOKEN_PLACEHOLDER, generate_csrf())
-    response = make_response(page)
+    response = make_response(_with_csrf_token(_render_page(choices, notice)))
     response.headers["Cache-Control"] = "no-store, private"
     return response
 
