@@ -111,3 +111,25 @@ def durable_webhook() -> tuple[dict[str, str], int]:
             )
         )
     return {"id": event["id"]}, 200
+
+
+def store_only_app() -> Flask:
+    """The membership app with every event handler replaced by one that does nothing.
+
+    Each event is verified, parsed, stripped of personal details, locked and stored as the
+    app stores it, then committed with nothing processed: what the app costs before its
+    handlers, so that ``webhook_cpu.py`` can tell that apart from what processing costs.
+    Never for serving Stripe (an event stored as processed here was not). Serve with
+    ``gunicorn 'benchmarks.webhook_baselines:store_only_app()'``.
+    """
+    from membership import create_app
+    from membership.webhooks import handlers
+
+    app = create_app()
+    for event_type in handlers.HANDLERS:  # in place: the webhook service holds this dict
+        handlers.HANDLERS[event_type] = _process_nothing
+    return app
+
+
+def _process_nothing(obj: dict[str, Any], created: datetime) -> None:
+    """A handler that leaves the ledger as it is."""

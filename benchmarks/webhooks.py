@@ -427,11 +427,16 @@ def wait_until_ready(server: Server, deadline_s: float = STARTUP_DEADLINE_S) -> 
 
 
 @contextlib.contextmanager
-def running(args: argparse.Namespace, env: dict[str, str], tmp_dir: Path) -> Iterator[list[Server]]:
+def running(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    tmp_dir: Path,
+    targets: tuple[Target, ...] = TARGETS,
+) -> Iterator[list[Server]]:
     """Start every target, wait until each answers, and stop them all on the way out."""
     servers: list[Server] = []
     try:
-        for target in TARGETS:
+        for target in targets:
             servers.append(start_server(target, args, env, tmp_dir))
         for server in servers:
             wait_until_ready(server)
