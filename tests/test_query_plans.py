@@ -40,6 +40,7 @@ from membership.reminders.service import (
     schedule_reminder,
 )
 from membership.reports import dashboard, sources
+from membership.reports.at_risk import at_risk_report
 from membership.reports.periods import Period
 from membership.reports.supporters import supporter_detail
 
@@ -286,3 +287,56 @@ def test_a_supporters_page_finds_their_reminders_by_email(connection: Connection
     caught = statements_of(lambda: supporter_detail(supporter.id), "reminders")
     fill_reminders(connection)
     explain_each(connection, [(s, p) for s, p in caught if "FROM reminders" in s], by_email=True)
+
+
+# -- The at-risk report ------------------------------------------------------------------
+
+
+def test_the_at_risk_report_reads_only_supports_at_risk_and_recent_failures(
+    connection: Connection,
+) -> None:
+    """Its lists joined each row's supporter: on tables never analyzed, PostgreSQL planned
+    that as a read of every supporter, to list a few. Mostly healthy supports, and
+    failures over a year. (The totals count failures since a date: one open range, which
+    PostgreSQL can only plan well with statistics; failures are few, and autovacuum's
+    ANALYZE gives those.)"""
+    caught = [
+        *statements_of(at_risk_report, "recurring_supports"),
+        *statements_of(at_risk_report, "payment_failures"),
+    ]
+    for table in ("supporters", "recurring_supports", "payment_failures"):
+        own_copy(connection, table)
+    connection.execute(
+        text("INSERT INTO supporters (id, email, created_at) VALUES (:id, :email, :created)"),
+        [{"id": n, "email": f"r{n}@example.org", "created": NOW} for n in range(1, REMINDERS)],
+    )
+    connection.execute(
+        text(
+            "INSERT INTO recurring_supports (id, stripe_subscription_id, supporter_id, status,"
+            " cancel_at_period_end, created_at, status_as_of)"
+            " VALUES (:id, :subscription, :id, :status, false, :created, :created)"
+        ),
+        [
+            {
+                "id": n,
+                "subscription": f"sub_{n}",
+                "status": "past_due" if n % 50 == 0 else "active",
+                "created": NOW - timedelta(days=n % 365),
+            }
+            for n in range(1, REMINDERS)
+        ],
+    )
+    connection.execute(
+        text(
+            "INSERT INTO payment_failures (stripe_invoice_id, supporter_id, recurring_support_id,"
+            " attempt_count, amount_minor, currency, failed_at)"
+            " VALUES (:invoice, :id, :id, 1, 500, 'USD', :failed)"
+        ),
+        [
+            {"invoice": f"in_{n}", "id": n, "failed": NOW - timedelta(days=n % 365)}
+            for n in range(1, REMINDERS)
+        ],
+    )
+    lists = {s: p for s, p in caught if "LIMIT" in s}  # the counts: one range, see below
+    assert len(lists) == 2
+    explain_each(connection, list(lists.items()))
