@@ -84,6 +84,14 @@ def is_write_conflict(error: BaseException) -> bool:
     return getattr(getattr(error, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
+def is_stale_sqlite_snapshot(error: BaseException) -> bool:
+    """True when SQLite refused a write because the transaction had read the database
+    before another connection wrote it (``SQLITE_BUSY_SNAPSHOT``): waiting cannot help,
+    only a new transaction can."""
+    original = getattr(error, "orig", None)
+    return getattr(original, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY_SNAPSHOT
+
+
 # The connection of the ledger transaction running in this thread (run_ledger_transaction),
 # which the ledger's statements use (membership.ledger.records.connection).
 ledger_connection: ContextVar[Connection | None] = ContextVar("ledger_connection", default=None)

@@ -257,6 +257,57 @@ def test_of_two_sign_ins_racing_with_one_code_only_one_gets_in(
         db.session.rollback()
 
 
+def test_a_sign_in_that_read_the_account_before_another_used_the_code_is_refused(
+    app: Flask, staff_user, frozen_clock, audit_entries
+) -> None:
+    """The true race: the second sign-in's transaction read the account, then the first
+    recorded the code as used. SQLite will not let a transaction that read an older
+    state write (``database is locked``, at once); PostgreSQL re-checks the row. Either
+    way the second is refused as a wrong code, never a server error."""
+    from membership.extensions import db
+    from membership.staff import service
+    from membership.staff.models import StaffUser
+
+    person = staff_user(totp=True)
+    code = totp_code(person.totp_secret, frozen_clock())
+    with app.app_context():
+        racing = db.session.get(StaffUser, person.id)  # its transaction is open, and read
+        assert racing is not None
+        with db.engine.begin() as first:  # meanwhile the first sign-in records the step
+            step = int(frozen_clock().timestamp()) // service.TOTP_STEP_SECONDS
+            first.execute(
+                update(StaffUser).where(StaffUser.id == person.id).values(totp_last_step=step)
+            )
+        with pytest.raises(service.SignInRefused):
+            service.check_code(racing, code, frozen_clock())
+        assert db.session.get(StaffUser, person.id).failed_count == 1  # counted, committed
+        assert [entry.detail for entry in audit_entries("sign_in_failed")] == ["wrong_code"]
+
+
+def test_wrong_passwords_racing_on_one_account_all_count(
+    app: Flask, staff_user, audit_entries
+) -> None:
+    """A guesser in parallel: this attempt's transaction read the account, then another
+    attempt's failure was recorded. Both count towards the lockout; neither is an error."""
+    from membership.extensions import db
+    from membership.staff import service
+    from membership.staff.models import StaffUser
+
+    person = staff_user()
+    with app.app_context():
+        assert db.session.get(StaffUser, person.id) is not None  # read, transaction open
+        with db.engine.begin() as other:  # meanwhile another attempt's failure is recorded
+            other.execute(
+                update(StaffUser)
+                .where(StaffUser.id == person.id)
+                .values(failed_count=StaffUser.failed_count + 1)
+            )
+        with pytest.raises(service.SignInRefused):
+            service.check_password(person.email, "not the password")
+        assert db.session.get(StaffUser, person.id).failed_count == 2
+    assert [entry.detail for entry in audit_entries("sign_in_failed")] == ["wrong_password"]
+
+
 @pytest.mark.parametrize(
     ("seconds", "accepted"),
     [(-30, True), (30, True), (-60, False), (90, False)],
