@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from membership.extensions import db
 from membership.reports import export, rollups
 from membership.staff import audit
-from membership.staff.audit import record_audit
+from membership.staff.audit import record_audit_now
 
 export_cli = AppGroup("export", help="Write CSV exports to stdout.")
 
@@ -56,8 +56,7 @@ def export_supporters() -> None:
 def _audited(action: str, target: str | None) -> None:
     """Every copy of the supporters' data taken is in the audit log, from the staff pages
     as from the server's command line (no staff member or address: whoever ran it)."""
-    record_audit(action, target=target, detail="flask export")
-    db.session.commit()
+    record_audit_now(action, target=target, detail="flask export")
 
 
 def _write(lines: Iterable[str]) -> None:

@@ -16,7 +16,6 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from membership import money
-from membership.extensions import db
 from membership.reports import charts, export
 from membership.reports.at_risk import at_risk_report
 from membership.reports.cohorts import RETENTION_MONTHS, cohorts_report
@@ -26,7 +25,7 @@ from membership.reports.sources import DIMENSION_TITLES, sources_report
 from membership.reports.supporters import SupporterNotFound, supporter_detail, supporters_page
 from membership.staff import audit
 from membership.staff.access import admin_required, staff_required
-from membership.staff.audit import record_audit
+from membership.staff.audit import record_audit_now
 
 blueprint = Blueprint("reports", __name__, url_prefix="/staff")
 
@@ -79,8 +78,9 @@ def supporters_list() -> str:
     query = request.args.get("q", "")
     page_html = render_template("reports/supporters.html", result=supporters_page(query, int(page)))
     # After rendering: the commit expires the rows the template reads.
-    record_audit(audit.LIST_SUPPORTERS, target=f"page {page}", detail="search" if query else None)
-    db.session.commit()
+    record_audit_now(
+        audit.LIST_SUPPORTERS, target=f"page {page}", detail="search" if query else None
+    )
     return page_html
 
 
@@ -92,8 +92,7 @@ def supporter_page(supporter_id: int) -> str:
         detail = supporter_detail(supporter_id)
     except SupporterNotFound:
         abort(404)
-    record_audit(audit.VIEW_SUPPORTER, target=str(supporter_id))
-    db.session.commit()
+    record_audit_now(audit.VIEW_SUPPORTER, target=str(supporter_id))
     return render_template("reports/supporter.html", detail=detail)
 
 
@@ -110,8 +109,7 @@ def sources_page() -> str:
 def at_risk_page() -> str:
     """Past-due supporters and recent failures, with their emails (audited)."""
     page_html = render_template("reports/at_risk.html", report=at_risk_report())
-    record_audit(audit.VIEW_AT_RISK)
-    db.session.commit()
+    record_audit_now(audit.VIEW_AT_RISK)
     return page_html
 
 
@@ -153,8 +151,7 @@ def export_payments() -> Response:
         lines = export.payment_rows(since, until)
     except export.InvalidPeriod as exc:
         abort(400, str(exc))
-    record_audit(audit.EXPORT_PAYMENTS, target=export.period_label(since, until))
-    db.session.commit()
+    record_audit_now(audit.EXPORT_PAYMENTS, target=export.period_label(since, until))
     return _csv(lines, "payments.csv")
 
 
@@ -163,8 +160,7 @@ def export_payments() -> Response:
 def export_supporters() -> Response:
     """The supporters CSV of ``flask export supporters``, streamed row by row (audited)."""
     _from_our_own_page()
-    record_audit(audit.EXPORT_SUPPORTERS)
-    db.session.commit()
+    record_audit_now(audit.EXPORT_SUPPORTERS)
     return _csv(export.supporter_rows(), "supporters.csv")
 
 

@@ -89,6 +89,20 @@ def record_audit(
     )
 
 
+def record_audit_now(
+    action: str,
+    target: str | None = None,
+    *,
+    staff: StaffUser | None = None,
+    detail: str | None = None,
+) -> None:
+    """``record_audit`` and commit: for a read of supporters' data (a page, an export),
+    whose only write is its audit entry. The commit expires the session's rows, so a page
+    is rendered before this."""
+    record_audit(action, target, staff=staff, detail=detail)
+    db.session.commit()
+
+
 def audit_page(page: int, per_page: int = 50) -> tuple[list[AuditEntry], bool]:
     """One page of the audit log, newest first, and whether an older page exists."""
     offset = (max(page, 1) - 1) * per_page
