@@ -100,6 +100,9 @@ def _configure(app: Flask, settings: Settings) -> None:
         PREFERRED_URL_SCHEME="https" if production else "http",
         TESTING=settings.env == "testing",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
+        # Signed with the current key, accepted under any kept one, as sessions are
+        # (itsdangerous signs with the last key of the list and checks with all).
+        WTF_CSRF_SECRET_KEY=[*settings.secret_key_fallbacks, settings.secret_key],
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
         # If Redis is unreachable, sign-in goes on unlimited per address (and logged) rather

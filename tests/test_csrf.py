@@ -3,7 +3,9 @@ with its reason."""
 
 from flask import Flask
 
+from membership import create_app
 from membership.extensions import csrf
+from tests.conftest import app_environ, csrf_token
 
 # The webhook is signed by Stripe instead; the footer POST only prefills the support page
 # (it stores nothing), so an article on another site can post its choice to it.
@@ -30,3 +32,33 @@ def test_only_the_listed_routes_skip_the_app_wide_csrf_check(app: Flask) -> None
     }
     assert exempt == EXEMPT
     assert "support.checkout" in posting - exempt
+
+
+OLD_KEY = "the-key-before-rotation-" + "o" * 32
+NEW_KEY = "the-key-after-rotation-" + "n" * 32
+
+
+def _post_form_opened_before_rotation(database_url: str, **rotated: str) -> int:
+    """Open the sign-in form under OLD_KEY, then post it to an app whose SECRET_KEY is
+    NEW_KEY (with ``rotated`` settings): the status of the answer."""
+    before = create_app(app_environ(database_url, SECRET_KEY=OLD_KEY)).test_client()
+    token = csrf_token(before, "/staff/login")
+    cookie = before.get_cookie("session")
+    assert cookie is not None
+    after = create_app(app_environ(database_url, SECRET_KEY=NEW_KEY, **rotated)).test_client()
+    after.set_cookie("session", cookie.value)
+    data = {"csrf_token": token, "email": "nobody@example.org", "password": "not it"}
+    return after.post("/staff/login", data=data).status_code
+
+
+def test_a_form_opened_before_a_key_rotation_still_posts_while_the_old_key_is_a_fallback(
+    app: Flask, database_url: str
+) -> None:
+    """As sessions do: a reader midway through the support form, a staff member on the
+    sign-in page, is not turned back because SECRET_KEY moved to SECRET_KEY_FALLBACKS.
+    (401: the sign-in itself is refused, not the form as a forgery.)"""
+    assert _post_form_opened_before_rotation(database_url, SECRET_KEY_FALLBACKS=OLD_KEY) == 401
+
+
+def test_a_form_signed_with_a_key_no_longer_kept_is_refused(app: Flask, database_url: str) -> None:
+    assert _post_form_opened_before_rotation(database_url) == 400
