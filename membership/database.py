@@ -1,8 +1,14 @@
 """Connection settings that make SQLite behave like the production database where it matters.
 
 SQLite gets WAL (readers never block the single writer), a busy timeout (writers
-wait instead of failing), enforced foreign keys, and explicit BEGIN so that
-SAVEPOINTs work (the sqlite3 module's implicit transactions break them).
+wait instead of failing), enforced foreign keys, and a BEGIN of our own, so that
+SAVEPOINTs work (the sqlite3 module's implicit transactions break them), issued at a
+transaction's first write rather than its first read. A transaction that read first
+would hold a snapshot, and SQLite refuses to let it write once another connection has
+written since ("database is locked" at once, ``SQLITE_BUSY_SNAPSHOT``): a staff page that
+reads, then records its audit entry, failed whenever a webhook committed in between.
+Reads before the first write now each see the latest data, as every statement does
+under PostgreSQL's READ COMMITTED.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ SQLITE_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
-    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode = WAL")
@@ -43,17 +49,28 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
-@event.listens_for(Engine, "begin")
-def _begin_sqlite(conn: Connection) -> None:
-    if conn.dialect.name == "sqlite":
-        # Straight to the driver: through exec_driver_sql, BEGIN cost as much as a statement
-        # of the ledger (SQLAlchemy's execution context, events and result for no rows).
-        try:
-            conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
-        except sqlite3.Error as error:  # raised as SQLAlchemy would have raised it
-            raise DBAPIError.instance(
-                "BEGIN", (), error, sqlite3.Error, dialect=conn.dialect
-            ) from error
+@event.listens_for(Engine, "before_cursor_execute")
+def _begin_sqlite_before_writing(conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+    """Anything but a SELECT (a write, DDL, a SAVEPOINT) begins SQLite's transaction."""
+    if conn.dialect.name == "sqlite" and statement.lstrip()[:6].upper() != "SELECT":
+        begin_sqlite_transaction(conn)
+
+
+def begin_sqlite_transaction(conn: Connection) -> None:
+    """SQLite: BEGIN now, unless the connection's transaction has begun in SQLite already
+    (``_begin_sqlite_before_writing``; the ledger's statements, which go straight to the
+    driver, call this themselves). Other databases: nothing to do."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, sqlite3.Connection) or driver.in_transaction:
+        return
+    # Straight to the driver: through exec_driver_sql, BEGIN cost as much as a statement
+    # of the ledger (SQLAlchemy's execution context, events and result for no rows).
+    try:
+        driver.execute("BEGIN")
+    except sqlite3.Error as error:  # raised as SQLAlchemy would have raised it
+        raise DBAPIError.instance(
+            "BEGIN", (), error, sqlite3.Error, dialect=conn.dialect
+        ) from error
 
 
 # How many times a ledger transaction is run before its conflict is reported as a failure
@@ -82,14 +99,6 @@ def describe_error(error: BaseException) -> str:
 def is_write_conflict(error: BaseException) -> bool:
     """True when the database aborted the transaction in favour of a concurrent one."""
     return getattr(getattr(error, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
-
-
-def is_stale_sqlite_snapshot(error: BaseException) -> bool:
-    """True when SQLite refused a write because the transaction had read the database
-    before another connection wrote it (``SQLITE_BUSY_SNAPSHOT``): waiting cannot help,
-    only a new transaction can."""
-    original = getattr(error, "orig", None)
-    return getattr(original, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY_SNAPSHOT
 
 
 # The connection of the ledger transaction running in this thread (run_ledger_transaction),

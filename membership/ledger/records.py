@@ -26,7 +26,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
 
-from membership.database import insert_ignoring_conflicts, ledger_connection
+from membership.database import (
+    begin_sqlite_transaction,
+    insert_ignoring_conflicts,
+    ledger_connection,
+)
 from membership.extensions import db
 
 Processor = Callable[[Any], Any] | None
@@ -90,6 +94,7 @@ class Prepared:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
         if not conn.in_transaction():
             conn.begin()
+        begin_sqlite_transaction(conn)  # the ledger's reads are those of its write transaction
         return conn, compiled, _cursor(conn)
 
     @staticmethod

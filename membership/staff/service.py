@@ -21,12 +21,11 @@ import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from membership import clock
 from membership.config import current_settings
-from membership.database import is_stale_sqlite_snapshot
 from membership.extensions import db
 from membership.models import normalise_email
 from membership.staff import audit, sealing
@@ -134,22 +133,7 @@ def is_locked(user: StaffUser, now: datetime) -> bool:
 
 
 def _refuse(user: StaffUser | None, reason: str, now: datetime, *, count: bool) -> SignInRefused:
-    """Record a failed sign-in (counting it against the account) and commit.
-
-    Failures racing on one account (a guesser in parallel) must all count. On SQLite the
-    transaction that read the account before another failure was recorded cannot write
-    (``SQLITE_BUSY_SNAPSHOT``), so it records this one again in a new transaction."""
-    try:
-        _record_refusal(user, reason, now, count=count)
-    except OperationalError as error:
-        if not is_stale_sqlite_snapshot(error):
-            raise
-        db.session.rollback()
-        _record_refusal(user, reason, now, count=count)
-    return SignInRefused()
-
-
-def _record_refusal(user: StaffUser | None, reason: str, now: datetime, *, count: bool) -> None:
+    """Record a failed sign-in (counting it against the account) and commit."""
     if user is not None and count:
         failures = db.session.execute(
             update(StaffUser)
@@ -164,6 +148,7 @@ def _record_refusal(user: StaffUser | None, reason: str, now: datetime, *, count
             )
     record_audit(audit.SIGN_IN_FAILED, staff=user, detail=reason)
     db.session.commit()
+    return SignInRefused()
 
 
 def check_password(email: str, password: str, now: datetime | None = None) -> StaffUser:
@@ -229,27 +214,17 @@ def check_code(user: StaffUser, code: str, now: datetime | None = None) -> Staff
 def _claim_step(user: StaffUser, step: int) -> bool:
     """Record the code's time step as used, unless it (or a later one) already is: one
     conditional UPDATE, so that of two sign-ins racing with the same code (seen over a
-    shoulder, replayed from a proxy) only one gets in, whatever each read before.
-
-    On SQLite a transaction that read the account before another wrote it may not write
-    at all (``SQLITE_BUSY_SNAPSHOT``): the other sign-in got there first, so the code is
-    refused here too, after a rollback that lets the refusal be recorded."""
-    try:
-        claimed = db.session.scalar(
-            update(StaffUser)
-            .where(
-                StaffUser.id == user.id,
-                or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
-            )
-            .values(totp_last_step=step)
-            .returning(StaffUser.id)
-            .execution_options(synchronize_session=False)
+    shoulder, replayed from a proxy) only one gets in, whatever each read before."""
+    claimed = db.session.scalar(
+        update(StaffUser)
+        .where(
+            StaffUser.id == user.id,
+            or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
         )
-    except OperationalError as error:
-        if not is_stale_sqlite_snapshot(error):
-            raise
-        db.session.rollback()
-        return False
+        .values(totp_last_step=step)
+        .returning(StaffUser.id)
+        .execution_options(synchronize_session=False)
+    )
     if claimed is None:
         return False
     set_committed_value(user, "totp_last_step", step)
