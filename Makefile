@@ -33,7 +33,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check membership tests benchmarks wsgi.py
 	$(BIN)/mypy
 
-test: lint ## lint, type-check, then the whole suite (on PostgreSQL too when DATABASE_URL names one)
+test: lint ## lint, type-check, then the whole suite (on PostgreSQL instead when TEST_DATABASE_URL names one)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test ## print benchmark tables (ratios to baselines run in the same process)

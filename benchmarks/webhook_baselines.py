@@ -29,6 +29,7 @@ from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, Text, 
 
 import membership.database  # noqa: F401  (its listeners set the SQLite pragmas and BEGIN)
 from membership import stripe_gateway
+from membership.config import with_postgres_driver
 
 PATH = "/stripe/webhook"
 # The app's SQLALCHEMY_ENGINE_OPTIONS (membership/__init__.py); Flask-SQLAlchemy adds
@@ -48,10 +49,7 @@ baseline_events = Table(
 
 def database_url(environ: Mapping[str, str] = os.environ) -> str:
     """The app's DATABASE_URL, with the driver the app would pick for PostgreSQL."""
-    url = environ.get("DATABASE_URL", "").strip()
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    url = with_postgres_driver(environ.get("DATABASE_URL", ""))
     if not url:
         raise RuntimeError("Set DATABASE_URL to the database the baseline should write to.")
     return url

@@ -70,7 +70,6 @@ class Settings:
     currencies: tuple[str, ...]
     amount_rules: Mapping[tuple[str, str], AmountRule]
     stripe_secret_key: str | None = None
-    stripe_publishable_key: str | None = None
     stripe_webhook_secrets: tuple[str, ...] = ()
     stripe_api_base: str | None = None
     stripe_products: Mapping[str, str] = field(default_factory=dict)
@@ -105,7 +104,19 @@ def load_settings(
     env = env_vars.get("APP_ENV", "production").strip().lower()
     if env not in ENVIRONMENTS:
         raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}.")
+    try:
+        return _load(env_vars, env, instance_path)
+    except ConfigError as exc:
+        if env_vars.get("APP_ENV", "").strip():
+            raise
+        # Production is the default, so a local checkout's first `flask` command lands here.
+        raise ConfigError(
+            f"{exc} (APP_ENV is not set, so these are production's rules; on a development "
+            "machine set APP_ENV=development)"
+        ) from None
 
+
+def _load(env_vars: Mapping[str, str], env: str, instance_path: str | None) -> Settings:
     currencies = _parse_currencies(env_vars.get("SUPPORT_CURRENCIES", "USD,EUR,GBP"))
     webhook_secrets = _comma_list(env_vars.get("STRIPE_WEBHOOK_SECRET", ""))
     public_base_url = env_vars.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
@@ -137,7 +148,6 @@ def load_settings(
         currencies=currencies,
         amount_rules=_parse_amount_rules(env_vars.get("SUPPORT_AMOUNTS", ""), currencies),
         stripe_secret_key=stripe_secret_key,
-        stripe_publishable_key=env_vars.get("STRIPE_PUBLISHABLE_KEY", "").strip() or None,
         stripe_webhook_secrets=webhook_secrets,
         stripe_api_base=env_vars.get("STRIPE_API_BASE", "").strip().rstrip("/") or None,
         stripe_products={
@@ -293,12 +303,18 @@ def _secret_key(env: str, configured: str, instance_path: str | None) -> str:
     return key
 
 
+def with_postgres_driver(url: str) -> str:
+    """A database URL with psycopg named for PostgreSQL: ``postgres://`` and
+    ``postgresql://`` (as hosting providers give them) mean ``postgresql+psycopg://``."""
+    url = url.strip()
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
 def _database_url(configured: str, instance_path: str | None) -> str:
-    url = configured.strip()
-    if url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
-    elif url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    url = with_postgres_driver(configured)
     if url:
         return url
     base = Path(instance_path) if instance_path else Path("instance")

@@ -1,7 +1,9 @@
 """Shared fixtures: one app per test session on a real database, cleaned per test.
 
 The database is a SQLite file in a temporary folder, or PostgreSQL when
-``DATABASE_URL`` names one (``.ci/run`` runs the suite both ways). The schema
+``TEST_DATABASE_URL`` names one (``.ci/run`` runs the suite both ways). The suite
+empties that database, so it never reads ``DATABASE_URL``: a shell set up to run the
+app against its own database cannot point the tests at it by accident. The schema
 always comes from the Alembic migrations, as in production.
 """
 
@@ -11,7 +13,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,20 +26,35 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from membership import create_app
+from membership.config import with_postgres_driver
 from membership.extensions import db
 from tests.fake_stripe import FakeStripe, FakeStripeServer
 from tests.stripe_events import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET
 
-POSTGRES_URL = os.environ.get("DATABASE_URL", "")
-ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
+
+def _test_database_url(environ: Mapping[str, str]) -> str:
+    """TEST_DATABASE_URL with the app's driver; never the app's own DATABASE_URL."""
+    url = with_postgres_driver(environ.get("TEST_DATABASE_URL", ""))
+    if url and not url.startswith("postgresql"):
+        raise pytest.UsageError("TEST_DATABASE_URL names PostgreSQL only (SQLite needs nothing)")
+    if url and url == with_postgres_driver(environ.get("DATABASE_URL", "")):
+        raise pytest.UsageError(
+            "TEST_DATABASE_URL is DATABASE_URL, and the suite empties the database it runs "
+            "on: give it one kept for tests"
+        )
+    return url
+
+
+POSTGRES_URL = _test_database_url(os.environ)
+ON_POSTGRES = bool(POSTGRES_URL)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     if ON_POSTGRES:
         return f"database: PostgreSQL ({re.sub(r'//[^@]*@', '//', POSTGRES_URL)})"
     return (
-        "database: SQLite only (set DATABASE_URL=postgresql+psycopg://... to run on PostgreSQL; "
-        ".ci/run does both)"
+        "database: SQLite only (set TEST_DATABASE_URL=postgresql+psycopg://... to run on "
+        "PostgreSQL; .ci/run does both)"
     )
 
 
@@ -100,7 +117,6 @@ def app(database_url: str, fake_stripe_server: FakeStripe) -> Iterator[Flask]:
         app_environ(
             database_url,
             STRIPE_SECRET_KEY="sk_test_fake",
-            STRIPE_PUBLISHABLE_KEY="pk_test_fake",
             STRIPE_API_BASE=fake_stripe_server.base_url,
             STRIPE_WEBHOOK_SECRET=f"{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}",
         )

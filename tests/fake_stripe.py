@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import secrets
 import threading
@@ -23,7 +24,12 @@ from urllib.parse import parse_qsl
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-FIXTURES_PATH = Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json"
+# Stripe's openapi/fixtures3.json (stripe/openapi, commit f6c2a48f), kept beside the
+# project in ../shared/stripe/; STRIPE_FIXTURES names another copy.
+FIXTURES_PATH = Path(
+    os.environ.get("STRIPE_FIXTURES")
+    or Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json"
+)
 
 
 def stripe_fixture(resource: str) -> dict[str, Any]:
@@ -36,6 +42,12 @@ _FIXTURES: dict[str, Any] = {}
 
 def _fixtures() -> dict[str, Any]:
     if not _FIXTURES:
+        if not FIXTURES_PATH.is_file():
+            raise FileNotFoundError(
+                f"Stripe's example objects are not at {FIXTURES_PATH}: put Stripe's "
+                "openapi/fixtures3.json (github.com/stripe/openapi) there, or name a copy "
+                "with STRIPE_FIXTURES (see the README's Quick start)"
+            )
         _FIXTURES.update(json.loads(FIXTURES_PATH.read_text())["resources"])
     return _FIXTURES
 

@@ -4,7 +4,7 @@ import pytest
 
 from membership import create_app
 from membership.config import ConfigError, load_settings
-from tests.conftest import PRODUCTION_ENVIRON
+from tests.conftest import PRODUCTION_ENVIRON, _test_database_url
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path) -> None:
@@ -148,3 +148,26 @@ def test_production_requires_a_second_factor_unless_told_otherwise() -> None:
     opted_out = {**PRODUCTION_ENVIRON, "STAFF_REQUIRE_TOTP": "false"}
     assert load_settings(opted_out).staff_require_totp is False
     assert load_settings({"APP_ENV": "development"}).staff_require_totp is False
+
+
+def test_the_suite_never_runs_on_the_apps_own_database() -> None:
+    """The suite empties the database it runs on: TEST_DATABASE_URL, however it is
+    written, may not name the app's DATABASE_URL."""
+    same = {
+        "TEST_DATABASE_URL": "postgres://app@db.example/membership",
+        "DATABASE_URL": "postgresql://app@db.example/membership",
+    }
+    with pytest.raises(pytest.UsageError, match="kept for tests"):
+        _test_database_url(same)
+    kept = {**same, "TEST_DATABASE_URL": "postgresql://app@db.example/membership_test"}
+    assert _test_database_url(kept) == "postgresql+psycopg://app@db.example/membership_test"
+    assert _test_database_url({"DATABASE_URL": same["DATABASE_URL"]}) == ""  # SQLite, then
+
+
+def test_production_by_default_says_how_to_run_locally() -> None:
+    """APP_ENV unset means production: a new checkout's first command says why it stops."""
+    with pytest.raises(ConfigError, match="APP_ENV is not set.*APP_ENV=development"):
+        load_settings({})
+    with pytest.raises(ConfigError) as named:
+        load_settings({"APP_ENV": "production"})
+    assert "APP_ENV" not in str(named.value)  # chosen on purpose: the rule alone

@@ -119,19 +119,20 @@ def send_due_reminders(
 ) -> SendReport:
     """Send every reminder due at ``now`` (at most ``limit``), one email each.
 
-    Raises ``MailNotConfigured`` in production without SMTP_URL. When the mail
+    Raises ``MailNotConfigured`` in production without SMTP_URL (unless a dry run, which
+    only counts). When the mail
     server is unreachable, the batch in hand is released unharmed and the run
     stops; the error is in the report.
     """
     config = settings.reminders
+    report = SendReport()
+    if dry_run:  # sends nothing, so needs no mail server
+        report.due = _count_due(settings, now or clock.now(), limit)
+        return report
     if config.smtp_url is None and settings.env == "production":
         raise MailNotConfigured(
             "Set SMTP_URL (and MAIL_FROM) to send reminders; without it they would only be logged."
         )
-    report = SendReport()
-    if dry_run:
-        report.due = _count_due(settings, now or clock.now(), limit)
-        return report
     worker = worker or worker_name()
     _fail_exhausted_claims(settings, now or clock.now())
     with Mailer(config.smtp_url, config.mail_from) as mailer:

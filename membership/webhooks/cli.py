@@ -25,7 +25,7 @@ def replay(event_id: str) -> None:
     try:
         outcome = service.replay_event(event_id)
     except service.UnknownEvent as exc:
-        raise click.ClickException(f"no stored event {exc}") from None
+        raise click.ClickException(str(exc)) from None
     except RetryLater as exc:
         raise click.ClickException(f"{event_id}: {exc}; nothing changed, try again later") from None
     click.echo(f"{event_id}: {outcome.value}")

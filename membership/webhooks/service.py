@@ -314,19 +314,19 @@ def _record_failure(connection: Connection, row: dict[str, Any], error: str) -> 
 
 
 class UnknownEvent(LookupError):
-    """No stored event has that id."""
+    """No stored event has that id, or none that can be processed again (the message says)."""
 
 
 def replay_event(event_id: str) -> Outcome:
     """Process a stored event again (after a fix, or to re-check); handlers are idempotent."""
     stored = db.session.get(StripeEvent, event_id)
     if stored is None:
-        raise UnknownEvent(event_id)
+        raise UnknownEvent(f"no stored event {event_id}")
     if stored.status == "ignored":
-        raise UnknownEvent(f"{event_id} (ignored: its livemode does not match the key)")
+        raise UnknownEvent(f"cannot replay {event_id}: ignored, its livemode is not the key's")
     if stored.payload == NO_PAYLOAD:
         why = "its payload was forgotten" if stored.type in HANDLERS else "no handler reads it"
-        raise UnknownEvent(f"{event_id} ({why})")
+        raise UnknownEvent(f"cannot replay {event_id}: {why}")
     event = json.loads(stored.payload)
     row = {
         "id": stored.id,

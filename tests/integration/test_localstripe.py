@@ -188,7 +188,6 @@ def localstripe_app(app: Flask, database_url: str, localstripe: LocalStripe) -> 
         app_environ(
             database_url,
             STRIPE_SECRET_KEY=SECRET_KEY,
-            STRIPE_PUBLISHABLE_KEY="pk_test_localstripe",
             STRIPE_API_BASE=localstripe.base_url,
             STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         )

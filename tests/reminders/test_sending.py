@@ -400,6 +400,16 @@ def test_production_refuses_to_send_without_smtp_url(app: Flask) -> None:
         sender.send_due_reminders(production)
 
 
+def test_a_dry_run_counts_in_production_without_smtp_url(app: Flask) -> None:
+    """It sends nothing, so it needs no mail server: a check before configuring one."""
+    settings = app.extensions["membership.settings"]
+    production = with_smtp(settings.__class__(**{**settings.__dict__, "env": "production"}), None)
+    with app.app_context():
+        reminder = make_reminder("reader@example.org")
+        report = sender.send_due_reminders(production, now=due_moment(reminder), dry_run=True)
+    assert (report.due, report.sent) == (1, 0)
+
+
 def test_the_worker_loop_sends_until_stopped(app: Flask, database_url: str, smtp: SmtpSink) -> None:
     worker_app = create_app(app_environ(database_url, SMTP_URL=smtp.url))
     with worker_app.app_context():
