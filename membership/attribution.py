@@ -10,6 +10,24 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+# The columns' sizes. Attribution rides in hidden fields the reader cannot see or fix,
+# from links we do not write: too long, it is cut, never refused (refusing it would
+# refuse the gift, again on every try).
+SOURCE_MAX = 500
+TAG_MAX = 200
+
+
+def source_of(source: str | None) -> str | None:
+    """The page, as ``page_of`` gives it, cut to what is kept."""
+    page = page_of(source)
+    return page[:SOURCE_MAX] if page else None
+
+
+def tag_of(value: str | None) -> str | None:
+    """A UTM tag, trimmed and cut to what is kept; None when empty."""
+    tag = (value or "").strip()[:TAG_MAX].strip()
+    return tag or None
+
 
 def page_of(source: str | None) -> str | None:
     """``source`` without its query and fragment, and for a web address without any user

@@ -39,7 +39,7 @@ class ReminderForm(FlaskForm):
     frequency = HiddenField(validators=[Length(max=10, message=_TOO_LONG)])
     amount = HiddenField(validators=[Length(max=32, message=_TOO_LONG)])
     currency = HiddenField(validators=[Length(max=3, message=_TOO_LONG)])
-    source = HiddenField(validators=[Length(max=500, message=_TOO_LONG)])
+    source = HiddenField()  # the page: cut to size, never refused (``attribution``)
 
     def chosen_when(self) -> str:
         """The form's radio says "date" when the reader picked a day in the date field."""

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, text, update
 
 from membership import clock, money
-from membership.attribution import page_of
+from membership.attribution import source_of
 from membership.config import FREQUENCIES, Settings
 from membership.database import insert_unless_exists
 from membership.extensions import db
@@ -126,9 +126,7 @@ def parse_signup(settings: Settings, fields: Mapping[str, str], today: date) -> 
         consideration = parse_consideration(settings, fields)
     except InvalidSignup as exc:
         errors.update(exc.errors)
-    source = page_of(fields.get("source"))  # the page, not the reader's query
-    if source is not None and len(source) > 500:
-        errors["source"] = "The source is longer than we can accept (500 characters)."
+    source = source_of(fields.get("source"))  # the page, not the reader's query
     if errors or day is None:
         raise InvalidSignup(errors)
     return Signup(email=email, due_on=day, consideration=consideration, source=source)

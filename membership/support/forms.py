@@ -34,12 +34,14 @@ class CheckoutForm(FlaskForm):
             ),
         ],
     )
-    source = HiddenField(validators=[Length(max=500, message=_TOO_LONG)])
-    utm_source = HiddenField(validators=[Length(max=200, message=_TOO_LONG)])
-    utm_medium = HiddenField(validators=[Length(max=200, message=_TOO_LONG)])
-    utm_campaign = HiddenField(validators=[Length(max=200, message=_TOO_LONG)])
-    utm_content = HiddenField(validators=[Length(max=200, message=_TOO_LONG)])
-    reminder = HiddenField(validators=[Length(max=64, message=_TOO_LONG)])
+    # Where the reader came from: cut to size, never refused (``attribution``), and a
+    # reminder token that is not one is ignored (``service.Attribution.from_mapping``).
+    source = HiddenField()
+    utm_source = HiddenField()
+    utm_medium = HiddenField()
+    utm_campaign = HiddenField()
+    utm_content = HiddenField()
+    reminder = HiddenField()
 
     def chosen_amount(self) -> str:
         """A typed amount wins over a preset, as the reader would expect."""

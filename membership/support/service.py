@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 
 from membership import money, stripe_gateway
-from membership.attribution import page_of
+from membership.attribution import source_of, tag_of
 from membership.config import FREQUENCIES, Settings
 from membership.extensions import db
 from membership.models import CheckoutAttempt, is_public_id, new_public_id
@@ -87,9 +87,10 @@ class Attribution:
 
     @classmethod
     def from_mapping(cls, values: Any) -> Attribution:
+        """From the support form or its query, as much as is kept (``attribution``)."""
         reminder = (values.get("reminder") or "").strip()
-        fields = {name: (values.get(name) or "").strip() or None for name in ATTRIBUTION_FIELDS}
-        fields["source"] = page_of(fields["source"])  # the page, not the reader's query
+        fields = {name: tag_of(values.get(name)) for name in ATTRIBUTION_FIELDS}
+        fields["source"] = source_of(values.get("source"))  # the page, not the reader's query
         return cls(**fields, reminder=reminder if _REMINDER_TOKEN.match(reminder) else None)
 
     def as_query(self) -> dict[str, str]:
