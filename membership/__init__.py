@@ -13,7 +13,13 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from membership import database, log_privacy, money, security_headers  # noqa: F401  (database: engine settings)
+from membership import (  # noqa: F401  (database: engine settings)
+    database,
+    log_privacy,
+    money,
+    request_guard,
+    security_headers,
+)
 from membership.config import Settings, load_settings
 from membership.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -51,6 +57,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     _init_login(app)
     _keep_extension_hooks_to(app, ("reminders", "staff", "reports"))
     security_headers.init_app(app, production=settings.env == "production")
+    request_guard.init_app(app)
 
     from membership import reminders, staff, support, webhooks
     from membership.reminders import models as reminder_models  # noqa: F401  (tables)
