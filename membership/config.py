@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from membership import money
+from membership.digits import is_digits
 
 FREQUENCIES: tuple[str, ...] = ("once", "monthly", "annual")
 ENVIRONMENTS = ("development", "testing", "production")
@@ -240,7 +241,7 @@ def _positive_int(env_vars: Mapping[str, str], name: str, default: int) -> int:
     raw = env_vars.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not is_digits(raw) or int(raw) < 1:
         raise ConfigError(f"{name} must be a whole number of at least 1, not {raw!r}.")
     return int(raw)
 
@@ -256,7 +257,7 @@ def _flag(name: str, raw: str) -> bool:
 
 def _proxy_hops(raw: str) -> int:
     value = raw.strip() or "0"
-    if not value.isdigit() or int(value) > 5:
+    if not is_digits(value) or int(value) > 5:
         raise ConfigError(
             "TRUSTED_PROXY_HOPS must be the number of reverse proxies in front of the app "
             f"(0 to 5), not {raw!r}."

@@ -25,6 +25,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from membership import clock, rate_limits
 from membership.config import current_settings
+from membership.digits import whole_number
 from membership.extensions import csrf, limiter
 from membership.models import normalise_email
 from membership.reminders import prompt, service
@@ -187,7 +188,7 @@ def snooze() -> Response:
 
 def _int_or_none(raw: Any) -> int | None:
     text = str(raw).strip() if isinstance(raw, str | int) else ""
-    return int(text) if text.isdigit() else None
+    return whole_number(text)
 
 
 @blueprint.route("/api/prompt", methods=["GET"])

@@ -16,6 +16,7 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from membership import money
+from membership.digits import whole_number
 from membership.reports import charts, export
 from membership.reports.at_risk import at_risk_report
 from membership.reports.cohorts import RETENTION_MONTHS, cohorts_report
@@ -30,6 +31,7 @@ from membership.staff.audit import record_audit_now
 blueprint = Blueprint("reports", __name__, url_prefix="/staff")
 
 MAX_PAGE = 10_000
+MAX_ID = 2**31 - 1  # the largest supporters.id either database can hold
 
 
 def _period() -> Period:
@@ -73,10 +75,11 @@ def supporters_list() -> str:
     """Supporters, newest first, searchable by email or name (audited: which page, and
     whether it was a search, never what was searched for)."""
     page = request.args.get("page", "1")
-    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+    number = whole_number(page)
+    if number is None or not 1 <= number <= MAX_PAGE:
         abort(400, f"page must be a whole number from 1 to {MAX_PAGE}")
     query = request.args.get("q", "")
-    page_html = render_template("reports/supporters.html", result=supporters_page(query, int(page)))
+    page_html = render_template("reports/supporters.html", result=supporters_page(query, number))
     # After rendering: the commit expires the rows the template reads.
     record_audit_now(
         audit.LIST_SUPPORTERS, target=f"page {page}", detail="search" if query else None
@@ -84,7 +87,7 @@ def supporters_list() -> str:
     return page_html
 
 
-@blueprint.get("/supporters/<int:supporter_id>")
+@blueprint.get(f"/supporters/<int(max={MAX_ID}):supporter_id>")  # larger: 404, not an overflow
 @staff_required
 def supporter_page(supporter_id: int) -> str:
     """One supporter's payments, recurring support, reminders and sources (audited)."""

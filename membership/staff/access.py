@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from membership import clock
 from membership.config import current_settings
+from membership.digits import is_digits
 from membership.extensions import db
 from membership.staff.models import StaffUser
 
@@ -43,7 +44,7 @@ def load_user(session_user_id: str) -> StaffUser | None:
     as signed out on its next request.
     """
     user_id, _, version = session_user_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+    if not is_digits(user_id) or not is_digits(version):
         return None
     started = session.get(SIGNED_IN_AT)
     if not isinstance(started, int | float):

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from membership import clock
 from membership.config import current_settings
+from membership.digits import is_digits
 from membership.extensions import db
 from membership.models import normalise_email
 from membership.staff import audit, sealing
@@ -258,7 +259,7 @@ def _normalise_code(code: str) -> str:
 def _matching_step(secret: str, code: str, now: datetime, after: int | None) -> int | None:
     """The time step whose code ``code`` is (within drift), if not used already."""
     code = _normalise_code(code)
-    if not secret or len(code) != 6 or not code.isdigit():
+    if not secret or len(code) != 6 or not is_digits(code):
         return None
     totp = pyotp.TOTP(secret, interval=TOTP_STEP_SECONDS)
     current = int(now.timestamp()) // TOTP_STEP_SECONDS

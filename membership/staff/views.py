@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from membership import clock
 from membership.config import current_settings
+from membership.digits import whole_number
 from membership.extensions import limiter
 from membership.staff import audit, service
 from membership.staff.access import (
@@ -244,7 +245,8 @@ def remove_totp() -> Response | tuple[str, int]:
 def audit_log() -> str:
     """Who did what, newest first (admins only)."""
     page = request.args.get("page", "1")
-    number = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
+    number = whole_number(page) or 1
+    number = number if number < 1_000_000 else 1
     entries, older = audit.audit_page(number, AUDIT_PAGE_SIZE)
     return render_template("staff/audit.html", entries=entries, page=number, older=older)
 
