@@ -370,7 +370,7 @@ def test_a_page_with_a_long_address_is_kept_cut_not_refused(app: Flask, client) 
         response = client.post("/remind-me", json={"email": email, "when": "1m", "source": source})
         assert response.status_code == 201, response.get_json()
     with app.app_context():
-        kept = dict(db.session.execute(select(Reminder.email, Reminder.source)).tuples().all())
+        kept = dict(db.session.execute(select(Reminder.email, Reminder.source)).all())
     assert kept == {
         "one@example.org": "https://news.example/2026/11/story",
         "two@example.org": long_path[:500],
