@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from membership.ledger.records import Record, fetch_one, find_by_either
 from membership.models import CheckoutAttempt, is_public_id
+from membership.reminders.service import convert_linked_reminder
 
 ATTEMPTS = CheckoutAttempt.__table__
 # An attempt's status only moves forward, so events may arrive in any order.
@@ -30,12 +31,17 @@ def find_attempt(attempt_id: str | None, session_id: str | None = None) -> Recor
 
 
 def advance_attempt(attempt: Record, status: str, supporter_id: int | None = None) -> None:
-    """Move the attempt to ``status`` unless it already went further."""
+    """Move the attempt to ``status`` unless it already went further. The first time it is
+    paid, the reminder it came back through (if any) counts as converted: the gift, one
+    time or recurring, was made through that reminder's link."""
+    now_paid = status == "paid" and attempt["status"] != "paid"
     if _ATTEMPT_PROGRESS[status] > _ATTEMPT_PROGRESS.get(attempt["status"], 0):
         attempt["status"] = status
     if supporter_id is not None and attempt["supporter_id"] is None:
         attempt["supporter_id"] = supporter_id
     attempt.save()
+    if now_paid and attempt["reminder_id"] is not None:
+        convert_linked_reminder(attempt["reminder_id"])
 
 
 def copy_attribution(target: Record, origin: Record | None) -> None:

@@ -112,13 +112,10 @@ def record_payment(
 ) -> None:
     """Record a payment once (keyed by invoice, else payment intent); later calls add links."""
     if _insert_new_payment(facts, supporter_id, attempt, recurring):
-        # Remind me later: the giver's pending reminder is never sent, and a gift made
-        # through a reminder's link counts as converted (an UPDATE for each it names).
-        suppress_after_gift(
-            supporter_id=supporter_id,
-            reminder_id=attempt["reminder_id"] if attempt is not None else None,
-            paid_at=facts.paid_at,
-        )
+        # Remind me later: the giver's pending reminder is never sent (a gift made through
+        # a reminder's link converts that one when its attempt is paid: ``attempts``).
+        if supporter_id is not None:
+            suppress_after_gift(supporter_id=supporter_id, paid_at=facts.paid_at)
         return
     payment = fetch_one(
         _FIND_PAYMENT,
@@ -130,7 +127,7 @@ def record_payment(
         raise IntegrityError("payment insert conflicted but no row was found", None, Exception())
     if supporter_id is not None and payment["supporter_id"] is None:
         payment["supporter_id"] = supporter_id
-        suppress_after_gift(supporter_id=supporter_id, reminder_id=None, paid_at=facts.paid_at)
+        suppress_after_gift(supporter_id=supporter_id, paid_at=facts.paid_at)
     if facts.customer_id and payment["stripe_customer_id"] is None:
         payment["stripe_customer_id"] = facts.customer_id
     _link(payment, attempt, recurring)

@@ -299,22 +299,21 @@ _CONVERT_LINKED_REMINDER = records.Prepared(
 )
 
 
-def suppress_after_gift(
-    *, supporter_id: int | None, reminder_id: int | None, paid_at: datetime
-) -> None:
-    """A payment arrived: the giver's active reminder will never be sent, and a gift made
-    through a reminder's link counts as converted from it.
+def suppress_after_gift(*, supporter_id: int, paid_at: datetime) -> None:
+    """A payment arrived: the giver's active reminder will never be sent.
 
-    Called by the ledger for every new payment, in its transaction: one UPDATE for the
-    giver's reminder, one for the reminder the gift came through, none for what the payment
-    does not name. Only reminders asked for before the payment count: giving last year
-    does not cancel today's request.
+    Called by the ledger for every new payment, in its transaction (one UPDATE). Only
+    reminders asked for before the payment count: giving last year does not cancel
+    today's request.
     """
-    now = clock.now()
-    if supporter_id is not None:
-        _CONVERT_GIVERS_REMINDER.run(supporter_id=supporter_id, paid_at=paid_at, now=now)
-    if reminder_id is not None:
-        _CONVERT_LINKED_REMINDER.run(reminder_id=reminder_id, now=now)
+    _CONVERT_GIVERS_REMINDER.run(supporter_id=supporter_id, paid_at=paid_at, now=clock.now())
+
+
+def convert_linked_reminder(reminder_id: int) -> None:
+    """A gift made through a reminder's link was paid: the reminder counts as converted
+    (one UPDATE). Called by the ledger when the checkout attempt carrying it is paid, one
+    time or recurring alike."""
+    _CONVERT_LINKED_REMINDER.run(reminder_id=reminder_id, now=clock.now())
 
 
 def erase_old_emails(retention_days: int, now: datetime | None = None) -> int:

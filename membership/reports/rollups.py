@@ -45,6 +45,7 @@ from sqlalchemy import (
     inspect,
     literal,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
@@ -447,8 +448,17 @@ REBUILD_BATCH = 5000
 def rebuild() -> dict[str, int]:
     """Recompute every rollup from the ledger (in the caller's transaction); returns how
     many ledger rows were read per kind. Uses the same contributions as the live path,
-    so a rebuild and the live upkeep can only agree or reveal a missed hook."""
+    so a rebuild and the live upkeep can only agree or reveal a missed hook.
+
+    Webhooks may go on meanwhile. On PostgreSQL the rollup tables are locked against
+    writes first (reads go on): a payment committed after the rebuild's DELETE would
+    otherwise be counted by the rebuild and, in a rollup row of its own, again by its
+    webhook. Its webhook now waits, and adds its payment once the rebuild is committed.
+    On SQLite the DELETE takes the one writer's lock, to the same effect."""
     session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        tables = ", ".join(model.__tablename__ for model in _MODELS)
+        session.execute(text(f"LOCK TABLE {tables} IN EXCLUSIVE MODE"))
     for model in (MonthlyRevenue, RecurringFlow, MonthlySource):
         session.execute(delete(model))
     deltas = Deltas()

@@ -47,10 +47,14 @@ class SourceRow:
 
 @dataclass
 class ReminderSourceRow:
+    """``converted``: sent, then the reader gave; ``gave_first``: the reader gave before
+    the reminder was due, so it was never sent. Conversion is of what was sent."""
+
     source: str
     asked: int
     sent: int
     converted: int
+    gave_first: int = 0
 
     @property
     def conversion_percent(self) -> float | None:
@@ -109,21 +113,27 @@ def _top_per_currency(rows: list[SourceRow]) -> list[SourceRow]:
 
 def _reminders_by_source(period: Period) -> list[ReminderSourceRow]:
     """Reminders asked for in the period, by the page they were asked from, with how many
-    were sent and how many brought a gift (at any time since)."""
+    were sent, how many of those brought a gift (at any time since), and how many readers
+    gave before theirs was sent."""
     in_period = and_(
         Reminder.created_at >= period.starts_at, Reminder.created_at < period.ends_before
     )
     source = func.coalesce(Reminder.source, "")
+    converted = Reminder.status == "converted"
     rows = db.session.execute(
         select(
             source,
             func.count(),
             func.sum(case((Reminder.sent_at.is_not(None), 1), else_=0)),
-            func.sum(case((Reminder.status == "converted", 1), else_=0)),
+            func.sum(case((and_(converted, Reminder.sent_at.is_not(None)), 1), else_=0)),
+            func.sum(case((and_(converted, Reminder.sent_at.is_(None)), 1), else_=0)),
         )
         .where(in_period)
         .group_by(source)
         .order_by(func.count().desc())
         .limit(MAX_ROWS)
     )
-    return [ReminderSourceRow(s, int(a), int(b or 0), int(c or 0)) for s, a, b, c in rows]
+    return [
+        ReminderSourceRow(s, int(a), int(b or 0), int(c or 0), int(d or 0))
+        for s, a, b, c, d in rows
+    ]

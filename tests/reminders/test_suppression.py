@@ -134,6 +134,76 @@ def test_a_gift_through_the_reminder_link_is_attributed_to_it(
     assert converted.sent_at is not None and converted.converted_at is not None
 
 
+@pytest.mark.parametrize("invoice_first", [True, False], ids=["invoice-first", "checkout-first"])
+def test_a_monthly_gift_through_the_reminder_link_is_attributed_to_it(
+    client: FlaskClient,
+    app_ctx: None,
+    settings: Settings,
+    smtp: SmtpSink,
+    stripe: FakeStripe,
+    invoice_first: bool,
+) -> None:
+    """Recurring gifts too, whatever order Stripe's events come in (their payment is the
+    invoice's, which names no reminder: the paid checkout attempt does)."""
+    reminder = make_reminder("reader@example.org", frequency="monthly", amount="5", currency="USD")
+    sender.send_due_reminders(settings, now=due_moment(reminder))
+    response = post_checkout(
+        client, frequency="monthly", currency="USD", amount="5", reminder=reminder.token
+    )
+    assert response.status_code == 303
+    attempt = db.session.scalars(select(CheckoutAttempt)).one()
+    invoice = se.event(
+        "invoice.paid",
+        se.invoice(
+            invoice_id="in_through_reminder",
+            subscription="sub_through_reminder",
+            customer="cus_through_reminder",
+            amount=500,
+            email="another.address@example.org",
+            paid_at=AFTER_SIGN_UP,
+            attempt_id=attempt.id,
+            frequency="monthly",
+        ),
+        created=AFTER_SIGN_UP,
+    )
+    checkout = se.event(
+        "checkout.session.completed",
+        se.checkout_session(
+            mode="subscription",
+            amount=500,
+            attempt_id=attempt.id,
+            frequency="monthly",
+            email="another.address@example.org",
+            customer="cus_through_reminder",
+            subscription="sub_through_reminder",
+            session_id=attempt.stripe_session_id,
+        ),
+        created=AFTER_SIGN_UP + 1,
+    )
+    for evt in (invoice, checkout) if invoice_first else (checkout, invoice):
+        deliver(client, evt)
+    assert fresh(reminder).status == "converted"
+
+
+def test_the_sources_page_counts_gifts_before_a_reminder_apart_from_conversions(
+    client: FlaskClient, app_ctx: None, settings: Settings, smtp: SmtpSink
+) -> None:
+    """One reader gives before their reminder is due (it is never sent); the other's is
+    sent and they do not give. Conversion of what was sent is 0%, not 100%."""
+    from membership.reports.periods import Period
+    from membership.reports.sources import sources_report
+
+    page = "https://news.example/story"
+    gives = make_reminder("gives@example.org", source=page)
+    make_reminder("waits@example.org", source=page)
+    deliver(client, one_time_gift("gives@example.org"))
+    sender.send_due_reminders(settings, now=due_moment(gives))
+    month = NOON.strftime("%Y-%m")
+    [row] = sources_report(Period(month, month)).reminders
+    assert (row.asked, row.sent, row.converted, row.gave_first) == (2, 1, 0, 1)
+    assert row.conversion_percent == 0
+
+
 def test_an_unknown_or_malformed_reminder_token_is_ignored_at_checkout(
     client: FlaskClient, app_ctx: None, stripe: FakeStripe
 ) -> None:

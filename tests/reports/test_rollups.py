@@ -4,6 +4,7 @@ equal a rebuild from the ledger, whatever order and duplication Stripe delivers 
 from __future__ import annotations
 
 import random
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from membership.reports import rollups
 from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
 from membership.webhooks import handlers
 from tests import stripe_events as se
+from tests.conftest import ON_POSTGRES
 from tests.webhooks.test_property import Month, a_month, deliver
 
 
@@ -148,4 +150,41 @@ def test_a_ledger_transaction_run_again_after_a_write_conflict_counts_once(
     assert (response.status_code, len(attempts)) == (200, 2)
     [revenue] = rollup_snapshot()["report_monthly_revenue"]
     assert revenue[3:5] == (1, 2500)  # payments, gross_minor
+    assert rollup_snapshot() == rebuilt_snapshot()
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite's single writer already serialises them")
+def test_a_rebuild_while_a_webhook_arrives_counts_its_payment_once(
+    app: Flask, app_ctx: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook comes after the rebuild's DELETE and before it reads the payments, with a
+    payment in a rollup row of its own (another currency): counted by the rebuild, it was
+    then added again by its webhook's own upsert."""
+    client = app.test_client()
+    first = se.checkout_session(mode="payment", amount=1000, payment_intent="pi_before")
+    assert se.deliver(client, se.event("checkout.session.completed", first)).status_code == 200
+    during = se.event(
+        "checkout.session.completed",
+        se.checkout_session(
+            mode="payment", amount=2500, currency="eur", payment_intent="pi_during_rebuild"
+        ),
+    )
+    answers: list[int] = []
+    webhook = threading.Thread(
+        target=lambda: answers.append(se.deliver(client, during).status_code)
+    )
+    read_ledger = rollups._add_all
+
+    def read_ledger_after_the_webhook_came(*args: Any, **kwargs: Any) -> int:
+        if not webhook.is_alive() and not answers:
+            webhook.start()
+            webhook.join(timeout=2)  # done in time unless it waits for the rebuild
+        return read_ledger(*args, **kwargs)
+
+    monkeypatch.setattr(rollups, "_add_all", read_ledger_after_the_webhook_came)
+    rollups.rebuild()
+    db.session.commit()
+    monkeypatch.setattr(rollups, "_add_all", read_ledger)
+    webhook.join(timeout=30)
+    assert answers == [200]
     assert rollup_snapshot() == rebuilt_snapshot()
