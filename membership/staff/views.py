@@ -244,9 +244,8 @@ def remove_totp() -> Response | tuple[str, int]:
 @admin_required
 def audit_log() -> str:
     """Who did what, newest first (admins only)."""
-    page = request.args.get("page", "1")
-    number = whole_number(page) or 1
-    number = number if number < 1_000_000 else 1
+    asked = whole_number(request.args.get("page", "1"))
+    number = asked if asked and asked < 1_000_000 else 1  # anything else: the first page
     entries, older = audit.audit_page(number, AUDIT_PAGE_SIZE)
     return render_template("staff/audit.html", entries=entries, page=number, older=older)
 
