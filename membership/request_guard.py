@@ -1,52 +1,81 @@
-"""No NUL character gets in: in a path, a query, a form field or a JSON string.
+"""No character a database cannot store gets in: NUL in a path, a query, a form field or
+a JSON string, or a lone surrogate (``"\ud800"``) in a JSON string.
 
-No reader or staff member types one, and PostgreSQL cannot store one in text: let
-through, it failed deep inside a request with a 500, after a Stripe Checkout Session
-had been opened for a gift whose attempt could then not be stored. A request carrying
-one is refused at once with 400, before any view. Stripe's webhook is left to its own
-checks: its body is signed and read raw.
+No reader or staff member types one; PostgreSQL cannot store NUL in text, and neither
+database can store a lone surrogate. Let through, they failed deep inside a request with
+a 500, once after a Stripe Checkout Session had been opened for a gift whose attempt
+could then not be stored. A request carrying one is refused at once with 400, before
+any view. (Form fields cannot carry a lone surrogate: undecodable bytes are replaced.)
+Stripe's webhook is left to its own checks: its body is signed and read raw.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, request
 
-REFUSAL = "The request contains a NUL character, which no field accepts."
+REFUSAL = "The request contains a NUL character or an invalid one, which no field accepts."
+TOO_DEEP = "The JSON is nested deeper than any request of ours."
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def init_app(app: Flask) -> None:
     @app.before_request
-    def refuse_nul_characters() -> Response | None:
-        if request.blueprint == "webhooks" or not _carries_nul():
+    def refuse_unstorable_characters() -> Response | None:
+        if request.blueprint == "webhooks":
+            return None
+        problem = _problem()
+        if problem is None:
             return None
         if request.is_json:
-            response = jsonify(error=REFUSAL)
+            response = jsonify(error=problem)
             response.status_code = 400
             return response
-        abort(400, REFUSAL)
+        abort(400, problem)
 
 
-def _carries_nul() -> bool:
-    """Cheap checks first: the path and the raw query cost nothing to look at."""
+def _problem() -> str | None:
+    """Why the request is refused, or None. Cheap checks first: the path and the raw
+    query cost nothing to look at."""
     if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in request.query_string:
-        return True
+        return REFUSAL
     if request.method != "POST":
-        return False
+        return None
     if request.mimetype in _FORM_TYPES:
-        return any("\x00" in key or "\x00" in value for key, value in request.form.items(True))
-    if request.is_json:
-        return _has_nul(request.get_json(silent=True))
-    return False
+        if any("\x00" in key or "\x00" in value for key, value in request.form.items(True)):
+            return REFUSAL
+    elif request.is_json:
+        try:
+            document = request.get_json(silent=True)
+        except RecursionError:  # deeper than Python's JSON parser goes
+            return TOO_DEEP
+        if any(not _storable(text) for text in _strings_in(document)):
+            return REFUSAL
+    return None
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+def _strings_in(document: Any) -> Iterator[str]:
+    """Every string of a parsed JSON document, keys included; a loop, not a recursion,
+    so that a document nested a thousand deep is read like any other."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True

@@ -23,7 +23,7 @@ import pyotp
 import pytest
 from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from membership import create_app
 from membership.config import with_postgres_driver
@@ -33,14 +33,19 @@ from tests.stripe_events import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET
 
 
 def _test_database_url(environ: Mapping[str, str]) -> str:
-    """TEST_DATABASE_URL with the app's driver; never the app's own DATABASE_URL."""
+    """TEST_DATABASE_URL with the app's driver, if it names a database kept for tests: one
+    with "test" in its name (the same server is written many ways, so comparing it with
+    DATABASE_URL cannot tell), and not DATABASE_URL itself."""
     url = with_postgres_driver(environ.get("TEST_DATABASE_URL", ""))
-    if url and not url.startswith("postgresql"):
+    if not url:
+        return ""
+    if not url.startswith("postgresql"):
         raise pytest.UsageError("TEST_DATABASE_URL names PostgreSQL only (SQLite needs nothing)")
-    if url and url == with_postgres_driver(environ.get("DATABASE_URL", "")):
+    name = make_url(url).database or ""
+    if "test" not in name.lower() or url == with_postgres_driver(environ.get("DATABASE_URL", "")):
         raise pytest.UsageError(
-            "TEST_DATABASE_URL is DATABASE_URL, and the suite empties the database it runs "
-            "on: give it one kept for tests"
+            f"TEST_DATABASE_URL names the database {name!r}, and the suite empties the "
+            "database it runs on: give it one kept for tests, with 'test' in its name"
         )
     return url
 
@@ -52,9 +57,10 @@ ON_POSTGRES = bool(POSTGRES_URL)
 def pytest_report_header(config: pytest.Config) -> str:
     if ON_POSTGRES:
         return f"database: PostgreSQL ({re.sub(r'//[^@]*@', '//', POSTGRES_URL)})"
+    ignored = " DATABASE_URL is set and ignored:" if os.environ.get("DATABASE_URL") else ""
     return (
-        "database: SQLite only (set TEST_DATABASE_URL=postgresql+psycopg://... to run on "
-        "PostgreSQL; .ci/run does both)"
+        f"database: SQLite only.{ignored} set TEST_DATABASE_URL=postgresql+psycopg://.../test "
+        "to run on PostgreSQL; .ci/run does both"
     )
 
 

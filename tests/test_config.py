@@ -159,6 +159,10 @@ def test_the_suite_never_runs_on_the_apps_own_database() -> None:
     }
     with pytest.raises(pytest.UsageError, match="kept for tests"):
         _test_database_url(same)
+    # The same server written another way is no longer the same text: the name decides.
+    other_spelling = {**same, "TEST_DATABASE_URL": "postgresql://app@db.example:5432/membership"}
+    with pytest.raises(pytest.UsageError, match="'test' in its name"):
+        _test_database_url(other_spelling)
     kept = {**same, "TEST_DATABASE_URL": "postgresql://app@db.example/membership_test"}
     assert _test_database_url(kept) == "postgresql+psycopg://app@db.example/membership_test"
     assert _test_database_url({"DATABASE_URL": same["DATABASE_URL"]}) == ""  # SQLite, then

@@ -54,3 +54,26 @@ def test_stripes_signed_webhook_is_left_to_its_own_checks(client: FlaskClient) -
     response = client.post("/stripe/webhook?x=%00", data=b"{}")
     assert response.status_code == 400
     assert "signature" in response.get_json()["error"]
+
+
+def test_a_lone_surrogate_in_json_is_refused(app: Flask, client: FlaskClient) -> None:
+    """Neither database can store one (psycopg and sqlite3 fail to encode it)."""
+    body = '{"email": "reader@example.org", "when": "1m", "source": "https://news.example/\\ud800"}'
+    response = client.post("/remind-me", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert count(app, Reminder) == 0
+
+
+def test_deeply_nested_json_is_read_or_refused_never_a_500(client: FlaskClient) -> None:
+    """Nine hundred deep: read, without recursion. Deeper than Python's JSON parser goes:
+    refused with a reason."""
+    deep = "[" * 900 + '"\\u0000"' + "]" * 900
+    response = client.post("/remind-me", data=deep, content_type="application/json")
+    assert response.status_code == 400
+    assert "NUL character" in response.get_json()["error"]
+    clean = "[" * 900 + "]" * 900
+    assert client.post("/support", data=clean, content_type="application/json").status_code == 200
+    deepest = "[" * 100_000 + "]" * 100_000
+    response = client.post("/remind-me", data=deepest, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested deeper" in response.get_json()["error"]

@@ -36,9 +36,11 @@ class ReminderForm(FlaskForm):
     # 1w, 1m, 3m, a date YYYY-MM-DD, or "date" (the form's date field says which).
     when = StringField("When", filters=[_strip], validators=[Length(max=20, message=_TOO_LONG)])
     date = StringField("Date", filters=[_strip], validators=[Length(max=20, message=_TOO_LONG)])
-    frequency = HiddenField(validators=[Length(max=10, message=_TOO_LONG)])
-    amount = HiddenField(validators=[Length(max=32, message=_TOO_LONG)])
-    currency = HiddenField(validators=[Length(max=3, message=_TOO_LONG)])
+    # What the reader was considering, from the article: dropped when not valid, never
+    # refused (``service.consideration_of``).
+    frequency = HiddenField()
+    amount = HiddenField()
+    currency = HiddenField()
     source = HiddenField()  # the page: cut to size, never refused (``attribution``)
 
     def chosen_when(self) -> str:

@@ -121,44 +121,37 @@ def parse_signup(settings: Settings, fields: Mapping[str, str], today: date) -> 
         day = due_date(fields.get("when") or DEFAULT_WHEN, today)
     except InvalidSignup as exc:
         errors.update(exc.errors)
-    consideration = Consideration()
-    try:
-        consideration = parse_consideration(settings, fields)
-    except InvalidSignup as exc:
-        errors.update(exc.errors)
+    consideration = consideration_of(settings, fields)
     source = source_of(fields.get("source"))  # the page, not the reader's query
     if errors or day is None:
         raise InvalidSignup(errors)
     return Signup(email=email, due_on=day, consideration=consideration, source=source)
 
 
-def parse_consideration(settings: Settings, fields: Mapping[str, str]) -> Consideration:
-    """What the reader was considering: each part optional, each checked if given."""
+def consideration_of(settings: Settings, fields: Mapping[str, str]) -> Consideration:
+    """What the reader was considering, each part kept only if valid.
+
+    These come in hidden fields, from the article's link or widget: the reader can neither
+    see nor fix them, so a value we would not accept is dropped (the reminder then links
+    to the support page's defaults for it), never reported as the reader's error; the
+    support page treats unknown values the same way."""
     frequency = (fields.get("frequency") or "").strip() or None
-    if frequency is not None and frequency not in FREQUENCIES:
-        raise InvalidSignup({"frequency": "Frequency must be once, monthly or annual."})
+    if frequency not in FREQUENCIES:
+        frequency = None
     currency = (fields.get("currency") or "").strip().upper() or None
-    if currency is not None and currency not in settings.currencies:
-        raise InvalidSignup(
-            {"currency": f"Currency must be one of {', '.join(settings.currencies)}."}
-        )
+    if currency not in settings.currencies:
+        currency = None
     amount_text = (fields.get("amount") or "").strip()
     if not amount_text:
         return Consideration(frequency, None, currency)
-    currency = currency or settings.default_currency
     try:
-        amount = money.parse_amount(amount_text, currency)
-    except money.InvalidAmount as exc:
-        raise InvalidSignup({"amount": str(exc)}) from None
-    rule = settings.amount_rule(frequency or "once", currency)
+        amount = money.parse_amount(amount_text, currency or settings.default_currency)
+    except money.InvalidAmount:
+        return Consideration(frequency, None, currency)
+    rule = settings.amount_rule(frequency or "once", currency or settings.default_currency)
     if not rule.minimum <= amount <= rule.maximum:
-        raise InvalidSignup(
-            {
-                "amount": f"Amount must be between {money.format_money(rule.minimum, currency)} "
-                f"and {money.format_money(rule.maximum, currency)}."
-            }
-        )
-    return Consideration(frequency, amount, currency)
+        return Consideration(frequency, None, currency)
+    return Consideration(frequency, amount, currency or settings.default_currency)
 
 
 def schedule_reminder(signup: Signup, now: datetime | None = None) -> Reminder:
