@@ -94,7 +94,6 @@ class Prepared:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
         if not conn.in_transaction():
             conn.begin()
-        begin_sqlite_transaction(conn)  # the ledger's reads are those of its write transaction
         return conn, compiled, _cursor(conn)
 
     @staticmethod
@@ -150,9 +149,11 @@ def _cursor(conn: Connection) -> Any:
     """A driver cursor for one statement. On PostgreSQL one per DBAPI connection, reused:
     a new psycopg cursor for every statement (each with its own copy of the type
     adapters) was 3% of the instructions the webhook path spends in the app there, and a
-    psycopg cursor holds nothing on the server once its results are read."""
+    psycopg cursor holds nothing on the server once its results are read. On SQLite a new
+    one, in a transaction begun in SQLite: the ledger's reads are those of its write."""
     driver = conn.connection.driver_connection
     if isinstance(driver, sqlite3.Connection):
+        begin_sqlite_transaction(conn)
         return driver.cursor()
     entry = conn.info.get(_CURSOR)
     if entry is None or entry[0] is not driver:

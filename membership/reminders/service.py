@@ -144,14 +144,15 @@ def consideration_of(settings: Settings, fields: Mapping[str, str]) -> Considera
     amount_text = (fields.get("amount") or "").strip()
     if not amount_text:
         return Consideration(frequency, None, currency)
+    priced_in = currency or settings.default_currency
     try:
-        amount = money.parse_amount(amount_text, currency or settings.default_currency)
+        amount = money.parse_amount(amount_text, priced_in)
     except money.InvalidAmount:
         return Consideration(frequency, None, currency)
-    rule = settings.amount_rule(frequency or "once", currency or settings.default_currency)
+    rule = settings.amount_rule(frequency or "once", priced_in)
     if not rule.minimum <= amount <= rule.maximum:
         return Consideration(frequency, None, currency)
-    return Consideration(frequency, amount, currency or settings.default_currency)
+    return Consideration(frequency, amount, priced_in)
 
 
 def schedule_reminder(signup: Signup, now: datetime | None = None) -> Reminder:
