@@ -2,7 +2,7 @@
 
 localstripe has no Checkout Sessions and no Products with chosen ids, so these
 tests point the gateway (``STRIPE_API_BASE``) at this small server instead. It
-answers with Stripe's own example objects from ``../shared/stripe/fixtures3.json``
+answers with Stripe's own example objects from ``tests/stripe/fixtures3.json``
 and records every request exactly as the stripe library sent it over HTTP, so a
 test can assert the parameters Stripe would have received.
 """
@@ -24,11 +24,11 @@ from urllib.parse import parse_qsl
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-# Stripe's openapi/fixtures3.json (stripe/openapi, commit f6c2a48f), kept beside the
-# project in ../shared/stripe/; STRIPE_FIXTURES names another copy.
+# Stripe's openapi/fixtures3.json (stripe/openapi, commit f6c2a48f, MIT), kept in the
+# repository (tests/stripe/README.md); STRIPE_FIXTURES names another copy.
 FIXTURES_PATH = Path(
     os.environ.get("STRIPE_FIXTURES")
-    or Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json"
+    or Path(__file__).resolve().parent / "stripe" / "fixtures3.json"
 )
 
 
@@ -44,9 +44,9 @@ def _fixtures() -> dict[str, Any]:
     if not _FIXTURES:
         if not FIXTURES_PATH.is_file():
             raise FileNotFoundError(
-                f"Stripe's example objects are not at {FIXTURES_PATH}: put Stripe's "
-                "openapi/fixtures3.json (github.com/stripe/openapi) there, or name a copy "
-                "with STRIPE_FIXTURES (see the README's Quick start)"
+                f"Stripe's example objects are not at {FIXTURES_PATH}: the repository "
+                "keeps them in tests/stripe/fixtures3.json; restore it from git, or name "
+                "a copy with STRIPE_FIXTURES"
             )
         _FIXTURES.update(json.loads(FIXTURES_PATH.read_text())["resources"])
     return _FIXTURES

@@ -1,6 +1,6 @@
 """Build Stripe webhook events from Stripe's published example objects, signed as Stripe signs.
 
-Every object starts as the resource's example in ``../shared/stripe/fixtures3.json``
+Every object starts as the resource's example in ``tests/stripe/fixtures3.json``
 (the current API shapes); a test changes only the fields it cares about.
 """
 

@@ -1,5 +1,10 @@
 """Configuration is read once from the environment and fails early with a sentence."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from membership import create_app
@@ -175,3 +180,22 @@ def test_production_by_default_says_how_to_run_locally() -> None:
     with pytest.raises(ConfigError) as named:
         load_settings({"APP_ENV": "production"})
     assert "APP_ENV" not in str(named.value)  # chosen on purpose: the rule alone
+
+
+def test_a_flask_command_with_a_setting_missing_prints_one_line(tmp_path) -> None:
+    """No traceback to read through: the sentence that says what to set, and a failure."""
+    project = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in {"APP_ENV", "PUBLIC_BASE_URL"}}
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", str(project / "wsgi.py"), "routes"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "PUBLIC_BASE_URL" in lines[0] and "APP_ENV=development" in lines[0]
