@@ -8,6 +8,7 @@ this boundary only.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -101,6 +102,22 @@ def _translate(exc: stripe.StripeError, action: str) -> GatewayError:
     return GatewayError(f"{action}: {type(exc).__name__}")
 
 
+def _as_sent(answer: stripe.StripeObject) -> dict[str, Any]:
+    """Stripe's answer as the JSON it sent: plain dicts, lists, strings and numbers.
+
+    Not ``to_dict()``: the library reads each ``*_decimal`` field (a price's
+    ``unit_amount_decimal``, ``"2000"`` in Stripe's JSON) into a ``Decimal``, which
+    ``json`` cannot write back into a stored payload; and an event listed by the API
+    should read exactly as a webhook delivery of it does.
+    """
+    response = answer.last_response
+    if response is not None:
+        sent = json.loads(response.body)
+        if isinstance(sent, dict):
+            return sent
+    return answer.to_dict(for_json=True)  # built without a response: Decimal as text
+
+
 def product_for(settings: Settings, frequency: str) -> str:
     """The Stripe Product id gifts of this frequency are sold under.
 
@@ -185,7 +202,7 @@ def retrieve_checkout_session(settings: Settings, session_id: str) -> dict[str, 
         session = client.v1.checkout.sessions.retrieve(session_id)
     except stripe.StripeError as exc:
         raise _translate(exc, "checkout session retrieve") from exc
-    return session.to_dict()
+    return _as_sent(session)
 
 
 class InvalidSignature(ValueError):
@@ -222,13 +239,14 @@ def retrieve_charge(settings: Settings, charge_id: str) -> dict[str, Any]:
         charge = client.v1.charges.retrieve(charge_id)
     except stripe.StripeError as exc:
         raise _translate(exc, "charge retrieve") from exc
-    return charge.to_dict()
+    return _as_sent(charge)
 
 
 def list_events(
     settings: Settings, created_since: int, starting_after: str | None = None, limit: int = 100
 ) -> tuple[list[dict[str, Any]], bool]:
-    """One page of Stripe's Events API (newest first), as plain dicts, and whether more follow."""
+    """One page of Stripe's Events API (newest first), each event as the JSON Stripe sent
+    (what a webhook delivery of it would carry), and whether more follow."""
     client = _client(settings)
     params: dict[str, Any] = {"created": {"gte": created_since}, "limit": limit}
     if starting_after:
@@ -237,7 +255,8 @@ def list_events(
         page = client.v1.events.list(params=params)  # type: ignore[arg-type]
     except stripe.StripeError as exc:
         raise _translate(exc, "events list") from exc
-    return [event.to_dict() for event in page.data], bool(page.has_more)
+    listed = _as_sent(page)
+    return list(listed.get("data") or []), bool(listed.get("has_more"))
 
 
 def cancel_subscription(
@@ -257,4 +276,4 @@ def cancel_subscription(
             subscription = client.v1.subscriptions.cancel(subscription_id)
     except stripe.StripeError as exc:
         raise _translate(exc, "subscription cancel") from exc
-    return subscription.to_dict()
+    return _as_sent(subscription)

@@ -93,6 +93,8 @@ class FakeStripe:
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     charges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What GET /v1/events lists, as Stripe sent each event (any order: listed newest first).
+    events: list[dict[str, Any]] = field(default_factory=list)
     fail_with: int | None = None  # answer calls under fail_path with this HTTP status
     fail_path: str = "/v1/"
     base_url: str = ""
@@ -110,6 +112,7 @@ class FakeStripe:
         self.requests.clear()
         self.sessions.clear()
         self.charges.clear()
+        self.events.clear()
         self.fail_with = None
         self.fail_path = "/v1/"
         self.while_answering = None
@@ -150,7 +153,29 @@ class FakeStripe:
         if request.method == "GET" and (match := re.fullmatch(r"/v1/charges/([^/]+)", path)):
             charge = self.charges.get(match.group(1))
             return _json(charge) if charge else _missing("charge", match.group(1))
+        if request.method == "GET" and path == "/v1/events":
+            return _json(self._list_events(request.args))
         return _error(404, "invalid_request_error", None, f"Unrecognized request URL {path}")
+
+    def _list_events(self, args: Any) -> dict[str, Any]:
+        """One page of the Events API: newest first, ``created[gte]``, ``limit`` and
+        ``starting_after`` as Stripe reads them."""
+        since = int(args.get("created[gte]", 0))
+        newest_first = sorted(
+            (event for event in self.events if event["created"] >= since),
+            key=lambda event: event["created"],
+            reverse=True,
+        )
+        if "starting_after" in args:
+            ids = [event["id"] for event in newest_first]
+            newest_first = newest_first[ids.index(args["starting_after"]) + 1 :]
+        limit = int(args.get("limit", 10))
+        return {
+            "object": "list",
+            "data": newest_first[:limit],
+            "has_more": len(newest_first) > limit,
+            "url": "/v1/events",
+        }
 
     def _create_session(self, params: dict[str, Any]) -> dict[str, Any]:
         session = stripe_fixture("checkout.session")

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from membership import stripe_gateway
-from membership.config import current_settings
+from membership.config import Settings, current_settings
+from membership.database import describe_error
 from membership.extensions import db
 from membership.models import StripeEvent
 from membership.webhooks import service
 from membership.webhooks.handlers import RetryLater
 
+log = logging.getLogger(__name__)
 stripe_cli = AppGroup("stripe", help="Stripe events: replay, list, sync.")
 
 
@@ -62,10 +67,14 @@ def events(failed: bool, limit: int) -> None:
     help="Fetch events created on or after this UTC date (Stripe keeps 30 days).",
 )
 def sync(since: datetime) -> None:
-    """Page through Stripe's Events API and process every event not stored yet."""
+    """Page through Stripe's Events API and process every event not settled yet.
+
+    An event that cannot be stored or processed is reported and the others go on; the
+    command then exits with status 1, and running it again tries those events again.
+    """
     settings = current_settings()
     created_since = int(since.replace(tzinfo=UTC).timestamp())
-    missing: list[dict] = []
+    missing: list[dict[str, Any]] = []
     starting_after = None
     seen = 0
     listed: set[str] = set()
@@ -77,23 +86,67 @@ def sync(since: datetime) -> None:
                 break
             listed.update(event["id"] for event in fresh)
             seen += len(fresh)
-            known = service.stored_event_ids([event["id"] for event in fresh])
-            missing.extend(event for event in fresh if event["id"] not in known)
+            settled = service.settled_event_ids([event["id"] for event in fresh])
+            missing.extend(event for event in fresh if event["id"] not in settled)
             if not has_more:
                 break
             starting_after = page[-1]["id"]
     except stripe_gateway.GatewayError as exc:
         raise click.ClickException(f"could not list events from Stripe: {exc}") from exc
-    missing.sort(key=lambda event: (event["created"], event["id"]))  # oldest first
+    missing.sort(key=_oldest_first)
     counts = {outcome: 0 for outcome in service.Outcome}
+    problems: list[str] = []
     with click.progressbar(missing, label=f"processing {len(missing)} of {seen} events") as bar:
         for event in bar:
-            received = service.receive_event(settings, event)
-            counts[received.outcome] += 1
+            outcome, problem = _sync_one(settings, event)
+            if outcome is not None:
+                counts[outcome] += 1
+            if problem is not None:
+                problems.append(problem)
+    for problem in problems:
+        click.echo(problem, err=True)
     summary = ", ".join(f"{outcome.value} {n}" for outcome, n in counts.items())
-    click.echo(f"listed {seen}, already stored {seen - len(missing)}; {summary}")
-    if counts[service.Outcome.FAILED]:
-        raise click.ClickException("some events failed: see `flask stripe events --failed`")
+    not_stored = len(problems) - counts[service.Outcome.FAILED]
+    click.echo(
+        f"listed {seen}, already settled {seen - len(missing)}; {summary}, not stored {not_stored}"
+    )
+    if problems:
+        raise click.ClickException(
+            f"{len(problems)} events not processed (listed above); run sync again to retry "
+            "them, or see `flask stripe events --failed`"
+        )
+
+
+def _oldest_first(event: dict[str, Any]) -> tuple[int, str]:
+    created = event.get("created")
+    return (created if type(created) is int else 0, str(event.get("id")))
+
+
+def _sync_one(
+    settings: Settings, event: dict[str, Any]
+) -> tuple[service.Outcome | None, str | None]:
+    """Receive one listed event: its outcome (None when it could not be stored) and, when
+    it was not processed, a line saying why. No error stops the events after it."""
+    name = f"{event.get('id')!a} ({event.get('type')!a})"  # ascii: a lone surrogate prints
+    try:
+        received = service.receive_listed_event(settings, event)
+    except service.InvalidEvent as exc:
+        return None, f"{name}: refused, not stored: {exc}"
+    except Exception as exc:  # noqa: BLE001 - reported, and the next event goes on
+        db.session.rollback()
+        if isinstance(exc, DBAPIError):  # no traceback: it would quote the database's detail
+            log.error(
+                "stripe event %a could not be synced: %s", event.get("id"), describe_error(exc)
+            )
+        else:
+            log.exception("stripe event %a could not be synced", event.get("id"))
+        return None, f"{name}: not stored: {describe_error(exc)}"
+    if received.outcome is not service.Outcome.FAILED:
+        return received.outcome, None
+    stored = db.session.get(StripeEvent, received.event_id)
+    error = stored.last_error if stored is not None else ""
+    db.session.rollback()
+    return received.outcome, f"{name}: failed, kept to retry: {error}"
 
 
 @stripe_cli.command("forget-payloads")

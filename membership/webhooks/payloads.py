@@ -46,6 +46,45 @@ PERSONAL_KEYS = frozenset(
 )
 # What a payload becomes once forgotten, or when none is kept: valid JSON, no personal data.
 NO_PAYLOAD = "{}"
+# Stripe's events nest about ten deep, expanded objects a few more; far deeper, and
+# storing the payload (``json.dumps`` recurses) could run out of stack.
+MAX_DEPTH = 64
+_LONE_SURROGATE = "a string with a lone surrogate (not Unicode)"
+
+
+def unstorable(event: dict[str, Any]) -> str | None:
+    """Why this event (parsed JSON) cannot be processed and stored, or None: nested deeper
+    than ``MAX_DEPTH``, or a string (key or value) with a lone surrogate (``"\\udc80"``,
+    which no database stores and Stripe's UTF-8 cannot carry). Loops, no recursion."""
+    level: list[Any] = [event]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > MAX_DEPTH:
+            return f"JSON nested deeper than {MAX_DEPTH} levels"
+        children: list[Any] = []
+        for item in level:
+            kind = type(item)
+            if kind is dict:
+                if not all(_is_unicode(key) for key in item):
+                    return _LONE_SURROGATE
+                children += item.values()
+            elif kind is list:
+                children += item
+            elif kind is str and not _is_unicode(item):
+                return _LONE_SURROGATE
+        level = children
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def without_personal_details(value: Any) -> Any:

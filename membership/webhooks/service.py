@@ -31,6 +31,7 @@ from membership.database import (
 from membership.extensions import db
 from membership.ledger import locks, records
 from membership.models import StripeEvent
+from membership.webhooks import payloads
 from membership.webhooks.handlers import (
     HANDLERS,
     RetryLater,
@@ -38,7 +39,6 @@ from membership.webhooks.handlers import (
     prepare,
     subjects_of,
 )
-from membership.webhooks.payloads import NO_PAYLOAD, payload_to_store, without_personal_details
 
 log = logging.getLogger(__name__)
 EVENTS = StripeEvent.__table__
@@ -64,24 +64,66 @@ class Received:
 
 
 def parse_verified_event(settings: Settings, body: bytes, signature: str | None) -> dict[str, Any]:
-    """Verify the signature on the raw body, then parse it as a plain dict."""
+    """Verify the signature on the raw body, then parse it as a plain dict.
+
+    :raise InvalidEvent: not signed by Stripe, not JSON, or not an event we can store
+        (``check_event``).
+    """
     try:
         stripe_gateway.verify_webhook_signature(body, signature, settings.stripe_webhook_secrets)
     except stripe_gateway.InvalidSignature as exc:
         raise InvalidEvent(f"signature: {exc}") from exc
     try:
         event = json.loads(body)
+    except RecursionError as exc:  # deeper than Python's JSON parser goes
+        raise InvalidEvent(f"JSON nested deeper than {payloads.MAX_DEPTH} levels") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidEvent("body is not JSON") from exc
+    check_event(event)
+    return event
+
+
+# The envelope's strings and their columns' lengths (models.StripeEvent).
+_ENVELOPE_TEXTS = {"id": 255, "type": 100, "api_version": 50}
+
+
+def check_event(event: Any) -> None:
+    """Refuse what is not a Stripe event that can be stored and processed, whether it came
+    signed to the webhook or from the Events API (sync): retrying it cannot help.
+
+    :raise InvalidEvent: with the reason, when ``id``, ``type``, ``created`` or
+        ``data.object`` is missing or unusable, or the JSON is nested too deep or holds a
+        lone surrogate (``payloads.unstorable``).
+    """
     if not (
         isinstance(event, dict)
         and isinstance(event.get("id"), str)
         and isinstance(event.get("type"), str)
-        and isinstance(event.get("created"), int)
+        and type(event.get("created")) is int
         and isinstance((event.get("data") or {}).get("object"), dict)
     ):
         raise InvalidEvent("not a Stripe event (id, type, created, data.object)")
-    return event
+    problem = payloads.unstorable(event)
+    if problem is not None:
+        raise InvalidEvent(problem)
+    for field, longest in _ENVELOPE_TEXTS.items():
+        text = event.get(field)
+        if field == "api_version" and text is None:
+            continue
+        if not isinstance(text, str) or not 0 < len(text) <= longest or "\x00" in text:
+            raise InvalidEvent(f"{field} is not text of 1 to {longest} characters")
+    created_at(event)
+
+
+def created_at(event: dict[str, Any]) -> datetime:
+    """When Stripe created the event (its ``created``, seconds since 1970), in UTC.
+
+    :raise InvalidEvent: when no date has that many seconds (year 1 to 9999).
+    """
+    try:
+        return datetime.fromtimestamp(event["created"], UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise InvalidEvent(f"created {event['created']} is not a time") from exc
 
 
 def expected_livemode(settings: Settings) -> bool | None:
@@ -95,7 +137,8 @@ def expected_livemode(settings: Settings) -> bool | None:
 
 
 def receive_event(settings: Settings, event: dict[str, Any]) -> Received:
-    """Store a verified event once and process it; a duplicate changes nothing.
+    """Store a verified event once and process it; a duplicate changes nothing. The event
+    has passed ``check_event`` (``parse_verified_event``, ``receive_listed_event``).
 
     ``event`` (parsed from the body, the caller's to give away) loses its card, billing and
     contact details first (``payloads``): what is processed is what is stored."""
@@ -103,15 +146,15 @@ def receive_event(settings: Settings, event: dict[str, Any]) -> Received:
     livemode = bool(event.get("livemode"))
     mode = expected_livemode(settings)
     ignored = mode is not None and livemode != mode
-    without_personal_details(event)
+    payloads.without_personal_details(event)
     now = clock.now()
     row = {
         "id": event_id,
         "type": event["type"],
-        "created": datetime.fromtimestamp(event["created"], UTC),
+        "created": created_at(event),
         "livemode": livemode,
         "api_version": event.get("api_version"),
-        "payload": payload_to_store(event, kept=not ignored and event["type"] in HANDLERS),
+        "payload": payloads.payload_to_store(event, kept=not ignored and event["type"] in HANDLERS),
         "received_at": now,
     }
     # Stored as processed, in the transaction that processes it: if the handler fails the
@@ -286,7 +329,7 @@ def _handle_and_commit(
     try:
         if handler is not None:
             locks.hold_ids(lock_ids)  # already held when the insert of the event took them
-            handler(event["data"]["object"], datetime.fromtimestamp(event["created"], UTC))
+            handler(event["data"]["object"], created_at(event))
         records.commit(connection)
     except Exception as exc:  # noqa: BLE001 - any handler failure must keep the event
         connection.rollback()
@@ -324,7 +367,7 @@ def replay_event(event_id: str) -> Outcome:
         raise UnknownEvent(f"no stored event {event_id}")
     if stored.status == "ignored":
         raise UnknownEvent(f"cannot replay {event_id}: ignored, its livemode is not the key's")
-    if stored.payload == NO_PAYLOAD:
+    if stored.payload == payloads.NO_PAYLOAD:
         why = "its payload was forgotten" if stored.type in HANDLERS else "no handler reads it"
         raise UnknownEvent(f"cannot replay {event_id}: {why}")
     event = json.loads(stored.payload)
@@ -347,11 +390,29 @@ def replay_event(event_id: str) -> Outcome:
     return run_ledger_transaction(db.engine, replay)
 
 
-def stored_event_ids(event_ids: list[str]) -> set[str]:
-    """Which of these events are already stored (for sync)."""
+def settled_event_ids(event_ids: list[str]) -> set[str]:
+    """Which of these events need nothing more (for sync): stored and processed, or
+    ignored for their mode. One stored as failed is not among them: it is processed again,
+    as Stripe's own retry of it would be."""
     if not event_ids:
         return set()
-    return set(db.session.scalars(select(StripeEvent.id).where(StripeEvent.id.in_(event_ids))))
+    return set(
+        db.session.scalars(
+            select(StripeEvent.id).where(
+                StripeEvent.id.in_(event_ids), StripeEvent.status.in_(("processed", "ignored"))
+            )
+        )
+    )
+
+
+def receive_listed_event(settings: Settings, event: dict[str, Any]) -> Received:
+    """An event listed by Stripe's Events API (sync), checked and received as the same
+    event delivered to the webhook would be.
+
+    :raise InvalidEvent: when it is not one we can store (``check_event``).
+    """
+    check_event(event)
+    return receive_event(settings, event)
 
 
 def forget_payloads(older_than: timedelta) -> int:
@@ -367,9 +428,9 @@ def forget_payloads(older_than: timedelta) -> int:
         .where(
             StripeEvent.received_at < cutoff,
             StripeEvent.status.in_(("processed", "ignored")),
-            StripeEvent.payload != NO_PAYLOAD,
+            StripeEvent.payload != payloads.NO_PAYLOAD,
         )
-        .values(payload=NO_PAYLOAD)
+        .values(payload=payloads.NO_PAYLOAD)
         .returning(StripeEvent.id)
         .execution_options(synchronize_session=False)
     ).all()

@@ -615,7 +615,7 @@ def test_sync_stores_and_processes_every_event_the_webhooks_missed(
     n = len(localstripe.event_ids())
     assert result.exit_code == 0, result.output
     assert (
-        f"listed {n}, already stored 0; processed {n}, duplicate 0, ignored 0, failed 0"
+        f"listed {n}, already settled 0; processed {n}, duplicate 0, ignored 0, failed 0"
         in result.output
     )
     assert len(listed_pages) == math.ceil(n / 4) > 1
@@ -626,7 +626,7 @@ def test_sync_stores_and_processes_every_event_the_webhooks_missed(
 
     assert again.exit_code == 0, again.output
     assert (
-        f"listed {n}, already stored {n}; processed 0, duplicate 0, ignored 0, failed 0"
+        f"listed {n}, already settled {n}; processed 0, duplicate 0, ignored 0, failed 0"
         in again.output
     )
     assert count(localstripe_app, StripeEvent) == n
@@ -637,7 +637,7 @@ def test_sync_stores_and_processes_every_event_the_webhooks_missed(
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
     nothing = runner.invoke(args=["stripe", "sync", "--since", tomorrow])
     assert nothing.exit_code == 0, nothing.output
-    assert "listed 0, already stored 0; processed 0" in nothing.output
+    assert "listed 0, already settled 0; processed 0" in nothing.output
 
 
 def test_events_lists_what_localstripe_delivered_and_replay_processes_one_again(
