@@ -84,6 +84,9 @@ class Supporter(db.Model):  # type: ignore[name-defined]
     name: Mapped[str | None] = mapped_column(String(200))
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # When Stripe stated the email we hold: a later statement (``customer.updated``, a
+    # newer invoice) replaces it, an older one never does, whatever the delivery order.
+    email_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     checkout_attempts: Mapped[list[CheckoutAttempt]] = relationship(back_populates="supporter")
 
@@ -196,6 +199,9 @@ class RecurringSupport(Attributed, db.Model):  # type: ignore[name-defined]
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # Its first paid invoice: a trial, or a gift whose first payment failed, counts in
+    # the reports from here, never retroactively (``reports.rollups``).
+    first_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     supporter: Mapped[Supporter | None] = relationship()
 
@@ -219,6 +225,13 @@ class Payment(Attributed, db.Model):  # type: ignore[name-defined]
             sqlite_where=text("supporter_id IS NULL"),
             postgresql_where=text("supporter_id IS NULL"),
         ),
+        # Learning a price's interval finds the payments that charged it.
+        Index(
+            "ix_payments_stripe_price_id",
+            "stripe_price_id",
+            sqlite_where=text("stripe_price_id IS NOT NULL"),
+            postgresql_where=text("stripe_price_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -233,6 +246,8 @@ class Payment(Attributed, db.Model):  # type: ignore[name-defined]
         ForeignKey("recurring_supports.id", ondelete="SET NULL"), index=True
     )
     frequency: Mapped[str | None] = mapped_column(String(10))
+    # The price an invoice charged: its interval, once known, is the payment's frequency.
+    stripe_price_id: Mapped[str | None] = mapped_column(String(255))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     amount_disputed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -268,6 +283,44 @@ class ChargeAdjustment(db.Model):  # type: ignore[name-defined]
     dispute_status: Mapped[str | None] = mapped_column(String(40))
     amount_disputed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     dispute_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StripePrice(db.Model):  # type: ignore[name-defined]
+    """A recurring price's interval, as a subscription event showed it. Stripe never
+    changes a price's interval (a new interval is a new price), so once known it holds."""
+
+    __tablename__ = "stripe_prices"
+    __table_args__ = (
+        CheckConstraint("frequency IN ('monthly', 'annual')", name="frequency_known"),
+    )
+
+    stripe_price_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    frequency: Mapped[str] = mapped_column(String(10))
+
+
+class SupersededEmail(db.Model):  # type: ignore[name-defined]
+    """An address a supporter's customer changed away from, and when: a guest gift made
+    from it before the change, delivered after it, still finds its giver."""
+
+    __tablename__ = "superseded_emails"
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    supporter_id: Mapped[int] = mapped_column(
+        ForeignKey("supporters.id", ondelete="CASCADE"), index=True
+    )
+    superseded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PendingCustomerEmail(db.Model):  # type: ignore[name-defined]
+    """A customer's email as ``customer.updated`` stated it before anything of theirs was
+    recorded: applied to their supporter when their gift arrives (then deleted), so the
+    latest email wins in any order; forgotten after 30 days like event payloads."""
+
+    __tablename__ = "pending_customer_emails"
+
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class InvoicePaymentIntent(db.Model):  # type: ignore[name-defined]

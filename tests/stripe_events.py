@@ -118,8 +118,12 @@ def invoice(
     status: str = "paid",
     attempt_count: int = 1,
     billing_reason: str = "subscription_cycle",
+    price: str | None = None,
+    amount_paid: int | None = None,
 ) -> dict[str, Any]:
-    """An invoice in the current shape: subscription under ``parent.subscription_details``."""
+    """An invoice in the current shape: subscription under ``parent.subscription_details``,
+    each line's price named (not expanded) under ``pricing.price_details``: the interval is
+    on the subscription's price, not on the invoice."""
     obj = stripe_fixture("invoice")
     sub_metadata = {"attempt_id": attempt_id, "frequency": frequency} if attempt_id else {}
     obj.update(
@@ -127,7 +131,7 @@ def invoice(
         customer=customer,
         customer_email=email,
         amount_due=amount,
-        amount_paid=amount if status == "paid" else 0,
+        amount_paid=(amount if amount_paid is None else amount_paid) if status == "paid" else 0,
         amount_remaining=0 if status == "paid" else amount,
         currency=currency,
         status=status,
@@ -146,6 +150,12 @@ def invoice(
         line["parent"]["type"] = "subscription_item_details"
         line["parent"]["invoice_item_details"] = None
         line["parent"]["subscription_item_details"]["subscription"] = subscription
+        line["parent"]["subscription_item_details"]["proration"] = False
+        line["pricing"] = {
+            "type": "price_details",
+            "price_details": {"price": price or f"price_{subscription}", "product": "prod_x"},
+            "unit_amount_decimal": str(amount),
+        }
     return obj
 
 
@@ -181,7 +191,11 @@ def subscription(
     start_date: int = BASE_TIME,
     attempt_id: str | None = None,
     frequency: str | None = None,
+    price: str | None = None,
+    trial_end: int | None = None,
 ) -> dict[str, Any]:
+    """A subscription; its one item's price carries the amount and the interval (Stripe
+    never changes a price's interval: a yearly one unnamed is ``price_<id>_year``)."""
     obj = stripe_fixture("subscription")
     obj.update(
         id=subscription_id,
@@ -192,14 +206,24 @@ def subscription(
         canceled_at=canceled_at,
         ended_at=ended_at,
         start_date=start_date,
+        trial_end=trial_end,
         metadata={"attempt_id": attempt_id, "frequency": frequency} if attempt_id else {},
     )
     item = obj["items"]["data"][0]
     item["subscription"] = subscription_id
     item["quantity"] = 1
-    item["price"].update(currency=currency, unit_amount=amount, unit_amount_decimal=str(amount))
+    item["price"].update(
+        id=price or f"price_{subscription_id}" + ("" if interval == "month" else f"_{interval}"),
+        currency=currency,
+        unit_amount=amount,
+        unit_amount_decimal=str(amount),
+    )
     item["price"]["recurring"]["interval"] = interval
     return obj
+
+
+def customer(*, customer_id: str, email: str | None, name: str | None = None) -> dict[str, Any]:
+    return with_changes("customer", {"id": customer_id, "email": email, "name": name})
 
 
 def charge(

@@ -52,6 +52,7 @@ class PaymentFacts:
     invoice_id: str | None = None
     subscription_id: str | None = None
     frequency: str | None = None
+    price_id: str | None = None
 
 
 _LINKED_PAYMENT_INTENT = select(INVOICE_PAYMENT_INTENTS.c.stripe_payment_intent_id).where(
@@ -153,6 +154,7 @@ def _insert_new_payment(
             "supporter_id": supporter_id,
             "recurring_support_id": None,
             "frequency": facts.frequency,
+            "stripe_price_id": facts.price_id,
             "amount_minor": facts.amount_minor,
             "amount_refunded_minor": 0,
             "amount_disputed_minor": 0,

@@ -32,7 +32,6 @@ _LIFECYCLE = {
     "incomplete_expired": 6,
     "canceled": 7,
 }
-INTERVAL_FREQUENCIES = {"month": "monthly", "year": "annual"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,7 @@ def get_or_create_recurring(subscription_id: str, *, customer_id: str | None) ->
                 "ended_at": None,
                 "status_as_of": None,
                 "created_at": clock.now(),
+                "first_paid_at": None,
                 "checkout_attempt_id": None,
                 **{column: None for column in ATTRIBUTION_COLUMNS},
             },
@@ -125,6 +125,13 @@ def save_recurring(recurring: Record) -> None:
             payment = Record(PAYMENTS, row, stored=True)
             payment["frequency"] = recurring["frequency"]
             payment.save()
+
+
+def note_paid(recurring: Record, paid_at: datetime) -> None:
+    """An invoice of it was paid: the first paid one is when it began to count (a trial
+    counts from then, not from its start)."""
+    if recurring["first_paid_at"] is None or paid_at < recurring["first_paid_at"]:
+        recurring["first_paid_at"] = paid_at
 
 
 def fill_terms(

@@ -258,7 +258,9 @@ def _active_at_end_of_each(flow: list[FlowRow], months: list[str]) -> list[tuple
 
 
 def _failures(period: Period) -> dict[str, Failures]:
-    """Failed collection attempts of recurring gifts in the period, per currency."""
+    """Failed collection attempts of recurring gifts in the period, per currency: attempts,
+    not invoices (one invoice that fails three times counts 3, as Stripe retried three
+    times); the at-risk report lists the invoices."""
     rows = db.session.execute(
         select(
             PaymentFailure.currency,

@@ -87,7 +87,8 @@ def parse_day(text: str) -> date:
 
 def payment_rows(since: date | None = None, until: date | None = None) -> Iterator[str]:
     """CSV lines of payments paid from the start of UTC day ``since`` (included) up to the
-    start of UTC day ``until`` (not included), ordered by ``paid_at`` then our id.
+    start of UTC day ``until`` (not included), ordered by ``paid_at`` then Stripe's ids
+    (the same file whatever order Stripe's events arrived in).
 
     ``until=2026-11-30`` takes everything up to 2026-11-29 23:59:59 UTC. Either bound
     may be left out. ``payment_id`` is Stripe's payment intent id, or the invoice id
@@ -125,7 +126,9 @@ def _payment_cells(start: datetime | None, end: datetime | None) -> Iterator[Seq
         query = query.where(Payment.paid_at >= start)
     if end is not None:
         query = query.where(Payment.paid_at < end)
-    query = query.order_by(Payment.paid_at, Payment.id).execution_options(yield_per=BATCH_SIZE)
+    query = query.order_by(
+        Payment.paid_at, Payment.stripe_payment_intent_id, Payment.stripe_invoice_id, Payment.id
+    ).execution_options(yield_per=BATCH_SIZE)
     for payment, email in db.session.execute(query):
         yield (
             payment.stripe_payment_intent_id or payment.stripe_invoice_id,
@@ -180,12 +183,13 @@ def _supporter_cells() -> Iterator[Sequence[Cell]]:
 def _latest_recurring() -> Subquery:
     """Each supporter's recurring supports, ranked 1 for the most recently started.
 
-    One whose start Stripe has not reported yet counts from when we first heard of it.
+    One whose start Stripe has not reported yet counts from when we first heard of it;
+    two started in the same second, by Stripe's subscription id (not by arrival).
     """
     started = func.coalesce(RecurringSupport.started_at, RecurringSupport.created_at)
     rank = func.row_number().over(
         partition_by=RecurringSupport.supporter_id,
-        order_by=(started.desc(), RecurringSupport.id.desc()),
+        order_by=(started.desc(), RecurringSupport.stripe_subscription_id.desc()),
     )
     return (
         select(

@@ -78,7 +78,7 @@ PAYMENT_FIELDS = (
     "utm_campaign",
 )
 RECURRING_FIELDS = (
-    "started_at",
+    "first_paid_at",
     "status",
     "ended_at",
     "canceled_at",
@@ -154,9 +154,10 @@ def payment_contributions(values: Mapping[str, Any]) -> list[Contribution]:
 
 
 def recurring_contributions(values: Mapping[str, Any]) -> list[Contribution]:
-    """A recurring support counts once it has started (paid or active) with known terms:
-    one support in the cell of its start month and its end month (``""`` while it goes on)."""
-    started = values.get("started_at")
+    """A recurring support counts from its first paid invoice, with known terms: one
+    support in the cell of that month and its end month (``""`` while it goes on). A trial
+    counts from when it is first paid, not from its start; one that ends unpaid never."""
+    started = values.get("first_paid_at")
     if (
         started is None
         or values.get("status") in NEVER_STARTED_STATUSES

@@ -132,8 +132,9 @@ def _latest_recurring_of(ids: list[int]) -> dict[int, RecurringSupport]:
     return latest
 
 
-def _started(support: RecurringSupport) -> tuple[datetime, int]:
-    return (support.started_at or support.created_at, support.id)
+def _started(support: RecurringSupport) -> tuple[datetime, str]:
+    """The order supports started in; the same second, by Stripe's id (as the export)."""
+    return (support.started_at or support.created_at, support.stripe_subscription_id)
 
 
 def supporter_detail(supporter_id: int) -> SupporterDetail:

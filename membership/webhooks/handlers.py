@@ -13,9 +13,10 @@ from typing import Any
 
 from membership import stripe_gateway
 from membership.config import current_settings
-from membership.ledger import attempts, payments, recurring, supporters
+from membership.ledger import attempts, payments, prices, recurring, supporters
+from membership.ledger.prices import INTERVAL_FREQUENCIES
 from membership.ledger.records import Record
-from membership.ledger.recurring import INTERVAL_FREQUENCIES, SubscriptionState
+from membership.ledger.recurring import SubscriptionState
 from membership.models import normalise_email
 
 StripeObject = dict[str, Any]
@@ -78,8 +79,16 @@ def _email(value: Any) -> str | None:
     return normalise_email(value) if isinstance(value, str) else None
 
 
+# Stripe's times are seconds since 1970; past year 9999 no datetime holds them.
+_LAST_TIMESTAMP = 253_402_300_799
+
+
 def _timestamp(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) and value > 0 else None
+    """A Stripe time, or None when absent or not a time (a signed event is still refused
+    nothing for it: the field is simply not known)."""
+    if type(value) is not int or not 0 < value <= _LAST_TIMESTAMP:
+        return None
+    return datetime.fromtimestamp(value, UTC)
 
 
 def _id(value: Any) -> str | None:
@@ -90,6 +99,8 @@ def _id(value: Any) -> str | None:
 
 
 def _frequency(metadata: Any) -> str | None:
+    """The frequency our Checkout wrote in metadata: what the gift was when it began, a
+    fallback only (Stripe never updates it when the price changes)."""
     value = (metadata or {}).get("frequency") if isinstance(metadata, dict) else None
     return value if value in ("once", "monthly", "annual") else None
 
@@ -124,7 +135,7 @@ def checkout_session_completed(session: StripeObject, created: datetime) -> None
     supporter_id = None
     if paid:
         supporter_id = supporters.find_or_create_supporter(
-            customer_id=customer_id, email=email, name=details.get("name")
+            customer_id=customer_id, email=email, name=details.get("name"), as_of=created
         )
     attempt = attempts.find_attempt(
         metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
@@ -214,13 +225,34 @@ def _invoice_payment_intent(invoice: StripeObject) -> str | None:
     return _id(invoice.get("payment_intent"))
 
 
-def _invoice_interval(invoice: StripeObject) -> str | None:
-    for line in (invoice.get("lines") or {}).get("data") or []:
-        price = line.get("price") or line.get("plan") or {}
+def _invoice_price(invoice: StripeObject) -> tuple[str | None, str | None]:
+    """The price the invoice charged (its largest line: a switch's invoice also credits
+    the old price) and that price's interval where the invoice shows it (older API
+    versions expand ``price`` or ``plan``; the current one names the price only)."""
+    lines = [line for line in (invoice.get("lines") or {}).get("data") or [] if line]
+    if not lines:
+        return None, None
+    line = max(
+        lines, key=lambda line: line.get("amount") if isinstance(line.get("amount"), int) else 0
+    )
+    price = line.get("price") or line.get("plan") or {}
+    details = (line.get("pricing") or {}).get("price_details") or {}
+    price_id = _id(details.get("price")) or (_id(price) if isinstance(price, dict) else None)
+    interval = None
+    if isinstance(price, dict):
         interval = (price.get("recurring") or {}).get("interval") or price.get("interval")
-        if interval in INTERVAL_FREQUENCIES:
-            return INTERVAL_FREQUENCIES[interval]
-    return None
+    return price_id, interval if isinstance(interval, str) else None
+
+
+def _invoice_frequency(
+    invoice: StripeObject, sub_metadata: dict[str, Any]
+) -> tuple[str | None, str | None]:
+    """The invoice's price and its frequency: the price's interval once known, else what
+    our Checkout wrote in metadata (``prices`` derives it again when the price is learnt)."""
+    price_id, interval = _invoice_price(invoice)
+    prices.learn_price(price_id, interval)
+    frequency = prices.frequency_of(price_id) or INTERVAL_FREQUENCIES.get(interval or "")
+    return price_id, frequency or _frequency(sub_metadata)
 
 
 def _invoice_subjects(invoice: StripeObject) -> dict[str, str | None]:
@@ -230,6 +262,7 @@ def _invoice_subjects(invoice: StripeObject) -> dict[str, str | None]:
         "customer": _id(invoice.get("customer")),
         "email": _email(invoice.get("customer_email")),
         "payment_intent": _invoice_payment_intent(invoice),
+        "price": _invoice_price(invoice)[0],
     }
 
 
@@ -242,14 +275,15 @@ def invoice_paid(invoice: StripeObject, created: datetime) -> None:
     customer_id = _id(invoice.get("customer"))
     email = invoice.get("customer_email")
     support, supporter_id = _recurring_and_supporter(
-        subscription_id, customer_id, email, invoice.get("customer_name"), sub_metadata
+        subscription_id, customer_id, email, invoice.get("customer_name"), sub_metadata, created
     )
-    frequency = _frequency(sub_metadata) or _invoice_interval(invoice)
+    price_id, frequency = _invoice_frequency(invoice, sub_metadata)
     currency = str(invoice.get("currency") or "").upper()
     paid_at = _timestamp((invoice.get("status_transitions") or {}).get("paid_at")) or created
     recurring.fill_terms(
         support, frequency=frequency, amount_minor=amount, currency=currency, started_at=None
     )
+    recurring.note_paid(support, paid_at)
     recurring.save_recurring(support)
     payments.record_payment(
         payments.PaymentFacts(
@@ -261,6 +295,7 @@ def invoice_paid(invoice: StripeObject, created: datetime) -> None:
             invoice_id=invoice["id"],
             subscription_id=subscription_id,
             frequency=frequency,
+            price_id=price_id,
         ),
         supporter_id=supporter_id,
         recurring=support,
@@ -273,16 +308,17 @@ def _recurring_and_supporter(
     email: str | None,
     name: str | None,
     metadata: dict[str, Any],
+    as_of: datetime,
 ) -> tuple[Record, int | None]:
     """The subscription's recurring support and supporter. A renewal's were found by
     earlier events, so the supporter and the checkout attempt are looked up only when
     the recurring support does not know them yet (two queries fewer per renewal)."""
     support = recurring.get_or_create_recurring(subscription_id, customer_id=None)
-    if recurring.knows_supporter(support, customer_id):
+    if recurring.knows_supporter(support, customer_id) and not email:
         supporter_id = support["supporter_id"]
     else:
         supporter_id = supporters.find_or_create_supporter(
-            customer_id=customer_id, email=email, name=name
+            customer_id=customer_id, email=email, name=name, as_of=as_of
         )
     if customer_id and support["stripe_customer_id"] is None:
         support["stripe_customer_id"] = customer_id
@@ -317,11 +353,11 @@ def invoice_payment_failed(invoice: StripeObject, created: datetime) -> None:
     customer_id = _id(invoice.get("customer"))
     email = invoice.get("customer_email")
     support, supporter_id = _recurring_and_supporter(
-        subscription_id, customer_id, email, None, sub_metadata
+        subscription_id, customer_id, email, None, sub_metadata, created
     )
     recurring.fill_terms(
         support,
-        frequency=_frequency(sub_metadata) or _invoice_interval(invoice),
+        frequency=_invoice_frequency(invoice, sub_metadata)[1],
         amount_minor=None,
         currency=None,
         started_at=None,
@@ -369,12 +405,19 @@ def _subscription_terms(subscription: StripeObject) -> tuple[int | None, str | N
     about=lambda subscription: {
         "subscription": _id(subscription.get("id")),
         "customer": _id(subscription.get("customer")),
+        "price": _subscription_price(subscription),
     },
 )
 def subscription_changed(subscription: StripeObject, created: datetime) -> None:
     customer_id = _id(subscription.get("customer"))
     metadata = subscription.get("metadata") or {}
-    support, _ = _recurring_and_supporter(subscription["id"], customer_id, None, None, metadata)
+    support, _ = _recurring_and_supporter(
+        subscription["id"], customer_id, None, None, metadata, created
+    )
+    for item in (subscription.get("items") or {}).get("data") or []:
+        price = item.get("price") or item.get("plan") or {}
+        interval = (price.get("recurring") or {}).get("interval") or price.get("interval")
+        prices.learn_price(_id(price), interval)
     amount, currency, interval_frequency = _subscription_terms(subscription)
     recurring.apply_state(
         support,
@@ -383,7 +426,7 @@ def subscription_changed(subscription: StripeObject, created: datetime) -> None:
             as_of=created,
             amount_minor=amount,
             currency=currency,
-            frequency=_frequency(metadata) or interval_frequency,
+            frequency=interval_frequency or _frequency(metadata),
             cancel_at_period_end=bool(subscription.get("cancel_at_period_end")),
             canceled_at=_timestamp(subscription.get("canceled_at")),
             ended_at=_timestamp(subscription.get("ended_at")),
@@ -391,6 +434,29 @@ def subscription_changed(subscription: StripeObject, created: datetime) -> None:
         ),
     )
     recurring.save_recurring(support)
+
+
+def _subscription_price(subscription: StripeObject) -> str | None:
+    items = (subscription.get("items") or {}).get("data") or []
+    return _id((items[0].get("price") or items[0].get("plan")) if items else None)
+
+
+# -- Customers ---------------------------------------------------------------------------
+
+
+@handles(
+    "customer.created",
+    "customer.updated",
+    about=lambda customer: {
+        "customer": _id(customer.get("id")),
+        "email": _email(customer.get("email")),
+    },
+)
+def customer_changed(customer: StripeObject, created: datetime) -> None:
+    """The customer's email as Stripe has it now: their supporter follows it."""
+    customer_id = _id(customer.get("id"))
+    if customer_id:
+        supporters.restate_email(customer_id, customer.get("email"), created)
 
 
 # -- Refunds and disputes ----------------------------------------------------------------

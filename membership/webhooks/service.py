@@ -29,7 +29,7 @@ from membership.database import (
     run_ledger_transaction,
 )
 from membership.extensions import db
-from membership.ledger import locks, records
+from membership.ledger import locks, records, supporters
 from membership.models import StripeEvent
 from membership.webhooks import payloads
 from membership.webhooks.handlers import (
@@ -420,7 +420,8 @@ def forget_payloads(older_than: timedelta) -> int:
 
     Payloads carry names, emails and addresses; once an event is processed the ledger
     holds what we need, and after 30 days Stripe cannot resend it anyway. The event row
-    (id, type, times, status) stays, so duplicates are still recognised.
+    (id, type, times, status) stays, so duplicates are still recognised. Email changes
+    that waited for a customer's first gift (``ledger.supporters``) go too.
     """
     cutoff = clock.now() - older_than
     forgotten = db.session.execute(
@@ -434,5 +435,7 @@ def forget_payloads(older_than: timedelta) -> int:
         .returning(StripeEvent.id)
         .execution_options(synchronize_session=False)
     ).all()
+    # Email changes of customers who never gave are kept no longer than the events were.
+    supporters.forget_pending_emails(cutoff)
     db.session.commit()
     return len(forgotten)

@@ -1,0 +1,58 @@
+"""Recurring prices' intervals, and the frequency of each payment that charged one.
+
+The price Stripe charges is the truth about a recurring payment's frequency: metadata
+written at Checkout says what the gift was when it began, and Stripe never updates it
+when the supporter switches from monthly to annual. A renewal's invoice (in the current
+API) names its price but not the interval, and may arrive before any subscription event
+shows that price: the payment is recorded with what is known then (``payments``), and
+derived again here when the price's interval is learnt, so the outcome does not depend
+on which event came first.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select
+
+from membership.ledger import locks
+from membership.ledger.records import Prepared, Record, insert_unless_exists, select_all
+from membership.models import Payment, StripePrice
+
+PRICES = StripePrice.__table__
+PAYMENTS = Payment.__table__
+INTERVAL_FREQUENCIES = {"month": "monthly", "year": "annual"}
+
+_FREQUENCY_OF = Prepared(
+    select(PRICES.c.frequency).where(PRICES.c.stripe_price_id == bindparam("price_id"))
+)
+_PAYMENTS_TO_DERIVE = Prepared(
+    select_all(PAYMENTS)
+    .where(PAYMENTS.c.stripe_price_id == bindparam("price_id"))
+    .where((PAYMENTS.c.frequency != bindparam("frequency")) | PAYMENTS.c.frequency.is_(None))
+)
+
+
+def frequency_of(price_id: str | None) -> str | None:
+    """The frequency of a price whose interval is known, else None."""
+    if not price_id:
+        return None
+    value = _FREQUENCY_OF.scalar(price_id=price_id)
+    return str(value) if value is not None else None
+
+
+def learn_price(price_id: str | None, interval: str | None) -> None:
+    """Remember a recurring price's interval; the first time, the payments already recorded
+    against it take its frequency (one by one, so the report rollups see each move)."""
+    frequency = INTERVAL_FREQUENCIES.get(interval or "")
+    if not price_id or frequency is None:
+        return
+    if insert_unless_exists(PRICES, {"stripe_price_id": price_id, "frequency": frequency}) is None:
+        return  # known already: Stripe never changes a price's interval
+    rows = _PAYMENTS_TO_DERIVE.rows(price_id=price_id, frequency=frequency)
+    if not rows:
+        return
+    # A refund may be changing one of them: lock their intents, then read them again.
+    locks.hold_each("payment_intent", [row["stripe_payment_intent_id"] for row in rows])
+    for row in _PAYMENTS_TO_DERIVE.rows(price_id=price_id, frequency=frequency):
+        payment = Record(PAYMENTS, row, stored=True)
+        payment["frequency"] = frequency
+        payment.save()
