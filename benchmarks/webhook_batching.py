@@ -68,7 +68,8 @@ def run(way: str, url: str, events: int) -> float:
 
 
 def _process(connection: Any, batch: list[tuple[dict[str, Any], str]]) -> None:
-    from membership.ledger import locks, records
+    from membership.ledger import locks
+    from membership.sql import statements
     from membership.webhooks import handlers, service
     from membership.webhooks.payloads import payload_to_store, without_personal_details
 
@@ -91,7 +92,7 @@ def _process(connection: Any, batch: list[tuple[dict[str, Any], str]]) -> None:
         locks.hold_ids(service._lock_ids(event))
         created = datetime.fromtimestamp(event["created"], UTC)
         handlers.HANDLERS[event["type"]](event["data"]["object"], created)
-    records.commit(connection)
+    statements.commit(connection)
 
 
 def main() -> int:

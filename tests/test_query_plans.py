@@ -7,7 +7,7 @@ parameters), on SQLite the one plan SQLite has. On PostgreSQL the tables are fre
 temporary copies (same columns and indexes), so each plan depends only on the rows the
 test puts there, and on ANALYZE where the test runs it.
 
-The statements of the ledger are compiled from its ``Prepared`` objects; those the
+The statements of the ledger are compiled from its ``Statement`` objects; those the
 staff pages and the reminder jobs build as they run are caught as they run.
 """
 
@@ -27,7 +27,6 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from membership.config import current_settings
 from membership.extensions import db
 from membership.ledger.attempts import _FIND_ATTEMPT
-from membership.ledger.records import Prepared
 from membership.ledger.supporters import _FIND_SUPPORTER
 from membership.models import Supporter
 from membership.reminders import sender
@@ -43,6 +42,7 @@ from membership.reports import dashboard, sources
 from membership.reports.at_risk import at_risk_report
 from membership.reports.periods import Period
 from membership.reports.supporters import supporter_detail
+from membership.sql.statements import Statement
 
 # A new database's first rows: never analyzed, and few enough that PostgreSQL, then,
 # would rather scan them all. A connection prepares its statements then and keeps them.
@@ -101,7 +101,7 @@ def fill_reminders(conn: Connection, count: int = REMINDERS) -> None:
         conn.execute(text("ANALYZE reminders"))
 
 
-def plan(conn: Connection, prepared: Prepared, **params: Any) -> str:
+def plan(conn: Connection, prepared: Statement, **params: Any) -> str:
     """The database's plan for one of the ledger's statements."""
     dialect = postgresql_psycopg.dialect() if conn.dialect.name == "postgresql" else conn.dialect
     compiled = prepared.statement.compile(dialect=dialect)

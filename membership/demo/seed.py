@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from membership import clock
 from membership.extensions import db
 from membership.ledger import attempts, payments, recurring, supporters
-from membership.ledger.records import Record
 from membership.ledger.recurring import SubscriptionState
 from membership.models import CheckoutAttempt, new_public_id
 from membership.reminders.models import Reminder
+from membership.sql.rows import Row
 
 MONTHS_OF_HISTORY = 24
 CURRENCIES = (("USD", 0.7), ("EUR", 0.2), ("GBP", 0.1))
@@ -118,7 +118,7 @@ def _attempts(
     currency: str,
     start: datetime,
     summary: SeedSummary,
-) -> Record:
+) -> Row:
     """The checkout that converted, and a few abandoned ones from the same page (stored as
     the support form stores them, then read back as the ledger reads them)."""
     source = rng.choice(ARTICLES)
@@ -156,7 +156,7 @@ def _one_time_gifts(
     rng: random.Random,
     key: str,
     supporter_id: int,
-    attempt: Record,
+    attempt: Row,
     start: datetime,
     now: datetime,
     budget: int,
@@ -188,7 +188,7 @@ def _recurring(
     rng: random.Random,
     key: str,
     supporter_id: int,
-    attempt: Record,
+    attempt: Row,
     kind: str,
     start: datetime,
     now: datetime,
@@ -281,7 +281,7 @@ def _maybe_refund_or_dispute(
 def _reminder(
     rng: random.Random,
     email: str,
-    attempt: Record,
+    attempt: Row,
     start: datetime,
     now: datetime,
     summary: SeedSummary,

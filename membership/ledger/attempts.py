@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from membership.ledger.records import Record, fetch_one, find_by_either
+from membership.ledger import hooks
 from membership.models import CheckoutAttempt, is_public_id
-from membership.reminders.service import convert_linked_reminder
+from membership.sql.rows import Row, fetch_one, find_by_either
 
 ATTEMPTS = CheckoutAttempt.__table__
 # An attempt's status only moves forward, so events may arrive in any order.
@@ -17,7 +17,7 @@ _FIND_ATTEMPT = find_by_either(
 )
 
 
-def find_attempt(attempt_id: str | None, session_id: str | None = None) -> Record | None:
+def find_attempt(attempt_id: str | None, session_id: str | None = None) -> Row | None:
     """The attempt named in Stripe metadata, or else the one that opened this session.
 
     Metadata this app did not write (a Payment Link's, the dashboard's) may name anything;
@@ -30,21 +30,20 @@ def find_attempt(attempt_id: str | None, session_id: str | None = None) -> Recor
     return fetch_one(_FIND_ATTEMPT, ATTEMPTS, attempt_id=attempt_id, session_id=session_id)
 
 
-def advance_attempt(attempt: Record, status: str, supporter_id: int | None = None) -> None:
-    """Move the attempt to ``status`` unless it already went further. The first time it is
-    paid, the reminder it came back through (if any) counts as converted: the gift, one
-    time or recurring, was made through that reminder's link."""
+def advance_attempt(attempt: Row, status: str, supporter_id: int | None = None) -> None:
+    """Move the attempt to ``status`` unless it already went further; the first time it is
+    paid, say so (``hooks.attempt_paid``: the reminder it came back through converts)."""
     now_paid = status == "paid" and attempt["status"] != "paid"
     if _ATTEMPT_PROGRESS[status] > _ATTEMPT_PROGRESS.get(attempt["status"], 0):
         attempt["status"] = status
     if supporter_id is not None and attempt["supporter_id"] is None:
         attempt["supporter_id"] = supporter_id
     attempt.save()
-    if now_paid and attempt["reminder_id"] is not None:
-        convert_linked_reminder(attempt["reminder_id"])
+    if now_paid:
+        hooks.attempt_paid.send(attempt_id=attempt["id"], reminder_id=attempt["reminder_id"])
 
 
-def copy_attribution(target: Record, origin: Record | None) -> None:
+def copy_attribution(target: Row, origin: Row | None) -> None:
     """Give a payment or recurring support the attribution of the gift that started it:
     its checkout attempt, or (for a renewal) the recurring support it belongs to."""
     if origin is None or target["checkout_attempt_id"] is not None:

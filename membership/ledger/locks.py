@@ -15,12 +15,12 @@ import hashlib
 from sqlalchemy import BigInteger, Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from membership.ledger import records
+from membership.sql import statements
 
 # Connection.info key: (the transaction, the lock ids it holds), so a lock is taken once.
 _HELD = "membership.ledger_locks"
 
-_TAKE_LOCKS = records.Prepared(
+_TAKE_LOCKS = statements.Statement(
     text(
         "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(:keys) WITH ORDINALITY AS t(key, n)"
     ).bindparams(bindparam("keys", type_=ARRAY(BigInteger)))
@@ -39,7 +39,7 @@ def lock_ids(things: dict[str, str | None]) -> list[int]:
 
 
 def _held(connection: Connection) -> set[int]:
-    return records.of_transaction(connection, _HELD, set)
+    return statements.of_transaction(connection, _HELD, set)
 
 
 def mark_held(connection: Connection, ids: list[int]) -> None:
@@ -61,7 +61,7 @@ def hold_each(kind: str, values: list[str | None]) -> None:
 def hold_ids(ids: list[int]) -> None:
     """Take these locks (in this order: ascending, so that two events never wait for each
     other in a cycle over the things they name up front), unless already held."""
-    connection = records.connection()
+    connection = statements.connection()
     if connection.dialect.name != "postgresql":
         return
     held = _held(connection)

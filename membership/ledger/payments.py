@@ -16,18 +16,11 @@ from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from membership import clock
-from membership.ledger import locks
+from membership.ledger import hooks, locks
 from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
-from membership.ledger.records import (
-    Prepared,
-    Record,
-    fetch_one,
-    find_by_either,
-    insert_unless_exists,
-    select_all,
-)
 from membership.models import ChargeAdjustment, InvoicePaymentIntent, Payment, PaymentFailure
-from membership.reminders.service import suppress_after_gift
+from membership.sql.rows import Row, fetch_one, find_by_either, insert_unless_exists, select_all
+from membership.sql.statements import Statement
 
 PAYMENTS = Payment.__table__
 ADJUSTMENTS = ChargeAdjustment.__table__
@@ -58,7 +51,7 @@ class PaymentFacts:
 _LINKED_PAYMENT_INTENT = select(INVOICE_PAYMENT_INTENTS.c.stripe_payment_intent_id).where(
     INVOICE_PAYMENT_INTENTS.c.stripe_invoice_id == bindparam("invoice_id")
 )
-_FIND_ADJUSTMENT = Prepared(
+_FIND_ADJUSTMENT = Statement(
     select_all(ADJUSTMENTS).where(
         ADJUSTMENTS.c.stripe_payment_intent_id == bindparam("payment_intent_id")
     )
@@ -72,7 +65,7 @@ _INTENT = (
         ).label("payment_intent_id")
     )
 ).subquery("intent")
-_INTENT_AND_ADJUSTMENT = Prepared(
+_INTENT_AND_ADJUSTMENT = Statement(
     select(
         _INTENT.c.payment_intent_id,
         ADJUSTMENTS.c.amount_refunded_minor,
@@ -89,15 +82,15 @@ _FIND_PAYMENT = find_by_either(
     (PAYMENTS.c.stripe_invoice_id, "invoice_id"),
     (PAYMENTS.c.stripe_payment_intent_id, "payment_intent_id"),
 )
-_FIND_PAYMENT_BY_INTENT = Prepared(
+_FIND_PAYMENT_BY_INTENT = Statement(
     select_all(PAYMENTS).where(
         PAYMENTS.c.stripe_payment_intent_id == bindparam("payment_intent_id")
     )
 )
-_FIND_PAYMENT_BY_INVOICE = Prepared(
+_FIND_PAYMENT_BY_INVOICE = Statement(
     select_all(PAYMENTS).where(PAYMENTS.c.stripe_invoice_id == bindparam("invoice_id"))
 )
-_PAYMENT_INTENT_OF_CHARGE = Prepared(
+_PAYMENT_INTENT_OF_CHARGE = Statement(
     select(ADJUSTMENTS.c.stripe_payment_intent_id).where(
         ADJUSTMENTS.c.stripe_charge_id == bindparam("charge_id")
     )
@@ -108,15 +101,13 @@ def record_payment(
     facts: PaymentFacts,
     *,
     supporter_id: int | None,
-    attempt: Record | None = None,
-    recurring: Record | None = None,
+    attempt: Row | None = None,
+    recurring: Row | None = None,
 ) -> None:
-    """Record a payment once (keyed by invoice, else payment intent); later calls add links."""
+    """Row a payment once (keyed by invoice, else payment intent); later calls add links."""
     if _insert_new_payment(facts, supporter_id, attempt, recurring):
-        # Remind me later: the giver's pending reminder is never sent (a gift made through
-        # a reminder's link converts that one when its attempt is paid: ``attempts``).
         if supporter_id is not None:
-            suppress_after_gift(supporter_id=supporter_id, paid_at=facts.paid_at)
+            hooks.payment_recorded.send(supporter_id=supporter_id, paid_at=facts.paid_at)
         return
     payment = fetch_one(
         _FIND_PAYMENT,
@@ -128,7 +119,7 @@ def record_payment(
         raise IntegrityError("payment insert conflicted but no row was found", None, Exception())
     if supporter_id is not None and payment["supporter_id"] is None:
         payment["supporter_id"] = supporter_id
-        suppress_after_gift(supporter_id=supporter_id, paid_at=facts.paid_at)
+        hooks.payment_recorded.send(supporter_id=supporter_id, paid_at=facts.paid_at)
     if facts.customer_id and payment["stripe_customer_id"] is None:
         payment["stripe_customer_id"] = facts.customer_id
     _link(payment, attempt, recurring)
@@ -139,12 +130,12 @@ def record_payment(
 def _insert_new_payment(
     facts: PaymentFacts,
     supporter_id: int | None,
-    attempt: Record | None,
-    recurring: Record | None,
+    attempt: Row | None,
+    recurring: Row | None,
 ) -> bool:
     """First sight: the whole row (links, attribution, waiting refunds and disputes) in one
     INSERT. False when the payment already exists (a repeat, or a concurrent insert)."""
-    payment = Record(
+    payment = Row(
         PAYMENTS,
         {
             "stripe_payment_intent_id": facts.payment_intent_id,
@@ -173,7 +164,7 @@ def _insert_new_payment(
     return insert_unless_exists(PAYMENTS, payment.values) is not None
 
 
-def _link(payment: Record, attempt: Record | None, recurring: Record | None) -> None:
+def _link(payment: Row, attempt: Row | None, recurring: Row | None) -> None:
     """Attach recurring support and the attribution of the gift that started it."""
     if recurring is not None:
         payment["recurring_support_id"] = recurring["id"]
@@ -183,7 +174,7 @@ def _link(payment: Record, attempt: Record | None, recurring: Record | None) -> 
     copy_attribution(payment, recurring)
 
 
-def _apply_intent_and_adjustment(payment: Record) -> None:
+def _apply_intent_and_adjustment(payment: Row) -> None:
     """Learn the payment's intent (from invoice_payment.paid, for a renewal) and apply the
     refunds and dispute already recorded against it; derive its status either way."""
     intent_id, invoice_id = payment["stripe_payment_intent_id"], payment["stripe_invoice_id"]
@@ -218,10 +209,10 @@ def link_invoice_payment_intent(invoice_id: str, payment_intent_id: str) -> None
         payment.save()
 
 
-def _adjustment_for(payment_intent_id: str, charge_id: str | None) -> Record:
+def _adjustment_for(payment_intent_id: str, charge_id: str | None) -> Row:
     adjustment = fetch_one(_FIND_ADJUSTMENT, ADJUSTMENTS, payment_intent_id=payment_intent_id)
     if adjustment is None:
-        adjustment = Record(
+        adjustment = Row(
             ADJUSTMENTS,
             {
                 "stripe_payment_intent_id": payment_intent_id,
@@ -272,7 +263,7 @@ def record_dispute(
     _save_adjustment(adjustment)
 
 
-def _save_adjustment(adjustment: Record) -> None:
+def _save_adjustment(adjustment: Row) -> None:
     """Keep the adjustment and apply it to its payment, if that has arrived."""
     adjustment.save()
     payment = fetch_one(
@@ -285,7 +276,7 @@ def _save_adjustment(adjustment: Record) -> None:
         payment.save()
 
 
-def _apply_adjustment(payment: Record, adjustment: Mapping[str, Any] | None) -> None:
+def _apply_adjustment(payment: Row, adjustment: Mapping[str, Any] | None) -> None:
     """Copy refunds and the dispute onto the payment and derive its status."""
     if adjustment is not None:
         payment["amount_refunded_minor"] = min(
@@ -315,7 +306,7 @@ def record_failure(
     attempt_count: int,
     subscription_id: str | None,
     customer_id: str | None,
-    recurring: Record | None,
+    recurring: Row | None,
     supporter_id: int | None,
     amount_minor: int,
     currency: str,

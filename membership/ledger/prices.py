@@ -14,17 +14,18 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 
 from membership.ledger import locks
-from membership.ledger.records import Prepared, Record, insert_unless_exists, select_all
 from membership.models import Payment, StripePrice
+from membership.sql.rows import Row, insert_unless_exists, select_all
+from membership.sql.statements import Statement
 
 PRICES = StripePrice.__table__
 PAYMENTS = Payment.__table__
 INTERVAL_FREQUENCIES = {"month": "monthly", "year": "annual"}
 
-_FREQUENCY_OF = Prepared(
+_FREQUENCY_OF = Statement(
     select(PRICES.c.frequency).where(PRICES.c.stripe_price_id == bindparam("price_id"))
 )
-_PAYMENTS_TO_DERIVE = Prepared(
+_PAYMENTS_TO_DERIVE = Statement(
     select_all(PAYMENTS)
     .where(PAYMENTS.c.stripe_price_id == bindparam("price_id"))
     .where((PAYMENTS.c.frequency != bindparam("frequency")) | PAYMENTS.c.frequency.is_(None))
@@ -53,6 +54,6 @@ def learn_price(price_id: str | None, interval: str | None) -> None:
     # A refund may be changing one of them: lock their intents, then read them again.
     locks.hold_each("payment_intent", [row["stripe_payment_intent_id"] for row in rows])
     for row in _PAYMENTS_TO_DERIVE.rows(price_id=price_id, frequency=frequency):
-        payment = Record(PAYMENTS, row, stored=True)
+        payment = Row(PAYMENTS, row, stored=True)
         payment["frequency"] = frequency
         payment.save()

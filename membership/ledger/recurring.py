@@ -16,8 +16,9 @@ from sqlalchemy import bindparam
 from membership import clock
 from membership.ledger import locks
 from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
-from membership.ledger.records import Prepared, Record, fetch_one, select_all
 from membership.models import Payment, RecurringSupport
+from membership.sql.rows import Row, fetch_one, select_all
+from membership.sql.statements import Statement
 
 RECURRING = RecurringSupport.__table__
 PAYMENTS = Payment.__table__
@@ -49,22 +50,22 @@ class SubscriptionState:
     started_at: datetime | None = None
 
 
-_FIND_RECURRING = Prepared(
+_FIND_RECURRING = Statement(
     select_all(RECURRING).where(RECURRING.c.stripe_subscription_id == bindparam("subscription_id"))
 )
-_PAYMENTS_WITHOUT_FREQUENCY = Prepared(
+_PAYMENTS_WITHOUT_FREQUENCY = Statement(
     select_all(PAYMENTS)
     .where(PAYMENTS.c.recurring_support_id == bindparam("recurring_id"))
     .where(PAYMENTS.c.frequency.is_(None))
 )
 
 
-def get_or_create_recurring(subscription_id: str, *, customer_id: str | None) -> Record:
+def get_or_create_recurring(subscription_id: str, *, customer_id: str | None) -> Row:
     """The recurring support for a subscription, from whichever event comes first; a new
     one is inserted by ``save_recurring`` once the event has filled it in."""
     recurring = fetch_one(_FIND_RECURRING, RECURRING, subscription_id=subscription_id)
     if recurring is None:
-        recurring = Record(
+        recurring = Row(
             RECURRING,
             {
                 "stripe_subscription_id": subscription_id,
@@ -91,7 +92,7 @@ def get_or_create_recurring(subscription_id: str, *, customer_id: str | None) ->
     return recurring
 
 
-def knows_supporter(recurring: Record, customer_id: str | None) -> bool:
+def knows_supporter(recurring: Row, customer_id: str | None) -> bool:
     """True when an earlier event already found this subscription's supporter, for this
     customer: a renewal need not look them up again."""
     return (
@@ -101,14 +102,14 @@ def knows_supporter(recurring: Record, customer_id: str | None) -> bool:
     )
 
 
-def link_recurring(recurring: Record, *, supporter_id: int | None, attempt: Record | None) -> None:
+def link_recurring(recurring: Row, *, supporter_id: int | None, attempt: Row | None) -> None:
     """Attach the supporter and the attribution of the gift that started it, if new."""
     if supporter_id is not None and recurring["supporter_id"] is None:
         recurring["supporter_id"] = supporter_id
     copy_attribution(recurring, attempt)
 
 
-def save_recurring(recurring: Record) -> None:
+def save_recurring(recurring: Row) -> None:
     """Write the recurring support; payments recorded before its frequency was known
     learn it now."""
     learnt_frequency = recurring.stored and "frequency" in recurring.changes()
@@ -122,12 +123,12 @@ def save_recurring(recurring: Record) -> None:
             locks.hold_each("payment_intent", intents)
             rows = _PAYMENTS_WITHOUT_FREQUENCY.rows(recurring_id=recurring["id"])
         for row in rows:
-            payment = Record(PAYMENTS, row, stored=True)
+            payment = Row(PAYMENTS, row, stored=True)
             payment["frequency"] = recurring["frequency"]
             payment.save()
 
 
-def note_paid(recurring: Record, paid_at: datetime) -> None:
+def note_paid(recurring: Row, paid_at: datetime) -> None:
     """An invoice of it was paid: the first paid one is when it began to count (a trial
     counts from then, not from its start)."""
     if recurring["first_paid_at"] is None or paid_at < recurring["first_paid_at"]:
@@ -135,7 +136,7 @@ def note_paid(recurring: Record, paid_at: datetime) -> None:
 
 
 def fill_terms(
-    recurring: Record,
+    recurring: Row,
     *,
     frequency: str | None,
     amount_minor: int | None,
@@ -154,7 +155,7 @@ def fill_terms(
         recurring["started_at"] = started_at
 
 
-def apply_state(recurring: Record, state: SubscriptionState) -> bool:
+def apply_state(recurring: Row, state: SubscriptionState) -> bool:
     """Apply a reported state unless a newer one is already known; True when applied."""
     as_of = recurring["status_as_of"]
     if as_of is not None:
@@ -185,7 +186,7 @@ def apply_state(recurring: Record, state: SubscriptionState) -> bool:
     return True
 
 
-def mark_past_due(recurring: Record, as_of: datetime) -> None:
+def mark_past_due(recurring: Row, as_of: datetime) -> None:
     """A failed renewal: past due, unless a newer state is already known."""
     known_as_of = recurring["status_as_of"]
     if known_as_of is not None and (

@@ -15,14 +15,6 @@ from sqlalchemy import bindparam, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from membership import clock
-from membership.ledger.records import (
-    Prepared,
-    Record,
-    fetch_one,
-    find_by_either,
-    insert_unless_exists,
-    select_all,
-)
 from membership.models import (
     CheckoutAttempt,
     Payment,
@@ -33,6 +25,8 @@ from membership.models import (
     Supporter,
     normalise_email,
 )
+from membership.sql.rows import Row, fetch_one, find_by_either, insert_unless_exists, select_all
+from membership.sql.statements import Statement
 
 MAX_EMAIL_LENGTH = 254
 SUPPORTERS = Supporter.__table__
@@ -43,7 +37,7 @@ _CUSTOMER_RECORDS = (Payment.__table__, RecurringSupport.__table__, PaymentFailu
 _FIND_SUPPORTER = find_by_either(
     SUPPORTERS, (SUPPORTERS.c.stripe_customer_id, "customer_id"), (SUPPORTERS.c.email, "email")
 )
-_HAS_UNLINKED_RECORDS = Prepared(
+_HAS_UNLINKED_RECORDS = Statement(
     select(
         or_(
             *(
@@ -57,7 +51,7 @@ _HAS_UNLINKED_RECORDS = Prepared(
     )
 )
 _LINK_RECORDS = [
-    Prepared(
+    Statement(
         update(table)
         .where(
             table.c.stripe_customer_id == bindparam("customer_id"), table.c.supporter_id.is_(None)
@@ -66,13 +60,13 @@ _LINK_RECORDS = [
     )
     for table in _CUSTOMER_RECORDS
 ]
-_FIND_BY_CUSTOMER = Prepared(
+_FIND_BY_CUSTOMER = Statement(
     select_all(SUPPORTERS).where(SUPPORTERS.c.stripe_customer_id == bindparam("customer_id"))
 )
-_FIND_BY_EMAIL = Prepared(select_all(SUPPORTERS).where(SUPPORTERS.c.email == bindparam("email")))
+_FIND_BY_EMAIL = Statement(select_all(SUPPORTERS).where(SUPPORTERS.c.email == bindparam("email")))
 # What a supporter's rows are moved by when two supporters turn out to be one person.
 _MOVE_TO_SUPPORTER = [
-    Prepared(
+    Statement(
         update(table)
         .where(table.c.supporter_id == bindparam("gone_id"))
         .values(supporter_id=bindparam("kept_id"))
@@ -80,20 +74,20 @@ _MOVE_TO_SUPPORTER = [
     for table in (*_CUSTOMER_RECORDS, CheckoutAttempt.__table__, SupersededEmail.__table__)
 ]
 SUPERSEDED = SupersededEmail.__table__
-_FIND_SUPERSEDED = Prepared(
+_FIND_SUPERSEDED = Statement(
     select(SUPERSEDED.c.supporter_id).where(
         SUPERSEDED.c.email == bindparam("email"), SUPERSEDED.c.superseded_at > bindparam("as_of")
     )
 )
 PENDING = PendingCustomerEmail.__table__
-_FIND_PENDING = Prepared(
+_FIND_PENDING = Statement(
     select_all(PENDING).where(PENDING.c.stripe_customer_id == bindparam("customer_id"))
 )
-_DELETE_PENDING = Prepared(
+_DELETE_PENDING = Statement(
     delete(PENDING).where(PENDING.c.stripe_customer_id == bindparam("customer_id"))
 )
-_DELETE_SUPERSEDED = Prepared(delete(SUPERSEDED).where(SUPERSEDED.c.email == bindparam("email")))
-_DELETE_SUPPORTER = Prepared(delete(SUPPORTERS).where(SUPPORTERS.c.id == bindparam("gone_id")))
+_DELETE_SUPERSEDED = Statement(delete(SUPERSEDED).where(SUPERSEDED.c.email == bindparam("email")))
+_DELETE_SUPPORTER = Statement(delete(SUPPORTERS).where(SUPPORTERS.c.id == bindparam("gone_id")))
 
 
 def find_or_create_supporter(
@@ -182,7 +176,7 @@ def _keep_pending_email(customer_id: str, email: str, as_of: datetime) -> None:
         pending.save()
 
 
-def _apply_pending_email(supporter: Record, customer_id: str) -> bool:
+def _apply_pending_email(supporter: Row, customer_id: str) -> bool:
     """A customer now has a supporter: an email change that arrived first applies now.
     True when there was one."""
     pending = fetch_one(_FIND_PENDING, PENDING, customer_id=customer_id)
@@ -195,7 +189,7 @@ def _apply_pending_email(supporter: Record, customer_id: str) -> bool:
 
 def forget_pending_emails(older_than: datetime) -> int:
     """Delete email changes of customers who never gave, stated before ``older_than``."""
-    return Prepared(delete(PENDING).where(PENDING.c.as_of < bindparam("cutoff"))).run(
+    return Statement(delete(PENDING).where(PENDING.c.as_of < bindparam("cutoff"))).run(
         cutoff=older_than
     )
 
@@ -207,7 +201,7 @@ def _storable(email: str | None) -> str | None:
     return email if len(email) <= MAX_EMAIL_LENGTH else None  # the customer may still find them
 
 
-def _restate(supporter: Record, email: str, as_of: datetime | None) -> None:
+def _restate(supporter: Row, email: str, as_of: datetime | None) -> None:
     """Take ``email`` if Stripe stated it later than the one held (the same second: the
     greater address, so that the outcome never depends on order). A supporter already
     holding that address is the same person: their rows join this one. An earlier
@@ -229,7 +223,7 @@ def _restate(supporter: Record, email: str, as_of: datetime | None) -> None:
     supporter["email_as_of"] = as_of
 
 
-def _absorb_former(supporter: Record, email: str, *, left_by: datetime) -> None:
+def _absorb_former(supporter: Row, email: str, *, left_by: datetime) -> None:
     """``email`` was this customer's address until ``left_by`` at the latest: guest gifts
     made from it (a supporter with no customer holding it) are theirs, and so are those
     that arrive later, made before then (``superseded_emails``)."""
@@ -243,7 +237,7 @@ def _absorb_former(supporter: Record, email: str, *, left_by: datetime) -> None:
     )
 
 
-def _merge(*, kept: Record, gone: Record) -> None:
+def _merge(*, kept: Row, gone: Row) -> None:
     """Move everything recorded under ``gone`` to ``kept`` and delete ``gone`` (its email is
     about to be ``kept``'s). ``kept`` keeps the earlier first sight, and ``gone``'s customer
     when it has none; ``gone``'s rows still name their own customer."""

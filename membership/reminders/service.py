@@ -22,7 +22,6 @@ from membership.attribution import source_of
 from membership.config import FREQUENCIES, Settings
 from membership.database import insert_unless_exists
 from membership.extensions import db
-from membership.ledger import records
 from membership.models import Supporter, normalise_email
 from membership.reminders.models import (
     ACTIVE_STATUSES,
@@ -30,6 +29,7 @@ from membership.reminders.models import (
     Reminder,
     status_in_sql,
 )
+from membership.sql import statements
 
 # Reminders go out from this hour (UTC) of the day asked: early in the day in Europe and
 # Africa, overnight in the Americas (read with the morning's mail).
@@ -271,7 +271,7 @@ _SUPPORTERS = Supporter.__table__
 # (the giver's active reminder by email; the reminder by id), however many reminders wait
 # to be sent: one statement for both, an OR of the two, was planned as a scan of every
 # reminder on a database not yet analyzed, and kept so by the prepared statement.
-_CONVERT_GIVERS_REMINDER = records.Prepared(
+_CONVERT_GIVERS_REMINDER = statements.Statement(
     update(_REMINDERS)
     .where(
         _REMINDERS.c.email
@@ -283,7 +283,7 @@ _CONVERT_GIVERS_REMINDER = records.Prepared(
     )
     .values(status="converted", converted_at=bindparam("now"), updated_at=bindparam("now"))
 )
-_CONVERT_LINKED_REMINDER = records.Prepared(
+_CONVERT_LINKED_REMINDER = statements.Statement(
     update(_REMINDERS)
     .where(
         _REMINDERS.c.id == bindparam("reminder_id"),
@@ -293,21 +293,24 @@ _CONVERT_LINKED_REMINDER = records.Prepared(
 )
 
 
-def suppress_after_gift(*, supporter_id: int, paid_at: datetime) -> None:
-    """A payment arrived: the giver's active reminder will never be sent.
+def suppress_after_gift(sender: object = None, *, supporter_id: int, paid_at: datetime) -> None:
+    """A payment reached a supporter (``hooks.payment_recorded``): their active reminder
+    will never be sent.
 
-    Called by the ledger for every new payment, in its transaction (one UPDATE). Only
-    reminders asked for before the payment count: giving last year does not cancel
-    today's request.
+    Runs in the ledger's transaction (one UPDATE). Only reminders asked for before the
+    payment count: giving last year does not cancel today's request.
     """
     _CONVERT_GIVERS_REMINDER.run(supporter_id=supporter_id, paid_at=paid_at, now=clock.now())
 
 
-def convert_linked_reminder(reminder_id: int) -> None:
-    """A gift made through a reminder's link was paid: the reminder counts as converted
-    (one UPDATE). Called by the ledger when the checkout attempt carrying it is paid, one
-    time or recurring alike."""
-    _CONVERT_LINKED_REMINDER.run(reminder_id=reminder_id, now=clock.now())
+def convert_linked_reminder(
+    sender: object = None, *, attempt_id: str, reminder_id: int | None
+) -> None:
+    """A gift made through a reminder's link was paid (``hooks.attempt_paid``), one time or
+    recurring alike: the reminder counts as converted (one UPDATE, in the ledger's
+    transaction)."""
+    if reminder_id is not None:
+        _CONVERT_LINKED_REMINDER.run(reminder_id=reminder_id, now=clock.now())
 
 
 def erase_old_emails(retention_days: int, now: datetime | None = None) -> int:

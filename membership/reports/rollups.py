@@ -8,14 +8,14 @@ source's attempts. When a row of the ledger changes, its old contribution is tak
 away and the new one added, in the same transaction, with ``INSERT ... ON CONFLICT DO
 UPDATE`` on each rollup row that moves (none when nothing that counts changed). In a
 ledger transaction (a webhook) the moves are gathered and written once, just before it
-commits (``records.commit``): a row moved twice is written once, and on PostgreSQL the
+commits (``hooks.committing``): a row moved twice is written once, and on PostgreSQL the
 three tables take one statement and their hot rows stay locked only until the commit.
 
 How changes reach this module:
 
-- the ledger writes rows with its own statements (``membership.ledger.records``) and
-  tells watchers registered here of every payment, recurring support and checkout attempt
-  it inserts or updates, with the row's values before and after;
+- the ledger writes rows with its own statements (``membership.sql``) and announces
+  every payment, recurring support and checkout attempt it inserts or updates, with the
+  row's values before and after (``membership.ledger.hooks.row_written``);
 - ORM changes (a checkout attempt stored by the support flow, anything added with
   ``session.add``) are seen at flush time by a ``before_flush`` listener, which compares
   each changed row's values before and after.
@@ -52,9 +52,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, UOWTransaction
 
 from membership.extensions import db
-from membership.ledger import records
+from membership.ledger import hooks
 from membership.models import CheckoutAttempt, Payment, RecurringSupport
 from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
+from membership.sql import statements
 
 # Statuses after which a recurring support no longer brings money in. ``past_due`` still
 # counts as active: Stripe is retrying, and the at-risk report lists it.
@@ -195,11 +196,12 @@ def whole_months_between(start: datetime, end: datetime) -> int:
     return max(months, 0)
 
 
-_CONTRIBUTIONS = {
+_CONTRIBUTIONS: dict[Any, Any] = {
     Payment: payment_contributions,
     RecurringSupport: recurring_contributions,
     CheckoutAttempt: attempt_contributions,
 }
+_CONTRIBUTIONS_BY_TABLE = {model.__table__: count for model, count in _CONTRIBUTIONS.items()}
 
 
 # -- Applying deltas ------------------------------------------------------------------------
@@ -238,7 +240,7 @@ class Deltas:
         self.rows.clear()
         if not by_model:
             return
-        dialect = records.connection().dialect.name
+        dialect = statements.connection().dialect.name
         if dialect == "postgresql":
             _upsert_all_postgresql().run(rows=_as_json(by_model))
             return
@@ -275,11 +277,11 @@ def _zero_sums(model: Any) -> dict[str, Any]:
 
 
 @cache
-def _upsert(dialect: str, model: Any) -> records.Prepared:
+def _upsert(dialect: str, model: Any) -> statements.Statement:
     """``INSERT ... ON CONFLICT (key) DO UPDATE SET sum = sum + excluded.sum``, built once."""
     table = model.__table__
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return records.Prepared(
+    return statements.Statement(
         statement.on_conflict_do_update(
             index_elements=_key_columns(model),
             set_={c: table.c[c] + statement.excluded[c] for c in _SUM_COLUMNS[model]},
@@ -301,7 +303,7 @@ def _as_json(by_model: Mapping[Any, list[dict[str, Any]]]) -> str:
 
 
 @cache
-def _upsert_all_postgresql() -> records.Prepared:
+def _upsert_all_postgresql() -> statements.Statement:
     """One ``INSERT ... SELECT FROM jsonb_to_recordset(...) ON CONFLICT DO UPDATE`` per
     table, the second and third as data-modifying CTEs of the first, all reading one JSON
     parameter: a transaction's rollups cost one round trip and one parameter, however many
@@ -309,7 +311,7 @@ def _upsert_all_postgresql() -> records.Prepared:
     parameter per column instead cost more to convert than the statement took to run."""
     rows = cast(bindparam("rows", type_=Text), JSONB)
     first, *others = (_upsert_from_json(model, rows) for model in _MODELS)
-    return records.Prepared(
+    return statements.Statement(
         first.add_cte(*(other.cte(f"rollup_{n}") for n, other in enumerate(others, start=1)))
     )
 
@@ -334,21 +336,32 @@ def _upsert_from_json(model: Any, rows: Any) -> Any:
 # -- Watching the ledger ---------------------------------------------------------------------
 
 
-def _watch(model: Any, contributions: Any) -> None:
-    """Move a ledger row's contributions whenever the ledger writes it: in a ledger
-    transaction once, just before it commits (``_write_pending``), else at once."""
+def connect() -> None:
+    """Keep the rollups equal to the ledger from now on: subscribe to the ledger's writes
+    (``hooks.row_written``, ``hooks.committing``) and the ORM's flushes. Called by
+    ``reports.init_app``; connecting again changes nothing."""
+    for table in _CONTRIBUTIONS_BY_TABLE:
+        hooks.row_written.connect(_move_contributions, sender=table)
+    hooks.committing.connect(_write_pending)
+    if not event.contains(Session, "before_flush", _count_orm_changes):
+        event.listen(Session, "before_flush", _count_orm_changes)
+        _remember_old_values()
 
-    def moved(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
-        gathering = records.in_ledger_transaction()
-        deltas = _pending(records.connection()) if gathering else Deltas()
-        if before is None:
-            deltas.add(contributions(after), +1)
-        else:
-            deltas.change(contributions(before), contributions(after))
-        if deltas.rows and not gathering:
-            deltas.write()
 
-    records.watch(model.__table__, moved)
+def _move_contributions(
+    table: Any, *, before: Mapping[str, Any] | None, after: Mapping[str, Any]
+) -> None:
+    """Move a ledger row's contributions as the ledger writes it: in a ledger transaction
+    once, just before it commits (``_write_pending``), else at once."""
+    contributions = _CONTRIBUTIONS_BY_TABLE[table]
+    gathering = statements.in_ledger_transaction()
+    deltas = _pending(statements.connection()) if gathering else Deltas()
+    if before is None:
+        deltas.add(contributions(after), +1)
+    else:
+        deltas.change(contributions(before), contributions(after))
+    if deltas.rows and not gathering:
+        deltas.write()
 
 
 # Connection.info key: (the transaction, the deltas it will write before it commits).
@@ -357,24 +370,18 @@ _PENDING = "membership.pending_rollups"
 
 def _pending(connection: Connection) -> Deltas:
     """The deltas the connection's current transaction has gathered so far."""
-    return records.of_transaction(connection, _PENDING, Deltas)
+    return statements.of_transaction(connection, _PENDING, Deltas)
 
 
 def _write_pending(connection: Connection) -> None:
     """Write what the committing transaction gathered. A rollup row its changes move
     several times (a gift and its checkout attempt both count under the same source) is
     written once, and on PostgreSQL the row locks are held only from here to the commit."""
-    deltas = records.pop_of_transaction(connection, _PENDING)
+    deltas = statements.pop_of_transaction(connection, _PENDING)
     if deltas is not None:
         deltas.write()
 
 
-for _model, _contributions in _CONTRIBUTIONS.items():
-    _watch(_model, _contributions)
-records.before_commit(_write_pending)
-
-
-@event.listens_for(Session, "before_flush")
 def _count_orm_changes(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
     """Move the contributions of every tracked row the ORM is about to write."""
     deltas = Deltas()
@@ -436,9 +443,6 @@ def _remember_old_values() -> None:
 
 def _ignore(target: Any, value: Any, oldvalue: Any, initiator: Any) -> None:
     return None
-
-
-_remember_old_values()
 
 
 # -- Rebuilding from the ledger --------------------------------------------------------------

@@ -15,9 +15,9 @@ from membership import stripe_gateway
 from membership.config import current_settings
 from membership.ledger import attempts, payments, prices, recurring, supporters
 from membership.ledger.prices import INTERVAL_FREQUENCIES
-from membership.ledger.records import Record
 from membership.ledger.recurring import SubscriptionState
 from membership.models import normalise_email
+from membership.sql.rows import Row
 
 StripeObject = dict[str, Any]
 Handler = Callable[[StripeObject, datetime], None]
@@ -28,9 +28,9 @@ Subjects = Callable[[StripeObject], dict[str, str | None]]
 HANDLERS: dict[str, Handler] = {}
 SUBJECTS: dict[str, Subjects] = {}
 # What an event needs from Stripe's API, fetched before its ledger transaction begins
-# (``prepare``): never while that transaction holds its locks (on SQLite, every writer's turn).
-Preparer = Callable[[StripeObject], None]
-PREPARERS: dict[str, Preparer] = {}
+# (``look_up_ahead``): never while that transaction holds its locks (on SQLite, every writer's turn).
+LookUp = Callable[[StripeObject], None]
+LOOK_UPS: dict[str, LookUp] = {}
 
 
 class RetryLater(RuntimeError):
@@ -47,26 +47,26 @@ def handles(*event_types: str, about: Subjects) -> Callable[[Handler], Handler]:
     return register
 
 
-def prepares(*event_types: str) -> Callable[[Preparer], Preparer]:
-    def register(preparer: Preparer) -> Preparer:
+def looks_up(*event_types: str) -> Callable[[LookUp], LookUp]:
+    def register(look_up: LookUp) -> LookUp:
         for event_type in event_types:
-            PREPARERS[event_type] = preparer
-        return preparer
+            LOOK_UPS[event_type] = look_up
+        return look_up
 
     return register
 
 
-def needs_preparing(event_type: str) -> bool:
-    return event_type in PREPARERS
+def needs_looking_up(event_type: str) -> bool:
+    return event_type in LOOK_UPS
 
 
-def prepare(event_type: str, obj: StripeObject) -> None:
+def look_up_ahead(event_type: str, obj: StripeObject) -> None:
     """Complete the event's object with what its handler would otherwise ask Stripe for,
     outside the ledger transaction (it may read the database through the session).
     Raises RetryLater when Stripe cannot answer."""
-    preparer = PREPARERS.get(event_type)
-    if preparer is not None:
-        preparer(obj)
+    look_up = LOOK_UPS.get(event_type)
+    if look_up is not None:
+        look_up(obj)
 
 
 def subjects_of(event_type: str, obj: StripeObject) -> dict[str, str | None]:
@@ -309,7 +309,7 @@ def _recurring_and_supporter(
     name: str | None,
     metadata: dict[str, Any],
     as_of: datetime,
-) -> tuple[Record, int | None]:
+) -> tuple[Row, int | None]:
     """The subscription's recurring support and supporter. A renewal's were found by
     earlier events, so the supporter and the checkout attempt are looked up only when
     the recurring support does not know them yet (two queries fewer per renewal)."""
@@ -487,7 +487,7 @@ _DISPUTE_EVENTS = (
 )
 
 
-@prepares(*_DISPUTE_EVENTS)
+@looks_up(*_DISPUTE_EVENTS)
 def find_disputed_payment_intent(dispute: StripeObject) -> None:
     """A dispute names its payment intent since 2023; an older shape names only the charge.
     Learn the intent from a refund we recorded for that charge, else from Stripe."""

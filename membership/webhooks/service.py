@@ -29,14 +29,15 @@ from membership.database import (
     run_ledger_transaction,
 )
 from membership.extensions import db
-from membership.ledger import locks, records, supporters
+from membership.ledger import locks, supporters
 from membership.models import StripeEvent
+from membership.sql import rows, statements
 from membership.webhooks import payloads
 from membership.webhooks.handlers import (
     HANDLERS,
     RetryLater,
-    needs_preparing,
-    prepare,
+    needs_looking_up,
+    look_up_ahead,
     subjects_of,
 )
 
@@ -167,7 +168,7 @@ def receive_event(settings: Settings, event: dict[str, Any]) -> Received:
 
     if not ignored:
         try:
-            _prepare(event)
+            _look_up_ahead(event)
         except Exception as exc:  # noqa: BLE001 - as a handler's failure: keep the event
             return _fail_before_processing(row, exc)
     lock_ids = [] if ignored else _lock_ids(event)
@@ -187,15 +188,15 @@ def receive_event(settings: Settings, event: dict[str, Any]) -> Received:
     return run_ledger_transaction(db.engine, store_and_process)
 
 
-def _prepare(event: dict[str, Any], *, unless_processed: bool = True) -> None:
+def _look_up_ahead(event: dict[str, Any], *, unless_processed: bool = True) -> None:
     """What the handler needs from Stripe, asked before the ledger transaction (a network
     call there would hold its locks, and on SQLite every writer, for as long as it takes);
     by default nothing for an event processed already (a redelivery, answered duplicate)."""
-    if not needs_preparing(event["type"]):
+    if not needs_looking_up(event["type"]):
         return
     try:
         if not unless_processed or _stored_status(event["id"]) != "processed":
-            prepare(event["type"], event["data"]["object"])
+            look_up_ahead(event["type"], event["data"]["object"])
     finally:
         db.session.rollback()  # end the read transaction of the look-ups
 
@@ -205,7 +206,7 @@ def _stored_status(event_id: str) -> str | None:
 
 
 def _fail_before_processing(row: dict[str, Any], error: Exception) -> Received:
-    """Keep an event that could not be prepared as failed (500: Stripe retries), unless an
+    """Keep an event that whose look-ups failed as failed (500: Stripe retries), unless an
     earlier delivery processed it already. Called while ``error`` is being handled."""
     if isinstance(error, RetryLater):
         log.warning("stripe event %s (%s) not processed yet: %s", row["id"], row["type"], error)
@@ -238,7 +239,7 @@ def _insert_event(
         stored = _INSERT_EVENT_LOCKING.first(**values, lock_ids=lock_ids) is not None
         locks.mark_held(connection, lock_ids)
         return stored
-    statement = records.insert_ignoring(
+    statement = rows.insert_ignoring(
         connection.dialect.name, EVENTS, frozenset(values), whole_row=False
     )
     return statement.first(**values) is not None
@@ -258,7 +259,7 @@ _LOCKED = (
     .subquery("locks")
 )
 _EVENT_COLUMNS = ("id", "type", "created", "livemode", "api_version", "payload", "received_at")
-_INSERT_EVENT_LOCKING = records.Prepared(
+_INSERT_EVENT_LOCKING = statements.Statement(
     postgresql.insert(EVENTS)
     .from_select(
         [*_EVENT_COLUMNS, "processed_at", "status", "attempts"],
@@ -330,7 +331,7 @@ def _handle_and_commit(
         if handler is not None:
             locks.hold_ids(lock_ids)  # already held when the insert of the event took them
             handler(event["data"]["object"], created_at(event))
-        records.commit(connection)
+        statements.commit(connection)
     except Exception as exc:  # noqa: BLE001 - any handler failure must keep the event
         connection.rollback()
         if is_write_conflict(exc):
@@ -381,7 +382,7 @@ def replay_event(event_id: str) -> Outcome:
         "received_at": stored.received_at,
     }
     db.session.rollback()
-    _prepare(event, unless_processed=False)  # RetryLater: nothing changed; try again later
+    _look_up_ahead(event, unless_processed=False)  # RetryLater: nothing changed; try again later
 
     def replay(connection: Connection) -> Outcome:
         _claim(connection, event_id, only_failed=False)

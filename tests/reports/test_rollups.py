@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from membership.demo import seed as demo_seed
 from membership.extensions import db
+from membership.models import Payment
 from membership.reports import rollups
 from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
 from membership.webhooks import handlers
@@ -64,7 +65,8 @@ def test_rollups_after_shuffled_duplicated_webhooks_equal_a_rebuild(
     deliver(app, month, events)
 
     live = rollup_snapshot()
-    assert live["report_monthly_revenue"], "the month's payments were counted"
+    if db.session.scalars(select(Payment)).first() is not None:  # not only unpaid trials
+        assert live["report_monthly_revenue"], "the month's payments were counted"
     assert live == rebuilt_snapshot()
 
 

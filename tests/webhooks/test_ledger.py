@@ -632,15 +632,15 @@ def test_a_processed_event_redelivered_while_stripe_is_down_is_a_duplicate(
 def test_a_failing_look_up_before_the_transaction_keeps_the_event_as_failed(
     client: FlaskClient, app_ctx: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Not only an outage: whatever goes wrong while preparing is kept like a handler's
+    """Not only an outage: whatever goes wrong while looking up ahead is kept like a handler's
     failure (500, the event stored with its error), and Stripe's retry then succeeds."""
     one_time_gift(client)
 
     def broken(dispute: dict) -> None:
         raise RuntimeError("look-up bug")
 
-    original = handlers.PREPARERS["charge.dispute.created"]
-    monkeypatch.setitem(handlers.PREPARERS, "charge.dispute.created", broken)
+    original = handlers.LOOK_UPS["charge.dispute.created"]
+    monkeypatch.setitem(handlers.LOOK_UPS, "charge.dispute.created", broken)
     evt = se.event(
         "charge.dispute.created",
         se.dispute(payment_intent="pi_adj", charge_id="ch_x", amount=5000, status="lost"),
@@ -651,7 +651,7 @@ def test_a_failing_look_up_before_the_transaction_keeps_the_event_as_failed(
     assert stored is not None
     assert (stored.status, stored.last_error) == ("failed", "RuntimeError: look-up bug")
 
-    monkeypatch.setitem(handlers.PREPARERS, "charge.dispute.created", original)
+    monkeypatch.setitem(handlers.LOOK_UPS, "charge.dispute.created", original)
     assert se.deliver(client, evt).get_json()["outcome"] == "processed"
     assert the(Payment).status == "dispute_lost"
 

@@ -1,15 +1,14 @@
-"""Ledger rows read and written one prepared statement at a time.
+"""Statements compiled once and run straight on the driver, inside the ledger's transaction.
 
-The webhook path runs inside the database's write lock, so every statement and
-every microsecond of Python there is paid by all the events queued behind it.
-The ledger therefore works on plain rows: it reads the row an event is about,
-decides in Python, and writes back only the columns that changed, in one
-statement (or inserts the whole row at once).
+The rule: the ORM everywhere, this layer only inside the ledger transaction (a webhook's
+``run_ledger_transaction``, and what the ledger's receivers write in it). The webhook
+path runs inside the database's write lock, so every statement and every microsecond of
+Python there is paid by all the events queued behind it.
 
 Statements are written with SQLAlchemy Core and compiled once per database
-(``Prepared``); each execution then goes straight to the DBAPI cursor with
+(``Statement``); each execution then goes straight to the DBAPI cursor with
 SQLAlchemy's own type conversions. SQLAlchemy's per-execution machinery (cache
-keys, parameter construction, result objects) cost four times the statement
+keys, parameter construction, result objects) cost several times the statement
 itself on SQLite, and was most of an event's processing time.
 """
 
@@ -18,20 +17,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, bindparam, exists, insert, select, union_all, update
+from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import Select
 
-from membership.database import (
-    begin_sqlite_transaction,
-    insert_ignoring_conflicts,
-    ledger_connection,
-)
+from membership.database import begin_sqlite_transaction, ledger_connection
 from membership.extensions import db
+from membership.ledger import hooks
 
 Processor = Callable[[Any], Any] | None
 
@@ -54,9 +48,10 @@ class _Compiled:
     columns: tuple[tuple[str, Processor], ...]
 
 
-class Prepared:
+class Statement:
     """A Core statement (no IN lists: write them out) compiled once per dialect and run
-    straight on the connection's DBAPI cursor, inside its current transaction."""
+    straight on the connection's DBAPI cursor, inside its current transaction. (Not the
+    handlers' look-ups made before a transaction: those are ``webhooks.handlers.looks_up``.)"""
 
     __slots__ = ("statement", "_compiled")
 
@@ -193,35 +188,10 @@ def _row(columns: tuple[tuple[str, Processor], ...], row: Any) -> dict[str, Any]
     }
 
 
-Watcher = Callable[[dict[str, Any] | None, dict[str, Any]], None]
-_WATCHERS: dict[Table, list[Watcher]] = {}
-
-
-def watch(table: Table, watcher: Watcher) -> None:
-    """Call ``watcher(before, after)`` in the writing transaction whenever the ledger inserts
-    (``before`` is None) or updates a row of ``table`` (the report rollups keep up this way;
-    see ``before_commit`` for writes that can wait until the transaction ends)."""
-    _WATCHERS.setdefault(table, []).append(watcher)
-
-
-def _written(table: Table, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
-    for watcher in _WATCHERS.get(table, ()):
-        watcher(before, after)
-
-
-_BEFORE_COMMIT: list[Callable[[Connection], None]] = []
-
-
-def before_commit(write: Callable[[Connection], None]) -> None:
-    """Call ``write(connection)`` whenever a ledger transaction is about to commit (``commit``):
-    for writes a watcher gathers over the transaction and makes once, at the end."""
-    _BEFORE_COMMIT.append(write)
-
-
 def commit(connection: Connection) -> None:
-    """Commit a ledger transaction, after the writes that wait for its end."""
-    for write in _BEFORE_COMMIT:
-        write(connection)
+    """Commit a ledger transaction, after the writes that wait for its end
+    (``hooks.committing``)."""
+    hooks.committing.send(connection)
     connection.commit()
 
 
@@ -250,116 +220,3 @@ def pop_of_transaction(connection: Connection, key: str) -> Any | None:
 def in_ledger_transaction() -> bool:
     """True inside ``run_ledger_transaction``, whose commit goes through ``commit``."""
     return ledger_connection.get() is not None
-
-
-class Record:
-    """One row of a ledger table, as a mutable mapping that remembers what changed.
-
-    ``stored`` is False for a row built in Python and not inserted yet; ``save``
-    then inserts it whole, else updates only the changed columns by primary key.
-    """
-
-    __slots__ = ("table", "values", "_original", "stored")
-
-    def __init__(self, table: Table, values: dict[str, Any], *, stored: bool) -> None:
-        self.table = table
-        self.values = values
-        self._original = dict(values) if stored else {}
-        self.stored = stored
-
-    def __getitem__(self, column: str) -> Any:
-        return self.values[column]
-
-    def __setitem__(self, column: str, value: Any) -> None:
-        self.values[column] = value
-
-    def changes(self) -> dict[str, Any]:
-        return {
-            column: value
-            for column, value in self.values.items()
-            if not self.stored or self._original.get(column) != value
-        }
-
-    def save(self) -> None:
-        """Write what changed: the whole row once for a new record, else one UPDATE."""
-        changes = self.changes()
-        if not self.stored:
-            row = _insert_returning(self.table, frozenset(changes)).first(**changes)
-            assert row is not None  # INSERT ... RETURNING returns the row it inserted
-            self.values.update(row)
-            _written(self.table, None, self.values)
-        elif changes:
-            key = _key_column(self.table).key
-            _update_by_key(self.table, frozenset(changes)).run(**changes, _key=self.values[key])
-            _written(self.table, self._original, self.values)
-        self._original = dict(self.values)
-        self.stored = True
-
-
-@cache
-def _key_column(table: Table) -> Any:
-    (column,) = table.primary_key.columns
-    return column
-
-
-@cache
-def _insert_returning(table: Table, columns: frozenset[str]) -> Prepared:
-    values: dict[str, Any] = {column: bindparam(column) for column in columns}
-    return Prepared(insert(table).values(values).returning(*table.c))
-
-
-@cache
-def _update_by_key(table: Table, columns: frozenset[str]) -> Prepared:
-    """``UPDATE table SET <these columns> WHERE <key> = :_key``."""
-    values: dict[str, Any] = {column: bindparam(column) for column in columns}
-    return Prepared(update(table).where(_key_column(table) == bindparam("_key")).values(values))
-
-
-@cache
-def insert_ignoring(
-    dialect: str, table: Table, columns: frozenset[str], *, whole_row: bool = True
-) -> Prepared:
-    """INSERT of these columns ... ON CONFLICT DO NOTHING RETURNING the row (or its key),
-    compiled once per dialect, table and set of columns."""
-    values: dict[str, Any] = {column: bindparam(column) for column in columns}
-    statement = insert_ignoring_conflicts(dialect, table, whole_row=whole_row)
-    return Prepared(statement.values(values))
-
-
-def fetch_one(statement: Prepared, table: Table, **params: Any) -> Record | None:
-    """The first row ``statement`` selects (all columns of ``table``), or None."""
-    row = statement.first(**params)
-    return Record(table, row, stored=True) if row is not None else None
-
-
-def insert_unless_exists(table: Table, values: dict[str, Any]) -> Record | None:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING the row: None when a row with the same
-    unique key exists (perhaps inserted a moment ago by a concurrent transaction)."""
-    dialect = connection().dialect.name
-    row = insert_ignoring(dialect, table, frozenset(values)).first(**values)
-    if row is None:
-        return None
-    _written(table, None, row)
-    return Record(table, row, stored=True)
-
-
-def find_by_either(table: Table, preferred: tuple[Any, str], other: tuple[Any, str]) -> Prepared:
-    """One query for the row with either key (column, parameter name): a row matching the
-    ``preferred`` one wins over a row matching only the other.
-
-    Two unique-index look-ups under UNION ALL rather than one ``OR``: on a small table not
-    analyzed yet (a new database) PostgreSQL plans the ``OR`` as a scan of every row, and a
-    connection that prepared the statement then kept that plan as the table grew."""
-    (first, first_name), (second, second_name) = preferred, other
-    shadow = table.alias("preferred")
-    by_first = select_all(table).where(first == bindparam(first_name))
-    by_other_only = select_all(table).where(
-        second == bindparam(second_name),
-        ~exists().where(shadow.c[first.key] == bindparam(first_name)),
-    )
-    return Prepared(union_all(by_first, by_other_only).limit(1))
-
-
-def select_all(table: Table) -> Select[Any]:
-    """``SELECT <every column> FROM table``, to add a WHERE to."""
-    return select(*table.c)

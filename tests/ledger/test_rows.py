@@ -10,12 +10,13 @@ from sqlalchemy.exc import IntegrityError
 
 from membership.database import describe_error
 from membership.extensions import db
-from membership.ledger.records import Record
 from membership.models import Supporter
+from membership.sql.rows import Row
+from membership.sql.typed import ROW_TYPES
 
 
-def new_supporter(email: str) -> Record:
-    return Record(
+def new_supporter(email: str) -> Row:
+    return Row(
         Supporter.__table__,
         {
             "email": email,
@@ -46,3 +47,12 @@ def test_rows_come_back_with_their_python_types(app_ctx: None) -> None:
     assert isinstance(supporter["id"], int)
     assert supporter["created_at"] == datetime(2026, 11, 28, tzinfo=UTC)
     assert supporter["created_at"].tzinfo is not None  # UTC on SQLite as on PostgreSQL
+
+
+def test_each_ledger_row_type_names_its_tables_columns() -> None:
+    tables = db.metadata.tables
+    for name, row_type in ROW_TYPES.items():
+        assert list(row_type.__annotations__) == [c.key for c in tables[name].columns], name
+        for column in tables[name].columns:
+            annotation = str(row_type.__annotations__[column.key])
+            assert ("None" in annotation) == column.nullable, f"{name}.{column.key}"

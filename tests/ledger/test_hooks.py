@@ -1,0 +1,55 @@
+"""The ledger announces facts and never reaches into the parts that react to them."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from flask import Flask
+
+from membership import create_app
+from membership.ledger import hooks
+from membership.models import CheckoutAttempt, Payment, RecurringSupport, Supporter
+from membership.reminders import service as reminders
+from membership.reports import rollups
+from tests.conftest import app_environ
+
+LEDGER = Path(__file__).resolve().parents[2] / "membership" / "ledger"
+FEATURES = ("reminders", "reports", "support", "staff", "webhooks", "demo")
+
+
+def _receivers(signal: object) -> list[object]:
+    return [ref() for ref in signal.receivers.values()]  # type: ignore[attr-defined]
+
+
+def test_each_receiver_is_connected_once_however_many_apps(app: Flask, database_url: str) -> None:
+    for _ in range(3):
+        create_app(app_environ(database_url))
+    assert _receivers(hooks.payment_recorded) == [reminders.suppress_after_gift]
+    assert _receivers(hooks.attempt_paid) == [reminders.convert_linked_reminder]
+    assert _receivers(hooks.committing) == [rollups._write_pending]
+    assert _receivers(hooks.row_written) == [rollups._move_contributions]
+    # for the three tables whose rows count in the reports, and only those
+    for table in (Payment.__table__, RecurringSupport.__table__, CheckoutAttempt.__table__):
+        assert list(hooks.row_written.receivers_for(table)) == [rollups._move_contributions]
+    assert list(hooks.row_written.receivers_for(Supporter.__table__)) == []
+
+
+def test_no_ledger_module_imports_a_feature_package() -> None:
+    for module in LEDGER.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                assert not any(name.startswith(f"membership.{feature}") for feature in FEATURES), (
+                    f"{module.name} imports {name}"
+                )
+
+
+def test_every_signal_says_what_it_passes() -> None:
+    for signal in (hooks.payment_recorded, hooks.attempt_paid, hooks.row_written, hooks.committing):
+        assert ":sender:" in (signal.__doc__ or "")
