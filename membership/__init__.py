@@ -8,17 +8,24 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, render_template, request
-from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from membership import (  # noqa: F401  (database: engine settings)
+from membership import (  # noqa: F401  (database: engine settings; models: every table)
     database,
+    demo,
     log_privacy,
+    models,
     money,
+    reminders,
+    reports,
     request_guard,
     security_headers,
+    sessions,
+    staff,
+    support,
+    webhooks,
 )
 from membership.config import Settings, load_settings
 from membership.extensions import csrf, db, limiter, login_manager, migrate
@@ -49,45 +56,26 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    app.session_interface = CachedSerializerSessionInterface()
+    sessions.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
-    _init_login(app)
+
+    # The parts of the app, each wiring its own pages, commands and receivers.
+    support.init_app(app)  # readers give: /support, Stripe Checkout, thank-you
+    webhooks.init_app(app)  # Stripe's signed events, stored once, into the ledger
+    reminders.init_app(app)  # remind me later; a gift suppresses or converts one
+    staff.init_app(app)  # staff sign-in, accounts, two-step, the audit log
+    reports.init_app(app)  # dashboard, reports, exports; rollups kept as the ledger writes
+    demo.init_app(app)  # flask demo seed
+
     _keep_extension_hooks_to(app, ("reminders", "staff", "reports"))
     security_headers.init_app(app, production=settings.env == "production")
     request_guard.init_app(app)
-
-    from membership import reminders, staff, support, webhooks
-    from membership.reminders import models as reminder_models  # noqa: F401  (tables)
-    from membership.reports import models as report_models  # noqa: F401  (tables)
-    from membership.reports import rollups  # noqa: F401  (keeps the rollups as the ledger writes)
-    from membership.reports import views as report_views
-    from membership.staff import models as staff_models  # noqa: F401  (tables)
-
-    app.register_blueprint(support.blueprint)
-    app.register_blueprint(webhooks.blueprint)
-    app.register_blueprint(reminders.blueprint)
-    app.register_blueprint(staff.blueprint)
-    app.register_blueprint(report_views.blueprint)
-    app.add_url_rule("/", "index", support.views.redirect_to_support)
     _register_error_pages(app)
-    _register_cli(app)
     app.jinja_env.filters["money"] = money.format_money
     return app
-
-
-class CachedSerializerSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once per app
-    instead of on every request (it showed up as a tenth of the support page's time)."""
-
-    def get_signing_serializer(self, app: Flask) -> Any:
-        serializer = app.extensions.get("membership.session_serializer")
-        if serializer is None:
-            serializer = super().get_signing_serializer(app)
-            app.extensions["membership.session_serializer"] = serializer
-        return serializer
 
 
 def _configure(app: Flask, settings: Settings) -> None:
@@ -143,31 +131,6 @@ def _keep_extension_hooks_to(app: Flask, blueprints: tuple[str, ...]) -> None:
         hooks[None] = [hook for hook in hooks[None] if hook not in theirs]
         for blueprint in blueprints:
             hooks.setdefault(blueprint, []).extend(theirs)
-
-
-def _init_login(app: Flask) -> None:
-    """Staff sessions: Flask-Login, a session tied to the browser, no "remember me"."""
-    from membership.staff.access import load_user
-
-    login_manager.init_app(app)
-    login_manager.session_protection = "strong"
-    login_manager.login_view = "staff.login"
-    login_manager.user_loader(load_user)
-
-
-def _register_cli(app: Flask) -> None:
-    from membership.demo.cli import demo_cli
-    from membership.reminders.cli import reminders_cli
-    from membership.reports.cli import export_cli, reports_cli
-    from membership.staff.cli import staff_cli
-    from membership.webhooks.cli import stripe_cli
-
-    app.cli.add_command(stripe_cli)
-    app.cli.add_command(export_cli)
-    app.cli.add_command(reminders_cli)
-    app.cli.add_command(staff_cli)
-    app.cli.add_command(reports_cli)
-    app.cli.add_command(demo_cli)
 
 
 def _register_error_pages(app: Flask) -> None:

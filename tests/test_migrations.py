@@ -1,8 +1,10 @@
 """The schema comes only from Alembic: it applies to an empty database, matches the
 models, and downgrades cleanly, on SQLite and (when configured) PostgreSQL."""
 
+import ast
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import flask_migrate
 import pytest
@@ -114,3 +116,15 @@ def test_enrolled_totp_secrets_are_sealed_by_the_upgrade_and_opened_by_the_downg
         assert audited_staff_ids() == [staff_id]
         flask_migrate.downgrade(revision="base")
         db.engine.dispose()
+
+
+def test_no_migration_imports_the_apps_code() -> None:
+    """A migration runs against the code of its own day: importing live modules would
+    change what an old revision does whenever they change."""
+    folder = Path(__file__).resolve().parents[1] / "migrations" / "versions"
+    for revision in folder.glob("*.py"):
+        tree = ast.parse(revision.read_text())
+        for node in ast.walk(tree):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [module]
+            assert not any(n and n.startswith("membership") for n in names), revision.name

@@ -28,7 +28,8 @@ Subjects = Callable[[StripeObject], dict[str, str | None]]
 HANDLERS: dict[str, Handler] = {}
 SUBJECTS: dict[str, Subjects] = {}
 # What an event needs from Stripe's API, fetched before its ledger transaction begins
-# (``look_up_ahead``): never while that transaction holds its locks (on SQLite, every writer's turn).
+# (``look_up_ahead``): never while that transaction holds its locks (on SQLite,
+# every writer's turn).
 LookUp = Callable[[StripeObject], None]
 LOOK_UPS: dict[str, LookUp] = {}
 

@@ -17,9 +17,12 @@ The database files may still hold the old values in free space until ``VACUUM``.
 """
 from alembic import op
 import sqlalchemy as sa
-from flask import current_app
+import base64
 
-from membership.staff import sealing
+from cryptography.fernet import Fernet, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
 
 
 # revision identifiers, used by Alembic.
@@ -40,14 +43,14 @@ def upgrade() -> None:
     op.add_column(
         'staff_users', sa.Column('totp_secret_sealed', sa.String(length=255), nullable=True)
     )
-    _copy('totp_secret', 'totp_secret_sealed', sealing.seal)
+    _copy('totp_secret', 'totp_secret_sealed', _seal)
     op.execute(STAFF.update().values(totp_secret=None))
     op.drop_column('staff_users', 'totp_secret')
 
 
 def downgrade() -> None:
     op.add_column('staff_users', sa.Column('totp_secret', sa.String(length=64), nullable=True))
-    _copy('totp_secret_sealed', 'totp_secret', sealing.unseal)
+    _copy('totp_secret_sealed', 'totp_secret', _unseal)
     op.drop_column('staff_users', 'totp_secret_sealed')
 
 
@@ -63,3 +66,34 @@ def _copy(source: str, target: str, convert) -> None:
             .where(STAFF.c.id == staff_id)
             .values({target: convert(settings, value, for_account=staff_id)})
         )
+
+
+# Sealing as membership.staff.sealing did when this revision was written, copied here so
+# that this migration keeps working whatever that module becomes (migrations never import
+# live code): Fernet under a key derived from SECRET_KEY with HKDF-SHA256 and this label,
+# each value bound to its account id; the fallbacks only open.
+_LABEL = b"membership: staff TOTP secrets, v1"
+
+
+def _fernet(secret_key: str) -> Fernet:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_LABEL).derive(
+        secret_key.encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _keys(settings) -> MultiFernet:
+    keys = (settings.secret_key, *settings.secret_key_fallbacks)
+    return MultiFernet([_fernet(key) for key in keys])
+
+
+def _seal(settings, secret: str, *, for_account: int) -> str:
+    return _keys(settings).encrypt(f"{for_account}:{secret}".encode()).decode("ascii")
+
+
+def _unseal(settings, sealed: str, *, for_account: int) -> str:
+    plain = _keys(settings).decrypt(sealed.encode("ascii")).decode()
+    account, _, secret = plain.partition(":")
+    if account != str(for_account):
+        raise ValueError("sealed for another account")
+    return secret
