@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 
 from membership import money
 from membership.digits import is_digits
+from membership.vocabulary import Frequency
 
-FREQUENCIES: tuple[str, ...] = ("once", "monthly", "annual")
+FREQUENCIES: tuple[str, ...] = tuple(Frequency)
 ENVIRONMENTS = ("development", "testing", "production")
 
 DEFAULT_PRESETS: dict[str, tuple[str, ...]] = {

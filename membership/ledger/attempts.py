@@ -5,11 +5,12 @@ from __future__ import annotations
 from membership.ledger import hooks
 from membership.models import CheckoutAttempt, is_public_id
 from membership.sql.rows import Row, fetch_one, find_by_either
+from membership.vocabulary import ATTRIBUTION_FIELDS, AttemptStatus
 
 ATTEMPTS = CheckoutAttempt.__table__
 # An attempt's status only moves forward, so events may arrive in any order.
-_ATTEMPT_PROGRESS = {"open": 0, "awaiting_payment": 1, "expired": 2, "payment_failed": 3, "paid": 4}
-ATTRIBUTION_COLUMNS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
+_ATTEMPT_PROGRESS: dict[str, int] = {status: order for order, status in enumerate(AttemptStatus)}
+ATTRIBUTION_COLUMNS = ATTRIBUTION_FIELDS
 
 # One query for both ways of finding an attempt; the id, when it matches, wins.
 _FIND_ATTEMPT = find_by_either(
@@ -33,7 +34,7 @@ def find_attempt(attempt_id: str | None, session_id: str | None = None) -> Row |
 def advance_attempt(attempt: Row, status: str, supporter_id: int | None = None) -> None:
     """Move the attempt to ``status`` unless it already went further; the first time it is
     paid, say so (``hooks.attempt_paid``: the reminder it came back through converts)."""
-    now_paid = status == "paid" and attempt["status"] != "paid"
+    now_paid = status == AttemptStatus.PAID and attempt["status"] != AttemptStatus.PAID
     if _ATTEMPT_PROGRESS[status] > _ATTEMPT_PROGRESS.get(attempt["status"], 0):
         attempt["status"] = status
     if supporter_id is not None and attempt["supporter_id"] is None:

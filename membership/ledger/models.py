@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from membership import clock
 from membership.columns import UTCDateTime, new_public_id, normalise_email
 from membership.extensions import db
+from membership.vocabulary import DISPUTE_HOLDS_MONEY, RECURRING_FREQUENCIES, Frequency, sql_in
 
 
 class Supporter(db.Model):  # type: ignore[name-defined]
@@ -59,7 +60,7 @@ class CheckoutAttempt(db.Model):  # type: ignore[name-defined]
     __tablename__ = "checkout_attempts"
     __table_args__ = (
         CheckConstraint("amount_minor > 0", name="amount_positive"),
-        CheckConstraint("frequency IN ('once', 'monthly', 'annual')", name="frequency_known"),
+        CheckConstraint(sql_in("frequency", Frequency), name="frequency_known"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_public_id)
@@ -188,7 +189,7 @@ class Payment(Attributed, db.Model):  # type: ignore[name-defined]
     @property
     def net_minor(self) -> int:
         """What the publication keeps: refunds, and disputed money while it is held or lost."""
-        held = self.amount_disputed_minor if self.status in ("disputed", "dispute_lost") else 0
+        held = self.amount_disputed_minor if self.status in DISPUTE_HOLDS_MONEY else 0
         return self.amount_minor - self.amount_refunded_minor - held
 
 
@@ -215,7 +216,7 @@ class StripePrice(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "stripe_prices"
     __table_args__ = (
-        CheckConstraint("frequency IN ('monthly', 'annual')", name="frequency_known"),
+        CheckConstraint(sql_in("frequency", RECURRING_FREQUENCIES), name="frequency_known"),
     )
 
     stripe_price_id: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -21,6 +21,7 @@ from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
 from membership.models import ChargeAdjustment, InvoicePaymentIntent, Payment, PaymentFailure
 from membership.sql.rows import Row, fetch_one, find_by_either, insert_unless_exists, select_all
 from membership.sql.statements import Statement
+from membership.vocabulary import PaymentStatus
 
 PAYMENTS = Payment.__table__
 ADJUSTMENTS = ChargeAdjustment.__table__
@@ -150,7 +151,7 @@ def _insert_new_payment(
             "amount_refunded_minor": 0,
             "amount_disputed_minor": 0,
             "currency": facts.currency.upper(),
-            "status": "succeeded",
+            "status": PaymentStatus.SUCCEEDED,
             "dispute_status": None,
             "paid_at": facts.paid_at,
             "created_at": clock.now(),
@@ -290,14 +291,14 @@ def _apply_adjustment(payment: Row, adjustment: Mapping[str, Any] | None) -> Non
 def payment_status(payment: Mapping[str, Any]) -> str:
     """The one status reports show, derived from refunds and the dispute."""
     if payment["dispute_status"] == "lost":
-        return "dispute_lost"
+        return PaymentStatus.DISPUTE_LOST
     if payment["dispute_status"] in OPEN_DISPUTES:
-        return "disputed"
+        return PaymentStatus.DISPUTED
     if payment["amount_refunded_minor"] >= payment["amount_minor"] > 0:
-        return "refunded"
+        return PaymentStatus.REFUNDED
     if payment["amount_refunded_minor"] > 0:
-        return "partially_refunded"
-    return "succeeded"
+        return PaymentStatus.PARTIALLY_REFUNDED
+    return PaymentStatus.SUCCEEDED
 
 
 def record_failure(

@@ -17,10 +17,10 @@ from membership.ledger import locks
 from membership.models import Payment, StripePrice
 from membership.sql.rows import Row, insert_unless_exists, select_all
 from membership.sql.statements import Statement
+from membership.vocabulary import Frequency
 
 PRICES = StripePrice.__table__
 PAYMENTS = Payment.__table__
-INTERVAL_FREQUENCIES = {"month": "monthly", "year": "annual"}
 
 _FREQUENCY_OF = Statement(
     select(PRICES.c.frequency).where(PRICES.c.stripe_price_id == bindparam("price_id"))
@@ -43,7 +43,7 @@ def frequency_of(price_id: str | None) -> str | None:
 def learn_price(price_id: str | None, interval: str | None) -> None:
     """Remember a recurring price's interval; the first time, the payments already recorded
     against it take its frequency (one by one, so the report rollups see each move)."""
-    frequency = INTERVAL_FREQUENCIES.get(interval or "")
+    frequency = Frequency.from_interval(interval)
     if not price_id or frequency is None:
         return
     if insert_unless_exists(PRICES, {"stripe_price_id": price_id, "frequency": frequency}) is None:

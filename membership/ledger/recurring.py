@@ -19,20 +19,12 @@ from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
 from membership.models import Payment, RecurringSupport
 from membership.sql.rows import Row, fetch_one, select_all
 from membership.sql.statements import Statement
+from membership.vocabulary import RecurringStatus
 
 RECURRING = RecurringSupport.__table__
 PAYMENTS = Payment.__table__
 
-_LIFECYCLE = {
-    "incomplete": 0,
-    "trialing": 1,
-    "active": 2,
-    "past_due": 3,
-    "unpaid": 4,
-    "paused": 5,
-    "incomplete_expired": 6,
-    "canceled": 7,
-}
+_LIFECYCLE: dict[str, int] = {status: order for order, status in enumerate(RecurringStatus)}
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from membership import clock
 from membership.extensions import db
 from membership.models import UTCDateTime
+from membership.vocabulary import Frequency, ReminderStatus, sql_in
 
 # scheduled -> sending -> sent; or failed (attempts exhausted), cancelled, converted.
-REMINDER_STATUSES = ("scheduled", "sending", "sent", "failed", "cancelled", "converted")
-ACTIVE_STATUSES = ("scheduled", "sending")
+REMINDER_STATUSES: tuple[str, ...] = tuple(ReminderStatus)
+ACTIVE_STATUSES = (ReminderStatus.SCHEDULED, ReminderStatus.SENDING)
 # What staff counts keep after retention: everything except the email.
-FINISHED_STATUSES = ("sent", "cancelled", "converted", "failed")
+FINISHED_STATUSES = (
+    ReminderStatus.SENT,
+    ReminderStatus.CANCELLED,
+    ReminderStatus.CONVERTED,
+    ReminderStatus.FAILED,
+)
 
 
 def status_in_sql(statuses: tuple[str, ...]) -> str:
@@ -41,11 +47,11 @@ class Reminder(db.Model):  # type: ignore[name-defined]
     __tablename__ = "reminders"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('scheduled', 'sending', 'sent', 'failed', 'cancelled', 'converted')",
+            sql_in("status", ReminderStatus),
             name="status_known",
         ),
         CheckConstraint(
-            "frequency IS NULL OR frequency IN ('once', 'monthly', 'annual')",
+            sql_in("frequency", Frequency, nullable=True),
             name="frequency_known",
         ),
         # One active reminder per email: asking again reschedules it (a constraint, not a check

@@ -23,8 +23,9 @@ from membership.models import PaymentFailure
 from membership.reminders.models import Reminder
 from membership.reports.models import MonthlyRevenue, RecurringFlow
 from membership.reports.periods import Period, add_months
+from membership.vocabulary import Frequency
 
-FREQUENCIES = ("once", "monthly", "annual")
+FREQUENCIES: tuple[str, ...] = tuple(Frequency)
 CHART_MONTHS = 24
 
 

@@ -56,14 +56,12 @@ from membership.ledger import hooks
 from membership.models import CheckoutAttempt, Payment, RecurringSupport
 from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
 from membership.sql import statements
-
-# Statuses after which a recurring support no longer brings money in. ``past_due`` still
-# counts as active: Stripe is retrying, and the at-risk report lists it.
-ENDED_STATUSES = frozenset({"canceled", "unpaid", "paused"})
-NEVER_STARTED_STATUSES = frozenset({"incomplete", "incomplete_expired"})
-RECURRING_FREQUENCIES = ("monthly", "annual")
-# Statuses under which a dispute holds the payment's money (Payment.net_minor's rule).
-DISPUTE_HOLDS_MONEY = frozenset({"disputed", "dispute_lost"})
+from membership.vocabulary import (
+    DISPUTE_HOLDS_MONEY,
+    ENDED_STATUSES,
+    NEVER_STARTED_STATUSES,
+    RECURRING_FREQUENCIES,
+)
 
 PAYMENT_FIELDS = (
     "paid_at",

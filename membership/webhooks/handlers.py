@@ -14,10 +14,10 @@ from typing import Any
 from membership import stripe_gateway
 from membership.config import current_settings
 from membership.ledger import attempts, payments, prices, recurring, supporters
-from membership.ledger.prices import INTERVAL_FREQUENCIES
 from membership.ledger.recurring import SubscriptionState
 from membership.models import normalise_email
 from membership.sql.rows import Row
+from membership.vocabulary import Frequency
 
 StripeObject = dict[str, Any]
 Handler = Callable[[StripeObject, datetime], None]
@@ -103,7 +103,7 @@ def _frequency(metadata: Any) -> str | None:
     """The frequency our Checkout wrote in metadata: what the gift was when it began, a
     fallback only (Stripe never updates it when the price changes)."""
     value = (metadata or {}).get("frequency") if isinstance(metadata, dict) else None
-    return value if value in ("once", "monthly", "annual") else None
+    return value if value in tuple(Frequency) else None
 
 
 # -- Checkout ----------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def _invoice_frequency(
     our Checkout wrote in metadata (``prices`` derives it again when the price is learnt)."""
     price_id, interval = _invoice_price(invoice)
     prices.learn_price(price_id, interval)
-    frequency = prices.frequency_of(price_id) or INTERVAL_FREQUENCIES.get(interval or "")
+    frequency = prices.frequency_of(price_id) or Frequency.from_interval(interval)
     return price_id, frequency or _frequency(sub_metadata)
 
 
@@ -394,7 +394,7 @@ def _subscription_terms(subscription: StripeObject) -> tuple[int | None, str | N
     amount = unit_amount * quantity if isinstance(unit_amount, int) else None
     interval = (price.get("recurring") or {}).get("interval") or price.get("interval")
     currency = str(price.get("currency") or "").upper() or None
-    return amount, currency, INTERVAL_FREQUENCIES.get(interval or "")
+    return amount, currency, Frequency.from_interval(interval)
 
 
 @handles(

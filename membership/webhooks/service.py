@@ -36,8 +36,8 @@ from membership.webhooks import payloads
 from membership.webhooks.handlers import (
     HANDLERS,
     RetryLater,
-    needs_looking_up,
     look_up_ahead,
+    needs_looking_up,
     subjects_of,
 )
 
