@@ -33,9 +33,15 @@ HSTS = "max-age=31536000"  # a year; no includeSubDomains: the newsroom's other 
 
 def init_app(app: Flask, *, production: bool) -> None:
     headers = {**HEADERS, **({"Strict-Transport-Security": HSTS} if production else {})}
+    lowered = [(name.lower(), name, value) for name, value in headers.items()]
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
+        """Each header the view did not set itself. One pass over the response's headers:
+        ``setdefault`` per header scanned them each time and raised an exception per miss,
+        a tenth of what the support page costs."""
+        present = {key.lower() for key, _ in response.headers.items()}
+        response.headers.extend(
+            [(name, value) for key, name, value in lowered if key not in present]
+        )
         return response

@@ -19,7 +19,6 @@ from flask import (
     render_template,
     request,
 )
-from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import TooManyRequests
 
@@ -30,6 +29,7 @@ from membership.extensions import csrf, limiter
 from membership.models import normalise_email
 from membership.reminders import prompt, service
 from membership.reminders.forms import ReminderForm
+from membership.sessions import csrf_token
 
 blueprint = Blueprint("reminders", __name__)
 
@@ -134,7 +134,7 @@ def _render_form(form: ReminderForm, errors: dict[str, str]) -> str:
         errors=errors,
         when_choices=service.WHEN_CHOICES,
         chosen=form.when.data or service.DEFAULT_WHEN,
-        csrf_token=generate_csrf(),
+        csrf_token=csrf_token(),
         retention_days=current_settings().reminders.retention_days,
         tomorrow=clock.now().date() + timedelta(days=1),
     )

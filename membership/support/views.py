@@ -17,7 +17,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
@@ -26,6 +25,7 @@ from membership import rate_limits
 from membership.config import current_settings
 from membership.extensions import csrf, limiter
 from membership.reminders import prompt
+from membership.sessions import csrf_token
 from membership.support import service
 from membership.support.forms import CheckoutForm
 
@@ -88,7 +88,7 @@ def _blank_page(notice: str = "") -> tuple[str, int]:
 
 def _with_csrf_token(page: str) -> str:
     """A rendered (or cached) page with this reader's CSRF token in its form."""
-    return page.replace(_TOKEN_PLACEHOLDER, generate_csrf())
+    return page.replace(_TOKEN_PLACEHOLDER, csrf_token())
 
 
 def _choices_from(values: dict[str, str] | None = None) -> service.SupportChoices:
@@ -147,7 +147,7 @@ def checkout() -> BaseResponse | tuple[str, int]:
             _choices_from(submitted),
             errors={field.name: list(field.errors) for field in form if field.errors},
             values={"custom_amount": form.custom_amount.data, "email": form.email.data},
-            token=generate_csrf(),
+            token=csrf_token(),
         )
         return page, 400
 
@@ -176,6 +176,9 @@ def thank_you() -> tuple[str, int] | Response:
     except service.CheckoutUnavailable:
         return render_template("support/unavailable.html", query={}), 502
     response = make_response(render_template("support/thank_you.html", confirmation=confirmation))
+    # The page states the gift: no shared or browser cache may keep it (a shared computer's
+    # back button, a proxy), as for the cancelled page.
+    response.headers["Cache-Control"] = "no-store, private"
     if confirmation.paid:
         prompt.mark_gave(response)  # the footer widget stops asking this browser for a while
     return response

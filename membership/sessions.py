@@ -1,0 +1,117 @@
+"""Signed cookies: the session and the CSRF token, each signed once a request.
+
+Flask's session and Flask-WTF's CSRF token are itsdangerous signatures under
+``SECRET_KEY`` (with ``SECRET_KEY_FALLBACKS`` still accepted). Built as the libraries
+build them, each request made a new serializer and signer, derived the signing key
+again, took HMAC's pure-Python path (Flask names SHA-1 through a Python function) and
+tried to zlib-compress a payload far too short to shrink: on a reader's first visit to
+the support page, about half of what the page costs the server. Here the serializer and
+its signer are built once per app and the derived keys once per key; what is signed,
+and how, is unchanged, so cookies and tokens from before stay valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from flask import Flask, current_app, g, session
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, want_bytes
+
+# Below this many bytes of JSON, zlib's own framing outweighs what it could save, so the
+# payload is never sent compressed anyway (itsdangerous keeps the shorter of the two).
+_WORTH_COMPRESSING = 128
+CSRF_FIELD = "csrf_token"  # Flask-WTF's default WTF_CSRF_FIELD_NAME
+CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's, so its validate_csrf checks these tokens
+
+
+class _KeyDerivingOnceSigner(TimestampSigner):
+    """A timestamp signer that derives each secret key's signing key once, not per use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        derive = super().derive_key
+        self._derived = {key: derive(key) for key in self.secret_keys}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        derived = self._derived.get(key)
+        return derived if derived is not None else super().derive_key(key)
+
+
+class CookieSerializer(URLSafeTimedSerializer):
+    """``URLSafeTimedSerializer`` with one signer for its own salt, kept (signers hold no
+    state while signing, so threads share it), and no compression attempt for short
+    payloads. Reads everything the plain one writes, and the other way round."""
+
+    default_signer = _KeyDerivingOnceSigner
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signer = super().make_signer(self.salt)
+
+    def make_signer(self, salt: str | bytes | None = None) -> TimestampSigner:
+        if salt is None or salt == self.salt:
+            return self._signer  # type: ignore[return-value]
+        return super().make_signer(salt)  # type: ignore[return-value]
+
+    def dump_payload(self, obj: Any) -> bytes:
+        json = self.serializer.dumps(obj, **self.serializer_kwargs)
+        if len(json) >= _WORTH_COMPRESSING:
+            return super().dump_payload(obj)
+        return base64_encode(json)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per app."""
+
+    # Flask names SHA-1 through a Python function (for FIPS builds that lack it), which
+    # sends every HMAC down the standard library's slow path; the same hash, by name.
+    digest_method = staticmethod(hashlib.sha1)
+
+    def get_signing_serializer(self, app: Flask) -> CookieSerializer | None:
+        serializer = app.extensions.get("membership.session_serializer")
+        if serializer is None and app.secret_key:
+            serializer = CookieSerializer(
+                [*app.config["SECRET_KEY_FALLBACKS"], app.secret_key],  # current key last
+                salt=self.salt,
+                serializer=self.serializer,
+                signer_kwargs={
+                    "key_derivation": self.key_derivation,
+                    "digest_method": self.digest_method,
+                },
+            )
+            app.extensions["membership.session_serializer"] = serializer
+        return serializer
+
+
+def csrf_token() -> str:
+    """This request's CSRF token, as Flask-WTF's ``generate_csrf`` makes it (and
+    ``validate_csrf`` checks it): the session's random value, signed with a timestamp
+    under ``WTF_CSRF_SECRET_KEY``. Shared with the forms of the same request through
+    ``g``, as Flask-WTF does."""
+    token: str | None = g.get(CSRF_FIELD)
+    if token is None:
+        raw = session.get(CSRF_FIELD)
+        if not isinstance(raw, str):
+            raw = session[CSRF_FIELD] = secrets.token_hex(20)  # as long as Flask-WTF's
+        token = _csrf_serializer().dumps(raw)
+        setattr(g, CSRF_FIELD, token)
+    return token
+
+
+def _csrf_serializer() -> CookieSerializer:
+    app = current_app
+    serializer: CookieSerializer | None = app.extensions.get("membership.csrf_serializer")
+    if serializer is None:
+        keys = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key  # as Flask-WTF reads it
+        serializer = CookieSerializer(keys, salt=CSRF_SALT)
+        app.extensions["membership.csrf_serializer"] = serializer
+    return serializer
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = SessionInterface()
