@@ -102,7 +102,7 @@ def is_write_conflict(error: BaseException) -> bool:
 
 
 # The connection of the ledger transaction running in this thread (run_ledger_transaction),
-# which the ledger's statements use (membership.ledger.records.connection).
+# which the ledger's statements use (membership.sql.statements.connection).
 ledger_connection: ContextVar[Connection | None] = ContextVar("ledger_connection", default=None)
 
 
@@ -122,8 +122,9 @@ def run_ledger_transaction(engine: Engine, work: Callable[[Connection], T]) -> T
         for attempt in range(1, MAX_LEDGER_ATTEMPTS + 1):
             # The connection first: checking it out (the pool's ping) and the checkpoint
             # pragmas then take none of the writer's turn on SQLite, for which others queue.
-            # A queued writer holds its pooled connection meanwhile: a process needs no more
-            # threads than its pool has connections (SQLAlchemy's default: 5, and 10 more).
+            # A queued writer holds its pooled connection meanwhile; a thread that finds the
+            # pool's connections taken (SQLAlchemy's default: 5, and 10 more) waits for one,
+            # as it would for the turn.
             with (
                 engine.connect() as connection,
                 _no_checkpoint_in_turn(connection),
@@ -213,6 +214,29 @@ def ledger_writer_turn(url: URL) -> Iterator[None]:
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def sqlite_writer_turn(session: Any) -> Iterator[None]:
+    """SQLite: a short write through the ORM session queues for the writers' turn
+    (``ledger_writer_turn``) as the ledger's transactions do. Left to SQLite's busy
+    handler, which sleeps between tries, a burst of such writes (readers' Continue in a
+    surge) kept the lock idle between holders, and a webhook waited seconds for a gap.
+    The session's connection is checked out (with the pool's ping) before the turn; a
+    write that fails is rolled back within it, so the next writer finds no lock. Other
+    databases: nothing to do here.
+    """
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    session.connection()
+    with ledger_writer_turn(engine.url):
+        try:
+            yield
+        except BaseException:
+            session.rollback()
+            raise
 
 
 @cache

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from membership import money, stripe_gateway
 from membership.attribution import source_of, tag_of
 from membership.config import FREQUENCIES, Settings
+from membership.database import sqlite_writer_turn
 from membership.extensions import db
 from membership.models import CheckoutAttempt, is_public_id, new_public_id
 from membership.reminders.service import reminder_id_for_token, reminder_token_for_id
@@ -206,12 +207,13 @@ def start_checkout(
     """Open a Stripe Checkout Session for the gift, record the attempt, return Stripe's URL.
 
     Stripe is called first and the attempt stored after, in one insert, so a
-    Stripe failure leaves no row and a stored row always has its session id.
+    Stripe failure leaves no row and a stored row always has its session id. Nothing
+    touches the database before Stripe answers: the wait (hundreds of milliseconds)
+    holds no pooled connection and no transaction.
     """
     if not settings.stripe_enabled:
         raise StripeNotConfigured()
     attempt_id = new_public_id()
-    reminder_id = reminder_id_for_token(attribution.reminder)
     request = stripe_gateway.CheckoutRequest(
         attempt_id=attempt_id,
         frequency=gift.frequency,
@@ -234,11 +236,12 @@ def start_checkout(
         amount_minor=gift.amount_minor,
         currency=gift.currency,
         stripe_session_id=session.id,
-        reminder_id=reminder_id,
+        reminder_id=reminder_id_for_token(attribution.reminder),
         **{name: getattr(attribution, name) for name in ATTRIBUTION_FIELDS},
     )
-    db.session.add(attempt)
-    db.session.commit()
+    with sqlite_writer_turn(db.session):
+        db.session.add(attempt)
+        db.session.commit()
     log.info("checkout attempt %s opened session %s", attempt_id, session.id)
     return OpenedCheckout(session.url, attempt_id)
 
@@ -268,6 +271,7 @@ def confirm_checkout(settings: Settings, session_id: str) -> Confirmation:
     known = db.session.scalar(
         select(CheckoutAttempt.id).where(CheckoutAttempt.stripe_session_id == session_id)
     )
+    db.session.rollback()  # ends the look-up's transaction: the wait on Stripe holds none
     if known is None:
         raise UnknownSession(session_id)
     try:
