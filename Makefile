@@ -21,16 +21,18 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# Flask's development server gives each request a thread, as gunicorn.conf.py does in
+# production: a Continue waiting on Stripe holds up no other page here either.
 run: $(VENV)/.installed ## set up .venv, apply migrations to instance/membership.sqlite3, serve
 	APP_ENV=$${APP_ENV:-development} $(FLASK) db upgrade
-	APP_ENV=$${APP_ENV:-development} $(FLASK) run --host $(HOST) --port $(PORT)
+	APP_ENV=$${APP_ENV:-development} $(FLASK) run --with-threads --host $(HOST) --port $(PORT)
 
 migrate: $(VENV)/.installed ## apply migrations to DATABASE_URL (default: the SQLite file)
 	APP_ENV=$${APP_ENV:-development} $(FLASK) db upgrade
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check membership tests benchmarks wsgi.py
-	$(BIN)/ruff format --check membership tests benchmarks wsgi.py
+	$(BIN)/ruff check membership tests benchmarks wsgi.py gunicorn.conf.py
+	$(BIN)/ruff format --check membership tests benchmarks wsgi.py gunicorn.conf.py
 	$(BIN)/mypy
 
 test: lint ## lint, type-check, then the whole suite (on PostgreSQL instead when TEST_DATABASE_URL names one)
@@ -38,6 +40,7 @@ test: lint ## lint, type-check, then the whole suite (on PostgreSQL instead when
 
 bench: $(VENV)/.installed-test ## print benchmark tables (ratios to baselines run in the same process)
 	$(BIN)/python benchmarks/support_page.py
+	$(BIN)/python benchmarks/surge.py
 	$(BIN)/python benchmarks/webhooks.py
 	$(BIN)/python benchmarks/reminders.py
 

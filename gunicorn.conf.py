@@ -1,0 +1,24 @@
+"""How gunicorn serves the app (README, Deploying): ``.venv/bin/gunicorn -c gunicorn.conf.py
+--bind 127.0.0.1:8000 wsgi:app``; any flag given on the command line wins over this file.
+
+Continue waits on Stripe to open a Checkout Session, a few hundred milliseconds. A sync
+worker would sit idle through that wait while every other request (the support page, an
+article's prompt check, Stripe's webhooks) queued behind it. gthread workers give each
+request a thread, so a wait on Stripe costs a thread, not a worker, and the rest goes on.
+Threads, not gevent's greenlets: SQLite's writers queue on ``flock`` and SQLite's own
+busy wait, neither of which gevent can switch away from, so one waiting writer would
+stop its whole worker. What is shared between threads is safe to share (README,
+Deploying: the Stripe client, the limiter, sessions, the caches).
+"""
+
+import os
+
+# One worker per core the process may run on: the Python work of each request holds its
+# worker's interpreter lock, so more workers than cores only take turns.
+cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+workers = int(os.environ.get("WEB_CONCURRENCY", cores or 1))
+worker_class = "gthread"
+# Each reader waiting on Stripe holds a thread; a request that finds every thread of its
+# worker busy waits for one. Connections are spread unevenly between workers, so each
+# worker keeps room for all of a surge's waiting readers, not its share of them.
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
