@@ -49,6 +49,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     settings = load_settings(environ, instance_path=app.instance_path)
     _configure(app, settings)
     log_privacy.install()
+    log_privacy.configure_logging()
     app.config.update(overrides)
     if settings.trusted_proxy_hops:
         # The client's address (audit log, sign-in rate limit) from X-Forwarded-For, set

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import time
 
 _QUERY = re.compile(r"(/[^\s?]*)\?\S*")
 REDACTED = "?[query removed]"
@@ -41,3 +43,28 @@ def install() -> None:
     logger = logging.getLogger("werkzeug")
     if not any(isinstance(f, DropQueryStrings) for f in logger.filters):
         logger.addFilter(DropQueryStrings())
+
+
+# What an operator reads on stderr under gunicorn, cron and the CLI: one line per record,
+# UTC to the second, the logger that says it (``membership.webhooks.service``).
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """The app's own handler, so that configuring twice (several apps) adds it once."""
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send the app's log records (``membership.*``, INFO and up) to stderr in
+    ``LOG_FORMAT``, with query strings and cancel tokens removed; unless logging is
+    configured already (``gunicorn --log-config``, a test runner), which then decides."""
+    logger = logging.getLogger("membership")
+    if logging.getLogger().handlers or any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        return
+    handler = _StderrHandler(sys.stderr)
+    formatter = logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(DropQueryStrings())
+    logger.addHandler(handler)
+    logger.setLevel(level)
