@@ -46,6 +46,8 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
+    # What is erased is overwritten, not left readable in free pages of the file.
+    cursor.execute("PRAGMA secure_delete = ON")
     cursor.close()
 
 
@@ -264,3 +266,23 @@ def insert_unless_exists(session: Any, model: Any, values: dict[str, Any]) -> An
     concurrent transaction). Cheaper than a savepoint around an ORM add."""
     statement = _insert_model_ignoring_conflicts(session.get_bind().dialect.name, model)
     return session.scalars(statement, [values]).first()
+
+
+def scrub_after_erasure(session: Any, tables: tuple[str, ...]) -> None:
+    """Make what an erasure run deleted or blanked unreadable on disk, after its commit.
+
+    SQLite (``secure_delete`` zeroes the freed pages in the database file) still holds
+    the old pages in its ``-wal`` file until a checkpoint copies them back: checkpoint
+    and truncate it. PostgreSQL keeps dead row versions until vacuumed: vacuum the tables
+    the run touched (outside a transaction, as VACUUM must run).
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        with bind.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        return
+    with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in tables:
+            if not table.isidentifier():
+                raise ValueError(f"not a table name: {table!r}")
+            connection.exec_driver_sql(f"VACUUM {table}")

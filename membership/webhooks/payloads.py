@@ -30,7 +30,12 @@ PERSONAL_KEYS = frozenset(
         "customer_tax_ids",
         "enhanced_evidence",
         "evidence",  # a dispute's: billing and shipping addresses, IP, name, signature
+        "business_name",
+        "customer_name",
         "fingerprint",
+        "hosted_invoice_url",  # opens Stripe's invoice page: name, email, address
+        "individual_name",
+        "invoice_pdf",
         "ip_address",
         "last4",
         "payment_method_details",
@@ -99,6 +104,10 @@ def without_personal_details(value: Any) -> Any:
                 del item[key]
             if type(item.get("source")) is dict:  # a charge's card, in older API versions
                 del item["source"]
+            if item.get("object") == "customer":
+                item.pop("name", None)
+            if type(item.get("customer_details")) is dict:  # a checkout's payer
+                item["customer_details"].pop("name", None)
             stack.extend(
                 child
                 for key, child in item.items()

@@ -27,6 +27,7 @@ from membership.database import (
     describe_error,
     is_write_conflict,
     run_ledger_transaction,
+    scrub_after_erasure,
 )
 from membership.extensions import db
 from membership.ledger import locks, supporters
@@ -439,4 +440,5 @@ def forget_payloads(older_than: timedelta) -> int:
     # Email changes of customers who never gave are kept no longer than the events were.
     supporters.forget_pending_emails(cutoff)
     db.session.commit()
+    scrub_after_erasure(db.session, ("stripe_events", "pending_customer_emails"))
     return len(forgotten)

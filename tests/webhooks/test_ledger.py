@@ -75,10 +75,10 @@ def test_one_time_gift_records_supporter_payment_and_attribution(
     )
     deliver_all(client, se.event("checkout.session.completed", session, created=T0 + 5))
 
-    supporter = the(Supporter)
+    supporter = the(Supporter)  # the payer's name is not kept (tests/webhooks/test_payloads.py)
     assert (supporter.email, supporter.name, supporter.stripe_customer_id) == (
         "reader@example.org",
-        "A Reader",
+        None,
         None,
     )
     payment = the(Payment)

@@ -145,3 +145,36 @@ def test_a_dispute_keeps_what_its_handler_reads_and_no_evidence() -> None:
         2500,
         "needs_response",
     )
+
+
+def test_names_and_invoice_links_are_not_kept(client: FlaskClient, app_ctx: None) -> None:
+    """A supporter's name is not needed to recognise them; an invoice's hosted page and PDF
+    open their name, email and address to whoever holds the link."""
+    session = se.checkout_session(
+        mode="subscription",
+        amount=700,
+        email="named@example.org",
+        customer="cus_named",
+        subscription="sub_named",
+        name="Anna Named",
+    )
+    invoice = se.invoice(
+        invoice_id="in_named", subscription="sub_named", customer="cus_named", amount=700
+    )
+    invoice.update(
+        customer_name="Anna Named",
+        hosted_invoice_url="https://invoice.stripe.com/i/acct_x/live_opens_it",
+        invoice_pdf="https://pay.stripe.com/invoice/acct_x/live_opens_it/pdf",
+    )
+    customer = se.customer(customer_id="cus_named", email="named@example.org", name="Anna Named")
+    customer["individual_name"] = customer["business_name"] = "Anna Named"
+    events = [
+        se.event("checkout.session.completed", session),
+        se.event("invoice.paid", invoice),
+        se.event("customer.updated", customer),
+    ]
+    for evt in events:
+        assert se.deliver(client, evt).status_code == 200
+        payload = stored_payload(evt["id"])
+        assert "Anna Named" not in payload and "live_opens_it" not in payload, evt["type"]
+    assert db.session.scalar(select(Supporter.name)) is None
