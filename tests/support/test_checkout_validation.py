@@ -125,16 +125,39 @@ def test_checkouts_are_rate_limited_per_client_address(
         assert db.session.scalar(select(func.count()).select_from(CheckoutAttempt)) == 2
 
 
-def test_overlong_attribution_from_an_article_link_is_cut_and_the_gift_goes_on(
+def test_overlong_attribution_from_an_article_link_is_dropped_or_cut_and_the_gift_goes_on(
     app: Flask, client: FlaskClient, stripe: FakeStripe
 ) -> None:
     """Attribution rides in hidden fields the reader can neither see nor fix: refused,
-    it refused the gift on every try. It is cut to what is kept instead."""
+    it refused the gift on every try. A tag too long for a campaign's is dropped, a page
+    cut to what is kept, instead."""
     campaign = "spring-appeal-" + "x" * 240
     page = "https://news.example/" + "p" * 600
     response = post_checkout(client, **VALID, utm_campaign=campaign, source=page, reminder="r" * 99)
     assert response.status_code == 303
     with app.app_context():
         attempt = db.session.scalars(select(CheckoutAttempt)).one()
-        assert (attempt.utm_campaign, attempt.source) == (campaign[:200], page[:500])
+        assert (attempt.utm_campaign, attempt.source) == (None, page[:500])
         assert attempt.reminder_id is None  # not a reminder's token: ignored
+
+
+def test_attribution_that_names_the_reader_is_not_kept_with_the_gift(
+    app: Flask, client: FlaskClient, stripe: FakeStripe
+) -> None:
+    """A newsletter's link puts the reader's address in utm_content and an id in the
+    path: neither reaches the attempt, Stripe's metadata, payments or exports."""
+    response = post_checkout(
+        client,
+        **VALID,
+        utm_source="newsletter",
+        utm_content="reader@example.org",
+        utm_campaign="3f9a1c2b4d5e6f708192a3b4c5d6e7f8",
+        source="https://news.example/u/reader%40example.org/story",
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        attempt = db.session.scalars(select(CheckoutAttempt)).one()
+        kept = (attempt.utm_source, attempt.utm_content, attempt.utm_campaign, attempt.source)
+    assert kept == ("newsletter", None, None, "https://news.example/u/story")
+    (call,) = stripe.calls("POST", "/v1/checkout/sessions")
+    assert "example.org" not in repr(call) and "3f9a1c2b" not in repr(call)
