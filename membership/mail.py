@@ -3,7 +3,8 @@
 ``SMTP_URL`` is ``smtp://user:password@host:587`` (STARTTLS, required except to a
 relay on loopback) or ``smtps://user:password@host:465`` (TLS from the start).
 Without ``SMTP_URL`` (development only) messages are written to the log with the
-recipient masked: personal data never goes into logs.
+recipient masked and their ``secrets`` (tokens that act as keys) redacted: personal data
+and credentials never go into logs.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Mail:
     html: str
     message_id: str
     headers: dict[str, str] = field(default_factory=dict)
+    # Values that act as keys (a cancel link's token): never written to the log.
+    secrets: tuple[str, ...] = ()
 
 
 class MailRefused(RuntimeError):
@@ -222,14 +225,18 @@ class Mailer:
         return smtp
 
     def _log(self, mail: Mail) -> None:
-        text = mail.text
+        def redacted(text: str) -> str:
+            for secret in mail.secrets:
+                text = text.replace(secret, "[redacted]")
+            return text.replace(mail.to, mask_email(mail.to))
+
         # A warning, so it shows with no logging set up (development runs the CLI bare).
         log.warning(
             "SMTP_URL is not set, so this email was not sent:\nTo: %s\nSubject: %s\n%s\n\n%s",
             mask_email(mail.to),
             mail.subject,
-            "\n".join(f"{name}: {value}" for name, value in mail.headers.items()),
-            text.replace(mail.to, mask_email(mail.to)),
+            redacted("\n".join(f"{name}: {value}" for name, value in mail.headers.items())),
+            redacted(mail.text),
         )
 
 

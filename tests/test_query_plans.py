@@ -239,15 +239,16 @@ def explain_each(
     return found
 
 
-def test_a_sign_up_finds_the_readers_active_reminder_by_email(connection: Connection) -> None:
-    """Every "remind me later": the reschedule of an active reminder looked through every
-    scheduled one in a plan made once for any email."""
+def test_a_sign_up_reads_no_reminder_but_its_unique_index(connection: Connection) -> None:
+    """Every "remind me later": one INSERT, whose conflict with an active reminder the
+    unique index finds; no statement reads other reminders."""
     signup = Signup("new.reader@example.org", date(2026, 12, 28), Consideration(), None)
     caught = statements_of(lambda: schedule_reminder(signup, NOW), "reminders")
     fill_reminders(connection)
-    lookups = [(s, p) for s, p in caught if "reminders.email = " in s]
-    assert lookups  # the reschedule, at least
-    explain_each(connection, lookups, by_email=True)
+    assert [s for s, _ in caught if not s.lstrip().upper().startswith("INSERT")] == []
+    for statement, parameters in caught:
+        found = plan_of_sql(connection, statement, parameters)
+        assert_no_scan(found.replace("SCAN CONSTANT ROW", ""))  # SQLite: the row inserted
 
 
 def test_the_sender_claims_due_reminders_through_their_index(connection: Connection) -> None:

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
 from sqlalchemy import and_, func, literal_column, or_, select, update
@@ -391,6 +391,8 @@ def reminder_mail(settings: Settings, claimed: Claimed) -> Mail:
         "gift": gift,
         "frequency": claimed.frequency,
         "retention_days": settings.reminders.retention_days,
+        # Where the address was typed: the sign-up form, or the widget calling it.
+        "site": urlsplit(settings.public_base_url).netloc,
     }
     return Mail(
         to=claimed.email,
@@ -405,4 +407,5 @@ def reminder_mail(settings: Settings, claimed: Claimed) -> Mail:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",
         },
+        secrets=(claimed.token,),  # the cancel link's key: not for the development log
     )

@@ -13,14 +13,14 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Boolean, bindparam, select, text, update
 
 from membership import clock, money
 from membership.attribution import source_of
 from membership.config import FREQUENCIES, Settings
-from membership.database import insert_unless_exists
 from membership.extensions import db
 from membership.models import Supporter, normalise_email
 from membership.reminders.models import (
@@ -155,68 +155,70 @@ def consideration_of(settings: Settings, fields: Mapping[str, str]) -> Considera
     return Consideration(frequency, amount, priced_in)
 
 
-def schedule_reminder(signup: Signup, now: datetime | None = None) -> Reminder:
-    """Schedule the reminder, or reschedule the reader's active one (one per email).
+def schedule_reminder(
+    signup: Signup, now: datetime | None = None, *, wanted: bool = True
+) -> Reminder | None:
+    """Schedule the reminder unless the address has an active one; None when nothing was
+    scheduled.
 
-    The partial unique index on active emails makes this safe under concurrent
-    sign-ups: whichever insert loses updates the winner's row instead.
+    Anyone may type any address, so a sign-up never changes an active reminder (its
+    owner's date, gift or page): it is ignored. ``wanted=False`` (a sign-up over the
+    per-email limit) drops it. Every case runs the same one statement and commit, so the
+    answer's timing says nothing about the address; the partial unique index on active
+    emails keeps one active reminder per email under concurrent sign-ups.
     """
     now = now or clock.now()
     values = {
+        "email": signup.email,
+        "token": secrets.token_urlsafe(32),
         "due_at": due_at(signup.due_on),
         "frequency": signup.consideration.frequency,
         "amount_minor": signup.consideration.amount_minor,
         "currency": signup.consideration.currency,
         "source": signup.source,
+        "status": "scheduled",
         "attempts": 0,
-        "next_attempt_at": None,
-        "last_error": None,
+        "created_at": now,
         "updated_at": now,
+        "wanted": wanted,
     }
-    for _ in range(3):
-        rescheduled = _reschedule(signup.email, values)
-        if rescheduled is not None:
-            db.session.commit()
-            return rescheduled
-        inserted = insert_unless_exists(
-            db.session,
-            Reminder,
-            {
-                **values,
-                "email": signup.email,
-                "token": secrets.token_urlsafe(32),
-                "status": "scheduled",
-                "created_at": now,
-            },
-        )
-        if inserted is not None:
-            db.session.commit()
-            return inserted
-        # The conflicting row is being sent right now: it is the reminder they asked for.
-        sending = db.session.scalar(
-            select(Reminder).where(*_active_reminder_of(signup.email), Reminder.status == "sending")
-        )
-        if sending is not None:
-            db.session.commit()
-            return sending
-    raise RuntimeError("could not schedule a reminder after three tries")
+    statement = _insert_unless_active(db.session.get_bind().dialect.name)
+    scheduled = db.session.scalars(statement, values).first()
+    db.session.commit()
+    return scheduled
 
 
-def _active_reminder_of(email: str) -> tuple[Any, ...]:
-    """The conditions of a reader's active reminder, as the unique index on active emails
-    states them (``status_in_sql``), so that the database finds it there: by email alone
-    it may instead read every reminder of the status asked for."""
-    return (Reminder.email == email, text(status_in_sql(ACTIVE_STATUSES)))
+# The columns a sign-up sets; the rest keep their defaults.
+_SIGNUP_COLUMNS = (
+    "email",
+    "token",
+    "due_at",
+    "frequency",
+    "amount_minor",
+    "currency",
+    "source",
+    "status",
+    "attempts",
+    "created_at",
+    "updated_at",
+)
 
 
-def _reschedule(email: str, values: Mapping[str, object]) -> Reminder | None:
-    return db.session.scalar(
-        update(Reminder)
-        .where(*_active_reminder_of(email), Reminder.status == "scheduled")
-        .values(**values)
-        .returning(Reminder)
-        .execution_options(populate_existing=True)
+@cache
+def _insert_unless_active(dialect: str) -> Any:
+    """``INSERT INTO reminders (...) SELECT :values WHERE :wanted ON CONFLICT DO NOTHING
+    RETURNING``: a dropped sign-up sends the very statement an accepted one does."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Reminder.__table__
+    row = select(*(bindparam(name, type_=table.c[name].type) for name in _SIGNUP_COLUMNS)).where(
+        bindparam("wanted", type_=Boolean())
     )
+    returning = (
+        insert(table).from_select(list(_SIGNUP_COLUMNS), row).on_conflict_do_nothing()
+    ).returning(*table.c)
+    return select(Reminder).from_statement(returning)
 
 
 def reminder_by_token(token: str) -> Reminder:

@@ -6,6 +6,7 @@ pages on other origins: the configured ``CORS_ALLOWED_ORIGINS`` may read their a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from flask import (
     render_template,
     request,
 )
+from limits import parse_many
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import TooManyRequests
 
@@ -26,11 +28,11 @@ from membership import clock, rate_limits
 from membership.config import current_settings
 from membership.digits import whole_number
 from membership.extensions import csrf, limiter
-from membership.models import normalise_email
 from membership.reminders import prompt, service
 from membership.reminders.forms import ReminderForm
 from membership.sessions import csrf_token
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("reminders", __name__)
 
 # Routes that article pages on other origins call with fetch() (by path: a preflight
@@ -43,12 +45,19 @@ def _ip_key() -> str:
     return rate_limits.client_address_key("remind-ip")
 
 
-def _email_key() -> str:
-    data: Any = request.get_json(silent=True) if request.is_json else request.form
-    email = data.get("email") if isinstance(data, Mapping) else None
-    return rate_limits.keyed_hash(
-        "remind-email", normalise_email(email) if isinstance(email, str) else ""
-    )
+def _within_email_limit(email: str) -> bool:
+    """Count a sign-up against its address's limit (``REMINDER_SIGNUP_LIMIT_PER_EMAIL``);
+    False when over it. Counted here rather than by a ``limiter.limit`` decorator, whose
+    429 and rate-limit headers would tell anyone that the address signed up lately."""
+    if not limiter.enabled:
+        return True
+    key = rate_limits.keyed_hash("remind-email", email)
+    limits = parse_many(current_settings().reminders.signup_limit_per_email)
+    try:
+        return all([limiter.limiter.hit(limit, key) for limit in limits])  # count each
+    except Exception:  # noqa: BLE001 - as RATELIMIT_SWALLOW_ERRORS: storage down, let it in
+        log.exception("reminder sign-up: the rate limit storage failed")
+        return True
 
 
 @blueprint.route("/remind-me", methods=["GET"])
@@ -66,13 +75,13 @@ def signup_form() -> tuple[str, int]:
 @limiter.limit(
     lambda: current_settings().reminders.signup_limit_per_ip, key_func=_ip_key, methods=["POST"]
 )
-@limiter.limit(
-    lambda: current_settings().reminders.signup_limit_per_email,
-    key_func=_email_key,
-    methods=["POST"],
-)
 def remind_me() -> Response | tuple[str, int]:
-    """Schedule (or reschedule) a reminder from the form or from JSON."""
+    """Schedule a reminder from the form or from JSON.
+
+    The answer depends on what was sent, never on the address: whether it already has
+    a reminder (then nothing changes) or is over its limit (then nothing is stored), the
+    reader sees the same page or JSON, after the same work (``_accept``).
+    """
     if request.is_json:
         return _signup_from_json()
     csrf.protect()
@@ -81,8 +90,15 @@ def remind_me() -> Response | tuple[str, int]:
     signup = _parse(form, errors)
     if signup is None:
         return _render_form(form, errors), 400
-    reminder = service.schedule_reminder(signup)
-    return render_template("reminders/scheduled.html", due_on=reminder.due_at.date()), 200
+    _accept(signup)
+    return render_template("reminders/scheduled.html", due_on=signup.due_on), 200
+
+
+def _accept(signup: service.Signup) -> None:
+    wanted = _within_email_limit(signup.email)
+    if not wanted:
+        log.info("reminder sign-up over the per-email limit: dropped")
+    service.schedule_reminder(signup, wanted=wanted)
 
 
 def _signup_from_json() -> Response:
@@ -101,9 +117,9 @@ def _signup_from_json() -> Response:
     signup = _parse(form, errors)
     if signup is None:
         return _json_error(errors, 400)
-    reminder = service.schedule_reminder(signup)
-    response = jsonify(status="scheduled", scheduled_for=reminder.due_at.date().isoformat())
-    response.status_code = 201
+    _accept(signup)
+    response = jsonify(status="accepted", scheduled_for=signup.due_on.isoformat())
+    response.status_code = 202
     return response
 
 
@@ -147,7 +163,7 @@ def cancel_confirmation(token: str) -> tuple[str, int]:
         reminder = service.reminder_by_token(token)
     except service.UnknownReminder:
         abort(404)
-    return render_template("reminders/cancel.html", reminder=reminder, token=token), 200
+    return _render_cancel(reminder, token), 200
 
 
 @blueprint.route("/remind-me/cancel/<token>", methods=["POST"])
@@ -160,7 +176,14 @@ def cancel(token: str) -> tuple[str, int]:
         reminder = service.cancel_reminder(token)
     except service.UnknownReminder:
         abort(404)
-    return render_template("reminders/cancel.html", reminder=reminder, token=token), 200
+    return _render_cancel(reminder, token), 200
+
+
+def _render_cancel(reminder: Any, token: str) -> str:
+    retention_days = current_settings().reminders.retention_days
+    return render_template(
+        "reminders/cancel.html", reminder=reminder, token=token, retention_days=retention_days
+    )
 
 
 @blueprint.route("/remind-me/snooze", methods=["POST"])
@@ -222,8 +245,9 @@ def allow_article_origins(response: Response) -> Response:
 
 @blueprint.errorhandler(TooManyRequests)
 def too_many_signups(error: TooManyRequests) -> Response:
-    """Rate limited: say so plainly, as JSON to the widget or as a page to the form."""
-    message = "Too many reminder requests from here or for this address; please try again later."
+    """Rate limited (per client address only): say so plainly, as JSON to the widget or as
+    a page to the form."""
+    message = "Too many reminder requests from here; please try again later."
     if request.is_json:
         response = _json_error({"rate_limit": message}, 429)
     else:

@@ -93,6 +93,26 @@ def test_a_due_reminder_is_sent_once_with_working_links(
     assert again.sent == 0 and len(smtp.received) == 1
 
 
+def test_the_email_says_how_the_address_came_to_us_and_that_ignoring_it_keeps_nothing(
+    app_ctx: None, settings: Settings, smtp: SmtpSink
+) -> None:
+    """Anyone may type anyone's address: the email, to an address that confirmed nothing,
+    says who asked and where, that ignoring it is enough, and carries no tracking."""
+    reminder = make_reminder()
+    sender.send_due_reminders(settings, now=due_moment(reminder))
+    (message,) = smtp.received
+    for kind in ("plain", "html"):
+        part = message.get_body(preferencelist=(kind,))
+        assert part is not None
+        body = " ".join(part.get_content().split())
+        assert "Someone, probably you, asked on support.test to be reminded" in body
+        assert "ignore this email: we will not write again, and we keep nothing" in body
+        assert "once 30 days have passed" in body
+        assert "<img" not in body and "utm_content" not in body
+        # The links: the cancel link and the one back to the gift, nothing else.
+        assert len(re.findall(r"https?://", body)) == (2 if kind == "plain" else 2)
+
+
 def test_the_cancel_link_confirms_then_cancels_at_once(
     app_ctx: None, client: FlaskClient, settings: Settings, smtp: SmtpSink
 ) -> None:
@@ -379,9 +399,11 @@ def test_cli_send_uses_smtp_url_and_mail_from(
     assert message["Message-ID"].endswith("@news.example>")
 
 
-def test_without_smtp_url_the_email_goes_to_the_log_with_the_address_masked(
+def test_without_smtp_url_the_email_goes_to_the_log_masked_and_without_its_token(
     app_ctx: None, app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The development log shows the email, but not the key to its cancel link: whoever
+    reads the log could cancel (or, through the support link, be taken for) the reader."""
     reminder = make_reminder("reader@example.org")
     caplog.set_level(logging.INFO, logger="membership.mail")
     report = sender.send_due_reminders(
@@ -390,7 +412,9 @@ def test_without_smtp_url_the_email_goes_to_the_log_with_the_address_masked(
     assert report.sent == 1
     assert "r***@example.org" in caplog.text
     assert "reader@example.org" not in caplog.text
-    assert f"/remind-me/cancel/{reminder.token}" in caplog.text
+    assert "/remind-me/cancel/[redacted]" in caplog.text
+    assert "reminder=[redacted]" in caplog.text
+    assert reminder.token not in caplog.text
 
 
 def test_production_refuses_to_send_without_smtp_url(app: Flask) -> None:

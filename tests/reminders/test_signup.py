@@ -16,7 +16,7 @@ from membership.extensions import db
 from membership.reminders import service
 from membership.reminders.models import Reminder
 from tests.conftest import app_environ
-from tests.reminders.conftest import TODAY
+from tests.reminders.conftest import TODAY, make_reminder
 
 ORIGIN = "https://news.example"
 
@@ -86,31 +86,35 @@ def test_form_date_choice_uses_the_date_field(client: FlaskClient, app_ctx: None
     assert reminders()[0].due_at.date().isoformat() == in_days(10)
 
 
-def test_json_sign_up_answers_201_with_the_date(client: FlaskClient, app_ctx: None) -> None:
+def test_json_sign_up_answers_202_with_the_date(client: FlaskClient, app_ctx: None) -> None:
     response = client.post(
         "/remind-me",
         json={"email": "reader@example.org", "when": "3m", "amount": 10, "source": "footer"},
     )
-    assert response.status_code == 201, response.get_json()
+    assert response.status_code == 202, response.get_json()
     (reminder,) = reminders()
     assert response.get_json() == {
-        "status": "scheduled",
+        "status": "accepted",
         "scheduled_for": reminder.due_at.date().isoformat(),
     }
     assert (reminder.amount_minor, reminder.currency, reminder.frequency) == (1000, "USD", None)
 
 
-def test_asking_again_reschedules_the_one_active_reminder(
-    client: FlaskClient, app_ctx: None
-) -> None:
-    first = client.post("/remind-me", json={"email": "reader@example.org", "when": "1w"})
-    second = client.post(
-        "/remind-me", json={"email": "READER@example.org", "when": in_days(40), "amount": "7"}
+def test_asking_again_never_changes_the_active_reminder(client: FlaskClient, app_ctx: None) -> None:
+    """Anyone may type any address: a second sign-up is answered as the first was, and
+    the owner's reminder keeps its date, gift and page."""
+    first = client.post(
+        "/remind-me", json={"email": "reader@example.org", "when": "1w", "source": "https://a"}
     )
-    assert (first.status_code, second.status_code) == (201, 201)
+    second = client.post(
+        "/remind-me",
+        json={"email": "READER@example.org", "when": in_days(40), "amount": "7", "source": "x"},
+    )
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert second.get_json() == {"status": "accepted", "scheduled_for": in_days(40)}
     (reminder,) = reminders()
-    assert reminder.due_at.date().isoformat() == in_days(40)
-    assert reminder.amount_minor == 700
+    assert reminder.due_at.date().isoformat() == in_days(7)
+    assert (reminder.amount_minor, reminder.source) == (None, "https://a")
 
 
 def test_a_new_request_after_a_cancel_is_a_new_reminder(app_ctx: None, app: Flask) -> None:
@@ -243,28 +247,39 @@ def test_json_with_a_form_content_type_is_not_a_way_around_csrf(
     assert count() == 0
 
 
-def test_sign_ups_are_limited_per_email(client: FlaskClient, app_ctx: None) -> None:
-    for number in range(5):
+def test_sign_ups_over_the_per_email_limit_are_answered_as_accepted_and_dropped(
+    client: FlaskClient, app_ctx: None
+) -> None:
+    """The sixth sign-up in an hour for an address is answered as the first, and stores
+    nothing: a 429 told a stranger that the address had signed up lately."""
+    (reminder,) = [make_reminder()]
+    service.cancel_reminder(reminder.token)  # so that the sign-ups below would schedule one
+    answers = []
+    for number in range(6):
         response = client.post(
             "/remind-me",
-            json={"email": "Reader@example.org", "when": "1w"},
+            json={"email": "Reader@example.org", "when": "1m"},
             environ_base={"REMOTE_ADDR": f"10.0.0.{number}"},
         )
-        assert response.status_code == 201
+        answers.append((response.status_code, response.get_json()))
+    assert len(set(map(repr, answers))) == 1 and answers[0][0] == 202
+    # The first scheduled one and the next four changed nothing; with none active now,
+    # a seventh would schedule one, but the address is over its limit.
+    service.cancel_reminder(reminders()[-1].token)
     limited = client.post(
         "/remind-me",
         json={"email": "reader@example.org ", "when": "1m"},
         environ_base={"REMOTE_ADDR": "10.0.1.1"},
     )
-    assert limited.status_code == 429
-    assert "try again later" in limited.get_json()["message"]
+    assert (limited.status_code, limited.get_json()) == answers[0]
+    assert [r.status for r in reminders()] == ["cancelled", "cancelled"]
     other = client.post(
         "/remind-me",
         json={"email": "someone@example.org", "when": "1m"},
         environ_base={"REMOTE_ADDR": "10.0.1.2"},
     )
-    assert other.status_code == 201
-    assert reminders()[0].due_at.date() == clock.now().date() + timedelta(days=7)
+    assert other.status_code == 202
+    assert reminders()[-1].email == "someone@example.org"
 
 
 def test_sign_ups_are_limited_per_ip(client: FlaskClient, app_ctx: None) -> None:
@@ -273,7 +288,7 @@ def test_sign_ups_are_limited_per_ip(client: FlaskClient, app_ctx: None) -> None
         response = client.post(
             "/remind-me", json={"email": f"r{number}@example.org"}, environ_base=address
         )
-        assert response.status_code == 201
+        assert response.status_code == 202
     limited = client.post("/remind-me", json={"email": "r@example.org"}, environ_base=address)
     assert limited.status_code == 429
     page = client.post(
@@ -284,7 +299,7 @@ def test_sign_ups_are_limited_per_ip(client: FlaskClient, app_ctx: None) -> None
     elsewhere = client.post(
         "/remind-me", json={"email": "r@example.org"}, environ_base={"REMOTE_ADDR": "192.0.2.8"}
     )
-    assert elsewhere.status_code == 201
+    assert elsewhere.status_code == 202
 
 
 def test_limiter_storage_never_holds_an_email_or_ip(client: FlaskClient) -> None:
@@ -330,7 +345,7 @@ def test_json_sign_up_from_an_article_origin_can_read_the_answer(
     response = cors_client.post(
         "/remind-me", json={"email": "reader@example.org"}, headers={"Origin": ORIGIN}
     )
-    assert response.status_code == 201
+    assert response.status_code == 202
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert response.headers["Access-Control-Allow-Credentials"] == "true"
 
@@ -360,7 +375,7 @@ def test_a_page_with_a_long_address_is_kept_cut_not_refused(app: Flask, client) 
     long_path = "https://news.example/" + "a" * 600
     for email, source in (("one@example.org", tracked), ("two@example.org", long_path)):
         response = client.post("/remind-me", json={"email": email, "when": "1m", "source": source})
-        assert response.status_code == 201, response.get_json()
+        assert response.status_code == 202, response.get_json()
     with app.app_context():
         kept = dict(db.session.execute(select(Reminder.email, Reminder.source)).all())
     assert kept == {
@@ -388,7 +403,7 @@ def test_what_the_article_says_the_reader_considered_is_dropped_when_not_valid(
     from membership.reminders.models import Reminder
 
     as_json = client.post("/remind-me", json={"email": "one@example.org", **considering})
-    assert as_json.status_code == 201, as_json.get_json()
+    assert as_json.status_code == 202, as_json.get_json()
     as_form = post_form(client, email="two@example.org", when="1m", **considering)
     assert as_form.status_code == 200
     with app.app_context():

@@ -39,6 +39,19 @@ def test_paid_session_thanks_for_exactly_what_was_confirmed(
     assert f"Thank you for {thanks}." in page
 
 
+@pytest.mark.parametrize("paid", [True, False], ids=["paid", "being-confirmed"])
+def test_the_thank_you_page_is_never_cached(
+    client: FlaskClient, stripe: FakeStripe, paid: bool
+) -> None:
+    """It states the gift: a shared computer's back button or a proxy must not keep it."""
+    session_id = open_session(client, stripe, frequency="monthly", currency="USD", amount="5")
+    if paid:
+        stripe.complete_session(session_id)
+    response = client.get(f"/support/thank-you?session_id={session_id}")
+    assert response.status_code == 200
+    assert "no-store" in response.headers["Cache-Control"]
+
+
 def test_thanks_use_stripes_amount_not_the_form(client: FlaskClient, stripe: FakeStripe) -> None:
     session_id = open_session(client, stripe, frequency="monthly", currency="USD", amount="5")
     stripe.sessions[session_id]["amount_total"] = 700  # e.g. a promotion applied at Stripe
