@@ -12,6 +12,9 @@ import logging
 import re
 import sys
 import time
+from http.server import BaseHTTPRequestHandler
+
+from werkzeug.serving import WSGIRequestHandler
 
 _QUERY = re.compile(r"(/[^\s?]*)\?\S*")
 REDACTED = "?[query removed]"
@@ -39,10 +42,16 @@ class DropQueryStrings(logging.Filter):
 
 
 def install() -> None:
-    """Filter the request log of werkzeug's server (``flask run``, ``make run``); once."""
+    """Filter the request log of werkzeug's server (``flask run``, ``make run``), and keep
+    that server from announcing its and Python's versions in every answer; once."""
     logger = logging.getLogger("werkzeug")
     if not any(isinstance(f, DropQueryStrings) for f in logger.filters):
         logger.addFilter(DropQueryStrings())
+    WSGIRequestHandler.version_string = _no_versions  # type: ignore[method-assign,assignment]
+
+
+def _no_versions(handler: BaseHTTPRequestHandler) -> str:
+    return "membership"
 
 
 # What an operator reads on stderr under gunicorn, cron and the CLI: one line per record,

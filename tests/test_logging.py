@@ -46,3 +46,14 @@ def test_the_apps_records_go_to_stderr_in_the_documented_format(tmp_path: Path) 
     )
     assert re.fullmatch(stamp + r" INFO membership\.reminders\.sender: sent 3 reminders", lines[1])
     assert "reader@example.org" not in result.stderr
+
+
+def test_the_development_server_announces_no_versions(tmp_path: Path) -> None:
+    """``make run``'s server answered ``Server: Werkzeug/3.x Python/3.11``: what to attack."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    from membership import create_app
+
+    create_app(app_environ(f"sqlite:///{tmp_path}/v.sqlite3", APP_ENV="development"))
+    banner = WSGIRequestHandler.version_string(None)  # type: ignore[arg-type]
+    assert banner == "membership"
