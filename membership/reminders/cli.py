@@ -10,9 +10,10 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from membership import erasure
 from membership.config import current_settings
 from membership.extensions import db
-from membership.reminders import sender, service
+from membership.reminders import sender
 from membership.reminders.models import REMINDER_STATUSES, Reminder
 
 reminders_cli = AppGroup("reminders", help="Remind me later: send due reminders, status.")
@@ -28,12 +29,16 @@ def send(limit: int | None, dry_run: bool) -> None:
         raise click.ClickException(f"stopped early: {report.errors[-1]}")
 
 
-def run_once(limit: int | None = None, dry_run: bool = False) -> sender.SendReport:
-    """Erase emails past retention, then send what is due. Erasing comes first: it owes
-    nothing to the mail server, and a run that cannot send (no SMTP_URL in production, a
-    server down) must not keep addresses past the promised date."""
+def run_once(
+    limit: int | None = None, dry_run: bool = False, schedule: erasure.Schedule | None = None
+) -> sender.SendReport:
+    """Erase what is due (emails past retention; payloads daily: ``membership.erasure``),
+    then send what is due. Erasing comes first: it owes nothing to the mail server, and a
+    run that cannot send (no SMTP_URL in production, a server down) must not keep
+    addresses past the promised date."""
     settings = current_settings()
-    erased = 0 if dry_run else service.erase_old_emails(settings.reminders.retention_days)
+    retention = settings.reminders.retention_days
+    erased = 0 if dry_run else erasure.erase_due(retention, schedule or erasure.Schedule())
     try:
         report = sender.send_due_reminders(settings, limit=limit, dry_run=dry_run)
     except sender.MailNotConfigured as exc:
@@ -71,9 +76,10 @@ def worker(interval: int) -> None:
 
 def run_worker(interval: int, stop: threading.Event) -> None:
     """The worker loop: a failed run (mail server down) is reported and retried next time."""
+    schedule = erasure.Schedule()  # payloads are forgotten once a day by this worker
     while not stop.is_set():
         try:
-            run_once()
+            run_once(schedule=schedule)
         except click.ClickException as exc:
             click.echo(f"error: {exc.message}", err=True)
         db.session.remove()

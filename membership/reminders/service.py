@@ -21,6 +21,7 @@ from sqlalchemy import Boolean, bindparam, select, text, update
 from membership import clock, money
 from membership.attribution import source_of
 from membership.config import FREQUENCIES, Settings
+from membership.database import scrub_after_erasure
 from membership.extensions import db
 from membership.models import Supporter, normalise_email
 from membership.reminders.models import (
@@ -333,4 +334,6 @@ def erase_old_emails(retention_days: int, now: datetime | None = None) -> int:
         .execution_options(synchronize_session=False)
     ).all()
     db.session.commit()
+    if erased:  # gone from the files too, not only from the rows
+        scrub_after_erasure(db.session, ("reminders",))
     return len(erased)
