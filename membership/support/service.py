@@ -21,12 +21,12 @@ from membership.database import sqlite_writer_turn
 from membership.extensions import db
 from membership.models import CheckoutAttempt, is_public_id, new_public_id
 from membership.reminders.service import reminder_id_for_token, reminder_token_for_id
+from membership.vocabulary import ATTRIBUTION_FIELDS, Frequency
 
 log = logging.getLogger(__name__)
 
-FREQUENCY_LABELS = {"once": "Once", "monthly": "Monthly", "annual": "Annual"}
+FREQUENCY_LABELS = {frequency: frequency.label for frequency in Frequency}
 FREQUENCY_ADJECTIVES = {"once": "one-time", "monthly": "monthly", "annual": "annual"}
-ATTRIBUTION_FIELDS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
 
 _SESSION_ID = re.compile(r"^cs_(?:test|live)_[A-Za-z0-9]{1,250}$")
 _REMINDER_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
