@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -110,3 +111,11 @@ def migrate(env: dict[str, str], project_root: Path, bin_dir: Path) -> None:
     )
     if result.returncode != 0:
         raise BenchmarkError(f"flask db upgrade failed:\n{result.stdout}{result.stderr}")
+
+
+def no_control_socket() -> list[str]:
+    """Since 25.1 gunicorn opens a control socket in $HOME by default; several servers at
+    once collide there, so the benchmarks turn it off."""
+    if tuple(int(part) for part in version("gunicorn").split(".")[:2]) >= (25, 1):
+        return ["--no-control-socket"]
+    return []

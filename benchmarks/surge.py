@@ -39,7 +39,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
@@ -272,10 +271,7 @@ def gunicorn_command(fd: int, args: argparse.Namespace, tmp_dir: Path) -> list[s
         "--worker-tmp-dir",
         str(tmp_dir),
     ]
-    # Since 25.1 gunicorn opens a control socket in $HOME by default; several at once collide.
-    if tuple(int(part) for part in version("gunicorn").split(".")[:2]) >= (25, 1):
-        command.append("--no-control-socket")
-    return [*command, *shlex.split(args.gunicorn_flags), "wsgi:app"]
+    return [*command, *serving.no_control_socket(), *shlex.split(args.gunicorn_flags), "wsgi:app"]
 
 
 @contextlib.contextmanager

@@ -37,7 +37,6 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
 
@@ -396,10 +395,7 @@ def gunicorn_command(fd: int, args: argparse.Namespace, tmp_dir: Path, app_spec:
         "--worker-tmp-dir",
         str(tmp_dir),
     ]
-    # Since 25.1 gunicorn opens a control socket in $HOME by default; several at once collide.
-    if tuple(int(part) for part in version("gunicorn").split(".")[:2]) >= (25, 1):
-        command.append("--no-control-socket")
-    return [*command, app_spec]
+    return [*command, *serving.no_control_socket(), app_spec]
 
 
 def start_server(
