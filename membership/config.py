@@ -84,6 +84,9 @@ class Settings:
     # Each Continue opens a Stripe Checkout Session: a flood would spend Stripe's API
     # limit (readers could no longer give) and fill the reports with made-up sources.
     checkout_limit_per_ip: str = "20 per minute;200 per hour"
+    # Supporters a care or admin account may find or open, per account: one at a time, by
+    # need, never a walk through everyone by id or through a list of emails.
+    staff_supporter_limit: str = "60 per hour;300 per day"
 
     @property
     def stripe_enabled(self) -> bool:
@@ -164,10 +167,15 @@ def _load(env_vars: Mapping[str, str], env: str, instance_path: str | None) -> S
             env_vars.get("STAFF_REQUIRE_TOTP", "true" if env == "production" else ""),
         ),
         secret_key_fallbacks=_comma_list(env_vars.get("SECRET_KEY_FALLBACKS", "")),
-        ratelimit_storage_uri=_ratelimit_storage_uri(env_vars.get("RATELIMIT_STORAGE_URI", "")),
+        ratelimit_storage_uri=_ratelimit_storage_uri(
+            env, env_vars.get("RATELIMIT_STORAGE_URI", ""), env_vars.get("WEB_CONCURRENCY", "")
+        ),
         trusted_proxy_hops=_proxy_hops(env_vars.get("TRUSTED_PROXY_HOPS", "")),
         checkout_limit_per_ip=_rate_limit(
             env_vars, "CHECKOUT_LIMIT_PER_IP", Settings.checkout_limit_per_ip
+        ),
+        staff_supporter_limit=_rate_limit(
+            env_vars, "STAFF_SUPPORTER_LIMIT", Settings.staff_supporter_limit
         ),
     )
 
@@ -266,12 +274,28 @@ def _proxy_hops(raw: str) -> int:
     return int(value)
 
 
-def _ratelimit_storage_uri(raw: str) -> str:
+def _ratelimit_storage_uri(env: str, raw: str, workers_raw: str) -> str:
+    """Where the limiter counts. ``memory://`` counts in each process: with several workers
+    every limit would be that many times looser, so production refuses it then.
+    ``WEB_CONCURRENCY`` (which gunicorn reads as its number of workers) says how many;
+    unset, it is gunicorn's default of one."""
     uri = raw.strip() or "memory://"
     if "://" not in uri:
         raise ConfigError(
             "RATELIMIT_STORAGE_URI must be a storage URI such as memory:// or "
             f"redis://127.0.0.1:6379, not {raw!r}."
+        )
+    workers = workers_raw.strip()
+    if workers and (not is_digits(workers) or int(workers) < 1):
+        raise ConfigError(
+            f"WEB_CONCURRENCY must be the number of web workers (1 or more), not {workers_raw!r}."
+        )
+    if env == "production" and uri.startswith("memory://") and workers and int(workers) > 1:
+        raise ConfigError(
+            f"RATELIMIT_STORAGE_URI is memory:// while WEB_CONCURRENCY is {workers}: each "
+            "worker would count on its own, and every limit (Continue, sign-in) would be "
+            f"{workers} times looser. Set RATELIMIT_STORAGE_URI to a store every worker "
+            "shares, such as redis://127.0.0.1:6379/0, or serve with WEB_CONCURRENCY=1."
         )
     return uri
 

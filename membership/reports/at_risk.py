@@ -2,7 +2,8 @@
 
 Both lists are index lookups (``recurring_supports.status``, ``payment_failures.failed_at``)
 capped at ``MAX_ROWS``, with each row's supporter found by key; the totals say how many
-there are in all.
+there are in all. ``at_risk_counts`` gives the totals alone, for staff who may not see
+supporters (it reads no supporter).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class AtRiskReport:
     failures: list[RecentFailure]
     failures_total: int
     failures_since: datetime
+    # False for the counts alone (``at_risk_counts``): the lists are empty, not "no one".
+    listed: bool = True
 
 
 def _email_of(supporter_id: Any) -> Any:
@@ -81,10 +84,8 @@ def at_risk_report() -> AtRiskReport:
         )
         for support, email in past_due_rows
     ]
-    past_due_total = db.session.scalar(
-        select(func.count()).where(RecurringSupport.status.in_(AT_RISK_STATUSES))
-    )
-    since = clock.now() - timedelta(days=RECENT_FAILURES_DAYS)
+    past_due_total = _past_due_total()
+    since = _failures_since()
     failure_rows = db.session.execute(
         select(
             PaymentFailure,
@@ -109,13 +110,39 @@ def at_risk_report() -> AtRiskReport:
         )
         for failure, email, status in failure_rows
     ]
-    failures_total = db.session.scalar(
-        select(func.count()).where(PaymentFailure.failed_at >= since)
-    )
     return AtRiskReport(
         past_due=past_due,
-        past_due_total=past_due_total or 0,
+        past_due_total=past_due_total,
         failures=failures,
-        failures_total=failures_total or 0,
+        failures_total=_failures_total(since),
         failures_since=since,
     )
+
+
+def at_risk_counts() -> AtRiskReport:
+    """How many supports are past due and how many payments failed lately; no rows."""
+    since = _failures_since()
+    return AtRiskReport(
+        past_due=[],
+        past_due_total=_past_due_total(),
+        failures=[],
+        failures_total=_failures_total(since),
+        failures_since=since,
+        listed=False,
+    )
+
+
+def _past_due_total() -> int:
+    count = db.session.scalar(
+        select(func.count()).where(RecurringSupport.status.in_(AT_RISK_STATUSES))
+    )
+    return count or 0
+
+
+def _failures_since() -> datetime:
+    return clock.now() - timedelta(days=RECENT_FAILURES_DAYS)
+
+
+def _failures_total(since: datetime) -> int:
+    count = db.session.scalar(select(func.count()).where(PaymentFailure.failed_at >= since))
+    return count or 0

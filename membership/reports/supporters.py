@@ -1,4 +1,5 @@
-"""The supporter list and a supporter's detail page.
+"""The supporter list (admins), finding one supporter by exact email (care and admins),
+and a supporter's detail page.
 
 The list pages through supporters newest first (by primary key, so a page is an index
 range) and totals only the payments of the supporters on that page (an index lookup by
@@ -15,7 +16,14 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 
 from membership.extensions import db
-from membership.models import CheckoutAttempt, Payment, PaymentFailure, RecurringSupport, Supporter
+from membership.models import (
+    CheckoutAttempt,
+    Payment,
+    PaymentFailure,
+    RecurringSupport,
+    Supporter,
+    normalise_email,
+)
 from membership.reminders.models import Reminder
 
 PAGE_SIZE = 50
@@ -24,6 +32,10 @@ MAX_QUERY_LENGTH = 254
 
 class SupporterNotFound(LookupError):
     """No supporter has this id."""
+
+
+class InvalidLookup(ValueError):
+    """What was typed to find a supporter is not a whole email address; the message says so."""
 
 
 @dataclass
@@ -97,6 +109,16 @@ def supporters_page(query: str = "", page: int = 1) -> SupporterPage:
         for s in supporters
     ]
     return SupporterPage(query, page, rows, has_next=len(found) > PAGE_SIZE)
+
+
+def find_supporter_id(email: str) -> int | None:
+    """The id of the supporter whose email is exactly ``email`` (case and surrounding
+    spaces aside), or None. An index lookup: no part of an email finds anyone."""
+    email = normalise_email(email)
+    local, _, domain = email.partition("@")
+    if not local or not domain or len(email) > MAX_QUERY_LENGTH:
+        raise InvalidLookup("Type the supporter's whole email address, such as ana@example.org.")
+    return db.session.scalar(select(Supporter.id).where(Supporter.email == email))
 
 
 def _totals_of(

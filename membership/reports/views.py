@@ -1,8 +1,11 @@
 """Staff reports: the dashboard, supporters, sources, at risk, cohorts and CSV exports.
 
-Views parse the query string, call one report function and render it. Every page needs
-a signed-in staff account; exports need an admin. Opening a supporter's detail and
-every export are written to the audit log (by supporter id, never by email).
+Views parse the query string, call one report function and render it. Who sees what
+follows the account's role (``membership.staff.models.Role``): every role sees the pages
+of figures (the at-risk report as counts); care and admins also find a supporter by exact
+email and open them, one at a time, within ``STAFF_SUPPORTER_LIMIT``; admins also list
+supporters and export. Finding and opening a supporter, lists and exports are written to
+the audit log (by supporter id, never by email).
 """
 
 from __future__ import annotations
@@ -11,21 +14,40 @@ from collections.abc import Iterator
 from datetime import date
 from functools import partial
 
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms.validators import ValidationError
 
 from membership import money
+from membership.config import current_settings
 from membership.digits import whole_number
+from membership.extensions import limiter
 from membership.reports import charts, export
-from membership.reports.at_risk import at_risk_report
+from membership.reports.at_risk import at_risk_counts, at_risk_report
 from membership.reports.cohorts import RETENTION_MONTHS, cohorts_report
 from membership.reports.dashboard import FREQUENCIES, dashboard
 from membership.reports.periods import InvalidPeriod, Period, parse_period
 from membership.reports.sources import DIMENSION_TITLES, sources_report
-from membership.reports.supporters import SupporterNotFound, supporter_detail, supporters_page
+from membership.reports.supporters import (
+    InvalidLookup,
+    SupporterNotFound,
+    find_supporter_id,
+    supporter_detail,
+    supporters_page,
+)
 from membership.staff import audit
-from membership.staff.access import admin_required, staff_required
+from membership.staff.access import admin_required, care_required, staff_required
 from membership.staff.audit import record_audit_now
 
 blueprint = Blueprint("reports", __name__, url_prefix="/staff")
@@ -69,11 +91,29 @@ def dashboard_page() -> str:
     )
 
 
+def _supporter_limit() -> str:
+    return current_settings().staff_supporter_limit
+
+
+def _staff_key() -> str:
+    return f"staff:{current_user.id}"
+
+
+# Finding and opening supporters, counted together per staff account: care opens one
+# supporter at a time, and cannot walk through everyone by id or by a list of emails.
+supporter_lookups = limiter.shared_limit(
+    _supporter_limit, scope="staff_supporter_lookups", key_func=_staff_key
+)
+
+
 @blueprint.get("/supporters")
-@staff_required
+@care_required
 def supporters_list() -> str:
-    """Supporters, newest first, searchable by email or name (audited: which page, and
-    whether it was a search, never what was searched for)."""
+    """Care: the form that finds one supporter by exact email. Admins: also every
+    supporter, newest first, searchable by part of an email or name (audited: which page,
+    and whether it was a search, never what was searched for)."""
+    if not current_user.is_admin:
+        return render_template("reports/supporters.html", result=None)
     page = request.args.get("page", "1")
     number = whole_number(page)
     if number is None or not 1 <= number <= MAX_PAGE:
@@ -87,8 +127,30 @@ def supporters_list() -> str:
     return page_html
 
 
+@blueprint.post("/supporters/find")
+@care_required
+@supporter_lookups
+def find_supporter() -> BaseResponse | tuple[str, int]:
+    """The supporter whose email is exactly the one given (a form post: the email stays
+    out of addresses, logs and history), opened at once; audited, found or not."""
+    try:
+        supporter_id = find_supporter_id(request.form.get("email", ""))
+    except InvalidLookup as exc:
+        return render_template("reports/supporters.html", result=None, error=str(exc)), 400
+    record_audit_now(
+        audit.FIND_SUPPORTER,
+        target=str(supporter_id) if supporter_id is not None else None,
+        detail="found" if supporter_id is not None else "not_found",
+    )
+    if supporter_id is None:
+        error = "No supporter has exactly that email."
+        return render_template("reports/supporters.html", result=None, error=error), 404
+    return redirect(url_for("reports.supporter_page", supporter_id=supporter_id), 303)
+
+
 @blueprint.get(f"/supporters/<int(max={MAX_ID}):supporter_id>")  # larger: 404, not an overflow
-@staff_required
+@care_required
+@supporter_lookups
 def supporter_page(supporter_id: int) -> str:
     """One supporter's payments, recurring support, reminders and sources (audited)."""
     try:
@@ -110,7 +172,10 @@ def sources_page() -> str:
 @blueprint.get("/reports/at-risk")
 @staff_required
 def at_risk_page() -> str:
-    """Past-due supporters and recent failures, with their emails (audited)."""
+    """Past-due supporters and recent failures: counts for a viewer; for care, each row
+    with the supporter's id to open; for admins, with their email (audited)."""
+    if not current_user.sees_supporters:
+        return render_template("reports/at_risk.html", report=at_risk_counts())
     page_html = render_template("reports/at_risk.html", report=at_risk_report())
     record_audit_now(audit.VIEW_AT_RISK)
     return page_html

@@ -1,4 +1,8 @@
-"""Who may see staff pages: ``staff_required`` and ``admin_required`` for views.
+"""Who may see staff pages: ``staff_required``, ``care_required`` and ``admin_required``.
+
+Each role sees what the one before it sees, and more (``membership.staff.models.Role``):
+any signed-in account (a viewer) sees figures; care also finds and opens supporters one
+at a time; admins also list supporters, export and read the audit log.
 
 Signing in happens in two steps when an account has TOTP: the password, then the code.
 Flask-Login only marks the session signed in after both, so a signed-in session has
@@ -20,7 +24,7 @@ from membership import clock
 from membership.config import current_settings
 from membership.digits import is_digits
 from membership.extensions import db
-from membership.staff.models import StaffUser
+from membership.staff.models import Role, StaffUser
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -75,14 +79,15 @@ def needs_totp_enrolment(user: StaffUser) -> bool:
     return current_settings().staff_require_totp and not user.totp_enrolled
 
 
-def _refusal(*, enrolled: bool, admin: bool) -> Response | None:
-    """Where to send a request that may not see the page, or None when it may."""
+def _refusal(*, enrolled: bool, roles: tuple[Role, ...] = ()) -> Response | None:
+    """Where to send a request that may not see the page, or None when it may. Signed in
+    with a role not in ``roles`` (when given): 403, before anything is looked up."""
     if not current_user.is_authenticated:
         return redirect(url_for("staff.login", next=_here()))
     if enrolled and needs_totp_enrolment(current_user):
         return redirect(url_for("staff.enrol_totp", next=_here()))
-    if admin and not current_user.is_admin:
-        abort(403, "Only admins can open this page.")
+    if roles and current_user.role not in roles:
+        abort(403, f"Your role ({current_user.role}) cannot open this page.")
     return None
 
 
@@ -91,18 +96,31 @@ def signed_in_required(view: Callable[P, R]) -> Callable[P, R | Response]:
 
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | Response:
-        refusal = _refusal(enrolled=False, admin=False)
+        refusal = _refusal(enrolled=False)
         return refusal if refusal is not None else view(*args, **kwargs)
 
     return wrapped
 
 
 def staff_required(view: Callable[P, R]) -> Callable[P, R | Response]:
-    """Signed in, active, and past TOTP when enrolled or mandatory; else off to sign in."""
+    """Signed in, active, and past TOTP when enrolled or mandatory; else off to sign in.
+    Any role: for pages of figures that name no supporter."""
 
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | Response:
-        refusal = _refusal(enrolled=True, admin=False)
+        refusal = _refusal(enrolled=True)
+        return refusal if refusal is not None else view(*args, **kwargs)
+
+    return wrapped
+
+
+def care_required(view: Callable[P, R]) -> Callable[P, R | Response]:
+    """As ``staff_required``, and the account may see individual supporters (care or
+    admin); a viewer gets 403."""
+
+    @wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+        refusal = _refusal(enrolled=True, roles=(Role.CARE, Role.ADMIN))
         return refusal if refusal is not None else view(*args, **kwargs)
 
     return wrapped
@@ -113,7 +131,7 @@ def admin_required(view: Callable[P, R]) -> Callable[P, R | Response]:
 
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | Response:
-        refusal = _refusal(enrolled=True, admin=True)
+        refusal = _refusal(enrolled=True, roles=(Role.ADMIN,))
         return refusal if refusal is not None else view(*args, **kwargs)
 
     return wrapped

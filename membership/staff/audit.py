@@ -1,9 +1,9 @@
 """The audit log: ``record_audit`` notes who did what, to which id, when and from where.
 
-Every sign-in, failed sign-in, sign-out, export and view of a supporter's detail is
-recorded, and so are changes to staff accounts. ``record_audit`` only adds the entry
-to the current ``db.session``: the caller commits it with the rest of its unit of work
-(a view that only reads commits right after calling it).
+Every sign-in, failed sign-in, sign-out, export, search for a supporter and view of a
+supporter's detail is recorded, and so are changes to staff accounts. ``record_audit``
+only adds the entry to the current ``db.session``: the caller commits it with the rest of
+its unit of work (a view that only reads commits right after calling it).
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ SIGN_OUT: Final = "sign_out"
 EXPORT_PAYMENTS: Final = "export_payments"
 EXPORT_SUPPORTERS: Final = "export_supporters"
 VIEW_SUPPORTER: Final = "view_supporter"
-# Pages that list supporters' emails: the supporter list (a search answers "is this
-# person a supporter?") and the at-risk report.
+# A search by exact email (care and admins): it answers "is this person a supporter?".
+# The target is the supporter's id when one was found; the email is never kept.
+FIND_SUPPORTER: Final = "find_supporter"
+# The supporter list (admins only), a page of emails and names.
 LIST_SUPPORTERS: Final = "list_supporters"
+# The at-risk report's rows (care and admins): supporter ids to open, no emails.
 VIEW_AT_RISK: Final = "view_at_risk"
 TOTP_ENROLLED: Final = "totp_enrolled"
 TOTP_REMOVED: Final = "totp_removed"
@@ -34,6 +37,7 @@ PASSWORD_CHANGED: Final = "password_changed"  # noqa: S105 - an action name
 STAFF_CREATED: Final = "staff_created"
 STAFF_DISABLED: Final = "staff_disabled"
 STAFF_ENABLED: Final = "staff_enabled"
+STAFF_ROLE_CHANGED: Final = "staff_role_changed"
 PASSWORD_RESET: Final = "password_reset"  # noqa: S105 - an action name
 
 ACTIONS: Final = (
@@ -43,6 +47,7 @@ ACTIONS: Final = (
     EXPORT_PAYMENTS,
     EXPORT_SUPPORTERS,
     VIEW_SUPPORTER,
+    FIND_SUPPORTER,
     LIST_SUPPORTERS,
     VIEW_AT_RISK,
     TOTP_ENROLLED,
@@ -51,6 +56,7 @@ ACTIONS: Final = (
     STAFF_CREATED,
     STAFF_DISABLED,
     STAFF_ENABLED,
+    STAFF_ROLE_CHANGED,
     PASSWORD_RESET,
 )
 

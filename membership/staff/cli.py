@@ -1,4 +1,5 @@
-"""``flask staff ...``: create, disable, enable and reset staff accounts on the server."""
+"""``flask staff ...``: create, list, change the role of, disable, enable and reset staff
+accounts, on the server (there is no web page that manages accounts)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from membership.staff import service
-from membership.staff.models import ROLES
+from membership.staff.models import ROLES, Role
 
 staff_cli = AppGroup("staff", help="Manage staff accounts.")
 
@@ -25,7 +26,13 @@ def _password(prompt: str) -> str:
 
 @staff_cli.command("create")
 @click.argument("email")
-@click.option("--role", type=click.Choice(ROLES), required=True, help="admin or viewer.")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    required=True,
+    help="viewer (figures only), care (also one supporter at a time) or admin (also lists, "
+    "exports and the audit log).",
+)
 def create(email: str, role: str) -> None:
     """Create a staff account; prompts for its password (at least 12 characters)."""
     if service.find_staff(email) is not None:
@@ -46,6 +53,18 @@ def list_accounts() -> None:
         totp = "totp" if user.totp_enrolled else "no-totp"
         last = user.last_sign_in_at.strftime("%Y-%m-%d %H:%M") if user.last_sign_in_at else "never"
         click.echo(f"{user.email}\t{user.role}\t{state}\t{totp}\t{last}")
+
+
+@staff_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(ROLES))
+def set_role(email: str, role: str) -> None:
+    """Give an account another role (viewer, care or admin), from its next request on."""
+    try:
+        user = service.set_role(email, role)
+    except service.StaffAccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{user.email} is now {user.role}: {Role(user.role).label}.")
 
 
 @staff_cli.command("disable")

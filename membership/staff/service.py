@@ -3,24 +3,43 @@
 Sign-in never tells whether an email belongs to an account: unknown emails, wrong
 passwords, wrong codes, disabled and paused accounts all get ``SignInRefused`` with
 one message, after the same argon2 work (an unknown email is checked against a dummy
-hash). Failures in a row pause an account for a delay that doubles with each further
-failure; a success resets the count.
+hash). The one refusal made before any hashing depends on the client's address alone.
+
+Failures are counted per client address and account (``SignInFailure``), so that whoever
+knows an admin's email cannot keep the admin out:
+
+- an address that failed ``LOCK_AFTER_FAILURES`` times in a row for one account is paused
+  for that account (30 s, doubling with each further failure, at most an hour); the
+  account signs in as usual from any other address;
+- an address that failed ``ADDRESS_LOCK_AFTER_FAILURES`` times, whatever the emails, is
+  paused for every account and refused before its password is hashed (argon2 costs
+  64 MiB and tens of milliseconds a try);
+- an account that failed ``ACCOUNT_SLOW_AFTER_FAILURES`` times across all addresses (a
+  guesser with many addresses) is paused for addresses it has not signed in from
+  lately, never for those it has.
+
+A success clears its address's count for the account; the other counts are forgotten
+after a quiet ``FORGET_AFTER``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -31,15 +50,26 @@ from membership.extensions import db
 from membership.models import normalise_email
 from membership.staff import audit, sealing
 from membership.staff.audit import record_audit
-from membership.staff.models import ROLES, StaffUser
+from membership.staff.models import ROLES, SignInFailure, StaffUser
 
 log = logging.getLogger(__name__)
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024  # argon2 takes any length; this only bounds the work per request
+# Failures from one address for one account before that address pauses for it.
 LOCK_AFTER_FAILURES = 5
+# Failures from one address, whatever the emails, before it pauses for every account.
+ADDRESS_LOCK_AFTER_FAILURES = 20
+# Failures for one account from all addresses before addresses it has not signed in from
+# lately pause for it.
+ACCOUNT_SLOW_AFTER_FAILURES = 20
 FIRST_LOCK = timedelta(seconds=30)
 LONGEST_LOCK = timedelta(hours=1)
+# A count with no failure for this long starts again from nothing.
+FORGET_AFTER = timedelta(days=1)
+# An address the account signed in from within this long is never slowed for it.
+KNOWN_ADDRESS_FOR = timedelta(days=90)
+EVERY = "*"  # every address, or every account, in SignInFailure
 TOTP_ISSUER = "Membership staff"
 TOTP_STEP_SECONDS = 30
 # A code from the step before or after is accepted too: phones' clocks drift.
@@ -121,55 +151,146 @@ def find_staff(email: str) -> StaffUser | None:
     return db.session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
 
 
-def lock_delay(failures: int) -> timedelta:
-    """How long sign-in pauses after ``failures`` in a row: 30 s, doubling, at most 1 h."""
-    if failures < LOCK_AFTER_FAILURES:
+def lock_delay(failures: int, after: int = LOCK_AFTER_FAILURES) -> timedelta:
+    """How long sign-in pauses after ``failures``, once ``after`` are reached: 30 s,
+    doubling, at most 1 h."""
+    if failures < after:
         return timedelta(0)
-    doublings = min(failures - LOCK_AFTER_FAILURES, 16)  # 30 s * 2**16 is past the cap already
+    doublings = min(failures - after, 16)  # 30 s * 2**16 is past the cap already
     return min(FIRST_LOCK * 2**doublings, LONGEST_LOCK)
 
 
-def is_locked(user: StaffUser, now: datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
+def address_key(address: str | None) -> str:
+    """The key under which a client address's failures are counted: a keyed hash (the
+    table does not list who tried from where), of the /64 for IPv6 (one subscriber's)."""
+    text = address or "unknown"
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    else:
+        if isinstance(ip, ipaddress.IPv6Address):
+            mapped = ip.ipv4_mapped
+            text = str(mapped) if mapped else str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    key = current_settings().secret_key.encode()
+    return hmac.new(key, b"staff-sign-in:" + text.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _refuse(user: StaffUser | None, reason: str, now: datetime, *, count: bool) -> SignInRefused:
-    """Record a failed sign-in (counting it against the account) and commit."""
-    if user is not None and count:
-        failures = db.session.execute(
-            update(StaffUser)
-            .where(StaffUser.id == user.id)
-            .values(failed_count=StaffUser.failed_count + 1)
-            .returning(StaffUser.failed_count)
-        ).scalar_one()
-        delay = lock_delay(failures)
-        if delay:
-            db.session.execute(
-                update(StaffUser).where(StaffUser.id == user.id).values(locked_until=now + delay)
-            )
+def _row(address: str, account: str) -> SignInFailure | None:
+    return db.session.get(SignInFailure, (address, account), populate_existing=True)
+
+
+def _paused(row: SignInFailure | None, now: datetime) -> bool:
+    return row is not None and row.locked_until is not None and row.locked_until > now
+
+
+def _known(row: SignInFailure | None, now: datetime) -> bool:
+    signed_in_at = row.signed_in_at if row is not None else None
+    return signed_in_at is not None and signed_in_at > now - KNOWN_ADDRESS_FOR
+
+
+def _address_paused(address: str, now: datetime) -> bool:
+    """True when this address failed too often to try any account for now."""
+    return _paused(_row(address, EVERY), now)
+
+
+def _is_locked(user: StaffUser, address: str, now: datetime) -> bool:
+    """True when ``user`` may not sign in from ``address`` now: that address failed too
+    often for the account, or the account is guessed at from many addresses and this is
+    not one it signed in from lately."""
+    here = _row(address, str(user.id))
+    if _paused(here, now):
+        return True
+    return not _known(here, now) and _paused(_row(EVERY, str(user.id)), now)
+
+
+def _insert(**values: Any) -> Any:
+    """An ``INSERT`` into ``SignInFailure`` for the session's database (PostgreSQL and
+    SQLite spell ``ON CONFLICT`` alike)."""
+    dialect = db.session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(SignInFailure).values(**values)
+
+
+def _count_failure(address: str, account: str, now: datetime, after: int) -> None:
+    """One more failure for (``address``, ``account``), in one statement so that guesses
+    in parallel all count; paused once ``after`` are reached."""
+    quiet = or_(
+        SignInFailure.last_failed_at.is_(None),
+        SignInFailure.last_failed_at < now - FORGET_AFTER,
+    )
+    statement = (
+        _insert(address=address, account=account, failed_count=1, last_failed_at=now)
+        .on_conflict_do_update(
+            index_elements=["address", "account"],
+            set_={
+                "failed_count": case((quiet, 1), else_=SignInFailure.failed_count + 1),
+                "last_failed_at": now,
+            },
+        )
+        .returning(SignInFailure.failed_count)
+    )
+    failures = db.session.execute(statement).scalar_one()
+    delay = lock_delay(failures, after)
+    if delay:
+        db.session.execute(
+            update(SignInFailure)
+            .where(SignInFailure.address == address, SignInFailure.account == account)
+            .values(locked_until=now + delay)
+        )
+
+
+def _count(user: StaffUser | None, address: str, now: datetime) -> None:
+    """Count one failure against the address, and against the account when there is one."""
+    _count_failure(address, EVERY, now, ADDRESS_LOCK_AFTER_FAILURES)
+    if user is not None:
+        _count_failure(address, str(user.id), now, LOCK_AFTER_FAILURES)
+        _count_failure(EVERY, str(user.id), now, ACCOUNT_SLOW_AFTER_FAILURES)
+
+
+def failures_of(user_id: int | None, address: str | None = None) -> SignInFailure | None:
+    """The failures counted against an account (None: any account) from one client address
+    (None: from every address)."""
+    key = address_key(address) if address is not None else EVERY
+    return _row(key, str(user_id) if user_id is not None else EVERY)
+
+
+def _refuse(
+    user: StaffUser | None, reason: str, now: datetime, *, address: str, count: bool
+) -> SignInRefused:
+    """Record a failed sign-in (counting it against the address and account) and commit."""
+    if count:
+        _count(user, address, now)
     record_audit(audit.SIGN_IN_FAILED, staff=user, detail=reason)
     db.session.commit()
     return SignInRefused()
 
 
-def check_password(email: str, password: str, now: datetime | None = None) -> StaffUser:
-    """First step of sign-in: the account whose password this is, or ``SignInRefused``.
+def check_password(
+    email: str, password: str, client_address: str | None, now: datetime | None = None
+) -> StaffUser:
+    """First step of sign-in from ``client_address``: the account whose password this is,
+    or ``SignInRefused``.
 
     The caller then either asks for the TOTP code (``user.totp_enrolled``) or calls
     ``complete_sign_in``.
     """
     now = now or clock.now()
+    address = address_key(client_address)
     user = find_staff(email) if len(email) <= 254 else None
+    if _address_paused(address, now):
+        # Before hashing: this refusal depends on the address alone, never on the email.
+        raise _refuse(user, "address_paused", now, address=address, count=False)
     matches = _password_matches(user.password_hash if user else _dummy_hash(), password)
     if user is None:
-        raise _refuse(None, "unknown_account", now, count=False)
+        raise _refuse(None, "unknown_account", now, address=address, count=True)
     if not user.is_active:
-        raise _refuse(user, "disabled", now, count=False)
-    if is_locked(user, now):
-        # Not counted: a paused account is not paused longer by someone still guessing.
-        raise _refuse(user, "locked", now, count=False)
+        raise _refuse(user, "disabled", now, address=address, count=True)
+    if _is_locked(user, address, now):
+        # Not counted: a paused address is not paused longer by someone still guessing.
+        raise _refuse(user, "locked", now, address=address, count=False)
     if not matches:
-        raise _refuse(user, "wrong_password", now, count=True)
+        raise _refuse(user, "wrong_password", now, address=address, count=True)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)  # stronger parameters since it was set
         db.session.commit()
@@ -184,13 +305,17 @@ def pending_user(user_id: int, session_version: int) -> StaffUser | None:
     return user
 
 
-def check_code(user: StaffUser, code: str, now: datetime | None = None) -> StaffUser:
-    """Second step of sign-in: the account's current TOTP code, or ``SignInRefused``."""
+def check_code(
+    user: StaffUser, code: str, client_address: str | None, now: datetime | None = None
+) -> StaffUser:
+    """Second step of sign-in from ``client_address``: the account's current TOTP code,
+    or ``SignInRefused``."""
     now = now or clock.now()
+    address = address_key(client_address)
     if not user.is_active:
-        raise _refuse(user, "disabled", now, count=False)
-    if is_locked(user, now):
-        raise _refuse(user, "locked", now, count=False)
+        raise _refuse(user, "disabled", now, address=address, count=False)
+    if _address_paused(address, now) or _is_locked(user, address, now):
+        raise _refuse(user, "locked", now, address=address, count=False)
     settings = current_settings()
     try:
         secret = sealing.unseal(settings, user.totp_secret_sealed or "", for_account=user.id)
@@ -202,10 +327,10 @@ def check_code(user: StaffUser, code: str, now: datetime | None = None) -> Staff
             "a staff TOTP secret cannot be opened with SECRET_KEY or SECRET_KEY_FALLBACKS; "
             "was SECRET_KEY changed without keeping the old one as a fallback?"
         )
-        raise _refuse(user, "totp_unreadable", now, count=False) from None
+        raise _refuse(user, "totp_unreadable", now, address=address, count=False) from None
     step = _matching_step(secret, code, now, after=user.totp_last_step)
     if step is None or not _claim_step(user, step):
-        raise _refuse(user, "wrong_code", now, count=True)
+        raise _refuse(user, "wrong_code", now, address=address, count=True)
     if not sealing.sealed_under_current_key(settings, user.totp_secret_sealed or ""):
         # Opened by a fallback key: sealed again under the current one.
         user.totp_secret_sealed = sealing.seal(settings, secret, for_account=user.id)
@@ -232,11 +357,32 @@ def _claim_step(user: StaffUser, step: int) -> bool:
     return True
 
 
-def complete_sign_in(user: StaffUser, now: datetime | None = None) -> None:
-    """Both steps passed: reset the failure count, record the sign-in, commit."""
-    user.failed_count = 0
-    user.locked_until = None
-    user.last_sign_in_at = now or clock.now()
+def complete_sign_in(
+    user: StaffUser, client_address: str | None, now: datetime | None = None
+) -> None:
+    """Both steps passed from ``client_address``: clear its failures for the account and
+    mark it known, forget stale counts, record the sign-in, commit."""
+    now = now or clock.now()
+    address = address_key(client_address)
+    db.session.execute(
+        _insert(
+            address=address, account=str(user.id), failed_count=0, signed_in_at=now
+        ).on_conflict_do_update(
+            index_elements=["address", "account"],
+            set_={"failed_count": 0, "locked_until": None, "signed_in_at": now},
+        )
+    )
+    # Counts nobody added to for a day, of addresses no account signed in from lately.
+    db.session.execute(
+        delete(SignInFailure).where(
+            SignInFailure.last_failed_at < now - FORGET_AFTER,
+            or_(
+                SignInFailure.signed_in_at.is_(None),
+                SignInFailure.signed_in_at < now - KNOWN_ADDRESS_FOR,
+            ),
+        )
+    )
+    user.last_sign_in_at = now
     record_audit(audit.SIGN_IN, staff=user)
     db.session.commit()
 
@@ -318,20 +464,25 @@ def enrol_totp(
     db.session.commit()
 
 
-def _confirm_password(user: StaffUser, password: str, now: datetime) -> None:
+def _confirm_password(
+    user: StaffUser, password: str, client_address: str | None, now: datetime
+) -> None:
     """The current password, asked again before a change: wrong answers count towards the
-    account's lockout exactly as at sign-in, so a stolen session cannot guess it."""
-    if is_locked(user, now):
-        _refuse(user, "locked", now, count=False)
+    lockout exactly as at sign-in, so a stolen session cannot guess it."""
+    address = address_key(client_address)
+    if _address_paused(address, now) or _is_locked(user, address, now):
+        _refuse(user, "locked", now, address=address, count=False)
         raise WrongPassword("Too many wrong passwords: wait a while, then try again.")
     if not _password_matches(user.password_hash, password):
-        _refuse(user, "wrong_password", now, count=True)
+        _refuse(user, "wrong_password", now, address=address, count=True)
         raise WrongPassword("That is not your current password.")
 
 
-def remove_totp(user: StaffUser, password: str, now: datetime | None = None) -> None:
+def remove_totp(
+    user: StaffUser, password: str, client_address: str | None, now: datetime | None = None
+) -> None:
     """Drop the second factor after the password confirms it is the user; committed."""
-    _confirm_password(user, password, now or clock.now())
+    _confirm_password(user, password, client_address, now or clock.now())
     user.totp_secret_sealed = None
     user.totp_enrolled_at = None
     user.totp_last_step = None
@@ -339,13 +490,19 @@ def remove_totp(user: StaffUser, password: str, now: datetime | None = None) -> 
     db.session.commit()
 
 
-def change_password(user: StaffUser, current: str, new: str, now: datetime | None = None) -> None:
+def change_password(
+    user: StaffUser,
+    current: str,
+    new: str,
+    client_address: str | None,
+    now: datetime | None = None,
+) -> None:
     """Replace the password and sign out every other session of the account; committed.
 
     The caller signs the current session in again (its id carries the new version).
     """
     now = now or clock.now()
-    _confirm_password(user, current, now)
+    _confirm_password(user, current, client_address, now)
     user.password_hash = hash_password(new)
     user.password_changed_at = now or clock.now()
     user.session_version += 1
@@ -372,6 +529,28 @@ def create_staff(email: str, role: str, password: str) -> StaffUser:
         db.session.rollback()
         raise StaffAccountError(f"There is already a staff account for {email}.") from None
     record_audit(audit.STAFF_CREATED, target=f"staff:{user.id}", detail=role)
+    db.session.commit()
+    return user
+
+
+def _lift_pauses(user: StaffUser) -> None:
+    """Forget the account's failures from every address (its known addresses stay known)."""
+    account = SignInFailure.account == str(user.id)
+    db.session.execute(delete(SignInFailure).where(account, SignInFailure.signed_in_at.is_(None)))
+    db.session.execute(
+        update(SignInFailure)
+        .where(account, SignInFailure.signed_in_at.is_not(None))
+        .values(failed_count=0, locked_until=None)
+    )
+
+
+def set_role(email: str, role: str) -> StaffUser:
+    """Give an account another role; it applies from the account's next request."""
+    if role not in ROLES:
+        raise StaffAccountError(f"The role must be one of {', '.join(ROLES)}.")
+    user = _existing(email)
+    user.role = role
+    record_audit(audit.STAFF_ROLE_CHANGED, target=f"staff:{user.id}", detail=role)
     db.session.commit()
     return user
 
@@ -403,8 +582,7 @@ def enable_staff(email: str) -> StaffUser:
     """Let a disabled account sign in again, with a clean failure count."""
     user = _existing(email)
     user.disabled_at = None
-    user.failed_count = 0
-    user.locked_until = None
+    _lift_pauses(user)
     record_audit(audit.STAFF_ENABLED, target=f"staff:{user.id}")
     db.session.commit()
     return user
@@ -421,8 +599,7 @@ def reset_password(
     user.password_hash = hash_password(password)
     user.password_changed_at = now or clock.now()
     user.session_version += 1
-    user.failed_count = 0
-    user.locked_until = None
+    _lift_pauses(user)
     if remove_totp:
         user.totp_secret_sealed = None
         user.totp_enrolled_at = None

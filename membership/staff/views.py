@@ -43,7 +43,8 @@ from membership.staff.models import StaffUser
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 
 DASHBOARD = "/staff/"  # served by membership.reports
-# Per address, over both steps of sign-in; on top of the per-account lockout.
+# Per address, over both steps of sign-in; on top of the failures counted per address and
+# account (membership.staff.service), which every worker shares through the database.
 SIGN_IN_RATE_LIMIT = "10 per minute"
 _PENDING = "staff_pending_sign_in"
 _PENDING_SECONDS = 300
@@ -65,7 +66,7 @@ def _sign_in(user: StaffUser) -> Response:
     session.clear()  # a new session: nothing from before sign-in carries over
     login_user(user, remember=False)
     mark_signed_in()
-    service.complete_sign_in(user)
+    service.complete_sign_in(user, request.remote_addr)
     return redirect(target or DASHBOARD)
 
 
@@ -79,7 +80,9 @@ def login() -> Response | tuple[str, int]:
     error = ""
     if form.validate_on_submit():
         try:
-            user = service.check_password(form.email.data or "", form.password.data or "")
+            user = service.check_password(
+                form.email.data or "", form.password.data or "", request.remote_addr
+            )
         except service.SignInRefused as exc:
             error = str(exc)
         else:
@@ -121,7 +124,7 @@ def login_code() -> Response | tuple[str, int]:
     error = ""
     if form.validate_on_submit():
         try:
-            service.check_code(user, form.code.data or "")
+            service.check_code(user, form.code.data or "", request.remote_addr)
         except service.SignInRefused as exc:
             error = str(exc)
         else:
@@ -181,7 +184,9 @@ def change_password() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         user: StaffUser = current_user._get_current_object()
         try:
-            service.change_password(user, form.current.data or "", form.new.data or "")
+            service.change_password(
+                user, form.current.data or "", form.new.data or "", request.remote_addr
+            )
         except (service.WrongPassword, service.PasswordRejected) as exc:
             error = str(exc)
         else:
@@ -231,7 +236,9 @@ def remove_totp() -> Response | tuple[str, int]:
     error = "Enter your current password."
     if form.validate_on_submit():
         try:
-            service.remove_totp(current_user._get_current_object(), form.password.data or "")
+            service.remove_totp(
+                current_user._get_current_object(), form.password.data or "", request.remote_addr
+            )
         except service.WrongPassword as exc:
             error = str(exc)
         else:

@@ -1,5 +1,6 @@
 """Every report page renders for staff, with demo data; exports stream the CLI's CSV and
-are audited; a supporter's detail view is audited by id; bad input gets a 400."""
+are audited; a supporter's detail view is audited by id; bad input gets a 400. Who may
+open which page is the table of ``tests/staff/test_roles.py``."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from tests.conftest import from_dashboard
 PAGES = [
     "/staff/",
     "/staff/?from=2025-01&to=2026-12",
-    "/staff/supporters",
-    "/staff/supporters?q=example.org&page=2",
     "/staff/reports/sources",
     "/staff/reports/sources?from=2024-12&to=2026-11",
     "/staff/reports/at-risk",
@@ -31,6 +30,18 @@ PAGES = [
 @pytest.fixture
 def demo_data(app_ctx: None) -> None:
     demo_seed.seed(40, 200, seed_value=3)
+
+
+ADMIN_PAGES = ["/staff/supporters", "/staff/supporters?q=example.org&page=2"]
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_the_supporter_list_renders_for_an_admin(
+    demo_data: None, signed_in_client: Callable[..., Any], path: str
+) -> None:
+    response = signed_in_client("admin").get(path)
+    assert response.status_code == 200
+    assert "<h1>" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -87,13 +98,13 @@ def test_bad_query_gets_400_with_a_message(
 
 
 def test_unknown_supporter_is_404(signed_in_client: Callable[..., Any]) -> None:
-    assert signed_in_client("viewer").get("/staff/supporters/999999").status_code == 404
+    assert signed_in_client("care").get("/staff/supporters/999999").status_code == 404
 
 
 def test_supporter_detail_is_audited_by_id_not_email(
     demo_data: None, signed_in_client: Callable[..., Any]
 ) -> None:
-    client = signed_in_client("viewer")
+    client = signed_in_client("care")
     supporter = db.session.scalars(select(Supporter).limit(1)).one()
     page = client.get(f"/staff/supporters/{supporter.id}").get_data(as_text=True)
     assert supporter.email in page

@@ -62,3 +62,18 @@ def staff_row(app: Flask) -> Callable[[int], StaffUser]:
             return user
 
     return read
+
+
+@pytest.fixture
+def failures(app: Flask) -> Callable[..., tuple[int, datetime | None]]:
+    """``failures(user_id, address)``: the failed sign-ins counted against an account from
+    a client address (None: from every address), and until when that is paused."""
+    from membership.staff import service
+
+    def read(user_id: int | None, address: str | None = "127.0.0.1") -> tuple[int, datetime | None]:
+        with app.test_request_context("/"):
+            row = service.failures_of(user_id, address)
+            db.session.rollback()
+            return (row.failed_count, row.locked_until) if row is not None else (0, None)
+
+    return read

@@ -1,4 +1,5 @@
-"""Who reaches which staff page: anonymous, viewer, admin; disabled and reset accounts."""
+"""Who reaches which staff page: anonymous, viewer, admin; disabled and reset accounts.
+Every role against every URL is the table of ``test_roles.py``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from tests.conftest import app_environ, csrf_token, from_dashboard, sign_in
 
 STAFF_PAGES = [
     "/staff/",
-    "/staff/supporters",
     "/staff/reports/sources",
     "/staff/reports/at-risk",
     "/staff/reports/cohorts",
@@ -198,7 +198,7 @@ def test_sign_out_ends_a_copy_of_the_session_cookie_too(app: Flask, signed_in_cl
     ids=["change-password", "remove-second-factor"],
 )
 def test_wrong_passwords_on_the_profile_count_towards_the_lockout(
-    signed_in_client, staff_row, path, field, totp
+    signed_in_client, failures, path, field, totp
 ) -> None:
     """A stolen session cannot guess the password on the profile page without limit."""
     client = signed_in_client("viewer", totp=totp)
@@ -210,9 +210,9 @@ def test_wrong_passwords_on_the_profile_count_towards_the_lockout(
             "confirm": "another long password",
         }
         assert client.post(path, data=data).status_code == 400
-    row = staff_row(client.staff.id)
-    assert row.failed_count == LOCK_AFTER_FAILURES
-    assert row.locked_until is not None
+    count, paused_until = failures(client.staff.id)
+    assert count == LOCK_AFTER_FAILURES
+    assert paused_until is not None
     data = {
         "csrf_token": csrf_token(client, "/staff/profile"),
         field: client.staff.password,  # now even the right one waits for the pause to end

@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from membership import create_app
+from membership.staff.models import SignInFailure
 from membership.staff.service import SIGN_IN_REFUSED, totp_code
 from tests.conftest import app_environ, csrf_token, sign_in
 
@@ -253,12 +254,12 @@ def test_of_two_sign_ins_racing_with_one_code_only_one_gets_in(
         assert racing is not None
         set_committed_value(racing, "totp_last_step", None)  # as read before the first wrote
         with pytest.raises(service.SignInRefused):
-            service.check_code(racing, code, frozen_clock())
+            service.check_code(racing, code, "127.0.0.1", frozen_clock())
         db.session.rollback()
 
 
 def test_a_sign_in_that_read_the_account_before_another_used_the_code_is_refused(
-    app: Flask, staff_user, frozen_clock, audit_entries
+    app: Flask, staff_user, frozen_clock, audit_entries, failures
 ) -> None:
     """The true race: the second sign-in's transaction read the account, then the first
     recorded the code as used. SQLite will not let a transaction that read an older
@@ -279,33 +280,37 @@ def test_a_sign_in_that_read_the_account_before_another_used_the_code_is_refused
                 update(StaffUser).where(StaffUser.id == person.id).values(totp_last_step=step)
             )
         with pytest.raises(service.SignInRefused):
-            service.check_code(racing, code, frozen_clock())
-        assert db.session.get(StaffUser, person.id).failed_count == 1  # counted, committed
-        assert [entry.detail for entry in audit_entries("sign_in_failed")] == ["wrong_code"]
+            service.check_code(racing, code, "127.0.0.1", frozen_clock())
+    assert failures(person.id)[0] == 1  # counted, committed
+    assert [entry.detail for entry in audit_entries("sign_in_failed")] == ["wrong_code"]
 
 
 def test_wrong_passwords_racing_on_one_account_all_count(
-    app: Flask, staff_user, audit_entries
+    app: Flask, staff_user, audit_entries, failures
 ) -> None:
-    """A guesser in parallel: this attempt's transaction read the account, then another
-    attempt's failure was recorded. Both count towards the lockout; neither is an error."""
+    """A guesser in parallel: this attempt's transaction read the account and its count,
+    then another attempt's failure was recorded. Both count; neither is an error."""
     from membership.extensions import db
     from membership.staff import service
     from membership.staff.models import StaffUser
 
     person = staff_user()
-    with app.app_context():
+    with app.test_request_context("/"):
+        with pytest.raises(service.SignInRefused):
+            service.check_password(person.email, "not the password", "127.0.0.1")
         assert db.session.get(StaffUser, person.id) is not None  # read, transaction open
-        with db.engine.begin() as other:  # meanwhile another attempt's failure is recorded
-            other.execute(
-                update(StaffUser)
-                .where(StaffUser.id == person.id)
-                .values(failed_count=StaffUser.failed_count + 1)
+        assert service.failures_of(person.id, "127.0.0.1") is not None
+        with db.engine.begin() as other:
+            other.execute(  # meanwhile another attempt's failure is recorded
+                update(SignInFailure)
+                .where(SignInFailure.account == str(person.id))
+                .values(failed_count=SignInFailure.failed_count + 1)
             )
         with pytest.raises(service.SignInRefused):
-            service.check_password(person.email, "not the password")
-        assert db.session.get(StaffUser, person.id).failed_count == 2
-    assert [entry.detail for entry in audit_entries("sign_in_failed")] == ["wrong_password"]
+            service.check_password(person.email, "not the password", "127.0.0.1")
+    assert failures(person.id) == (3, None)
+    assert failures(person.id, None) == (3, None)  # the account from every address
+    assert [entry.detail for entry in audit_entries("sign_in_failed")] == ["wrong_password"] * 2
 
 
 @pytest.mark.parametrize(
