@@ -13,11 +13,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from membership import (  # noqa: F401  (database: engine settings; models: every table)
+    account,
     database,
     demo,
     log_privacy,
     models,
     money,
+    newsletter,
     reminders,
     reports,
     request_guard,
@@ -69,7 +71,9 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     reminders.init_app(app)  # remind me later; a gift suppresses or converts one
     staff.init_app(app)  # staff sign-in, accounts, two-step, the audit log
     reports.init_app(app)  # dashboard, reports, exports; rollups kept as the ledger writes
+    newsletter.init_app(app)  # newsletter sign-up, double opt-in, unsubscribe, export
     demo.init_app(app)  # flask demo seed
+    account.init_app(app)  # supporters sign in by emailed link: their gifts, data, changes
 
     _keep_extension_hooks_to(app, ("reminders", "staff", "reports"))
     security_headers.init_app(app, production=settings.env == "production")

@@ -308,3 +308,98 @@ def cancel_subscription(
     except stripe.StripeError as exc:
         raise _translate(exc, "subscription cancel") from exc
     return _as_sent(subscription)
+
+
+# -- supporters' own accounts (membership.account) ---------------------------------------
+
+
+def create_portal_session(settings: Settings, customer_id: str, return_url: str) -> str:
+    """Open a Stripe Customer Portal session for one customer; the URL to send them to.
+
+    No fixed idempotency key: each press opens a new short-lived session (the library sets
+    a generated key, kept across its own retries of this one call)."""
+    client = _client(settings)
+    try:
+        answer = client.raw_request(
+            "post", "/v1/billing_portal/sessions", customer=customer_id, return_url=return_url
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc, "portal session create") from exc
+    return str(json.loads(answer.body)["url"])
+
+
+def _update_subscription(
+    settings: Settings,
+    subscription_id: str,
+    params: dict[str, Any],
+    idempotency_key: str,
+    action: str,
+) -> dict[str, Any]:
+    client = _client(settings)
+    try:
+        subscription = client.v1.subscriptions.update(
+            subscription_id,
+            params=params,  # type: ignore[arg-type]
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc, action) from exc
+    return _as_sent(subscription)
+
+
+def change_subscription_amount(
+    settings: Settings,
+    subscription_id: str,
+    amount_minor: int,
+    currency: str,
+    frequency: str,
+    idempotency_key: str,
+) -> dict[str, Any]:
+    """Charge ``amount_minor`` from the next invoice on (no proration): the subscription's
+    one item gets a new price of the same product and interval."""
+    client = _client(settings)
+    try:
+        subscription = client.v1.subscriptions.retrieve(subscription_id)
+    except stripe.StripeError as exc:
+        raise _translate(exc, "subscription retrieve") from exc
+    item = _as_sent(subscription)["items"]["data"][0]
+    price_data = {
+        "currency": currency.lower(),
+        "unit_amount": amount_minor,
+        "product": product_for(settings, frequency),
+        "recurring": {"interval": _INTERVALS[frequency]},
+    }
+    params = {
+        "items": [{"id": item["id"], "price_data": price_data}],
+        "proration_behavior": "none",
+    }
+    return _update_subscription(
+        settings, subscription_id, params, idempotency_key, "subscription amount change"
+    )
+
+
+def pause_subscription(
+    settings: Settings, subscription_id: str, idempotency_key: str
+) -> dict[str, Any]:
+    """Stop collecting payments (invoices are voided) until resumed."""
+    params = {"pause_collection": {"behavior": "void"}}
+    return _update_subscription(settings, subscription_id, params, idempotency_key, "pause")
+
+
+def resume_subscription(
+    settings: Settings, subscription_id: str, idempotency_key: str
+) -> dict[str, Any]:
+    """Collect payments again after a pause."""
+    params = {"pause_collection": ""}
+    return _update_subscription(settings, subscription_id, params, idempotency_key, "resume")
+
+
+def cancel_subscription_at_period_end(
+    settings: Settings, subscription_id: str, idempotency_key: str
+) -> dict[str, Any]:
+    """End the subscription when its paid period ends, with a fixed idempotency key (one per
+    supporter's request, so a retried request is answered once)."""
+    params = {"cancel_at_period_end": True}
+    return _update_subscription(
+        settings, subscription_id, params, idempotency_key, "subscription cancel at period end"
+    )

@@ -95,6 +95,8 @@ class FakeStripe:
     charges: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What GET /v1/events lists, as Stripe sent each event (any order: listed newest first).
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Subscriptions a test put here (``add_subscription``), for the account's changes.
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_with: int | None = None  # answer calls under fail_path with this HTTP status
     fail_path: str = "/v1/"
     base_url: str = ""
@@ -113,6 +115,7 @@ class FakeStripe:
         self.sessions.clear()
         self.charges.clear()
         self.events.clear()
+        self.subscriptions.clear()
         self.fail_with = None
         self.fail_path = "/v1/"
         self.while_answering = None
@@ -155,7 +158,34 @@ class FakeStripe:
             return _json(charge) if charge else _missing("charge", match.group(1))
         if request.method == "GET" and path == "/v1/events":
             return _json(self._list_events(request.args))
+        if request.method == "POST" and path == "/v1/billing_portal/sessions":
+            return _json(self._create_portal_session(params))
+        if match := re.fullmatch(r"/v1/subscriptions/([^/]+)", path):
+            subscription = self.subscriptions.get(match.group(1))
+            if subscription is None:
+                return _missing("subscription", match.group(1))
+            if request.method == "POST":
+                subscription.update({k: v for k, v in params.items() if k != "items"})
+            return _json(subscription)
         return _error(404, "invalid_request_error", None, f"Unrecognized request URL {path}")
+
+    def add_subscription(self, subscription_id: str, customer: str) -> dict[str, Any]:
+        """A subscription Stripe holds, as its example object with these ids."""
+        subscription = stripe_fixture("subscription")
+        subscription.update(id=subscription_id, customer=customer, cancel_at_period_end=False)
+        self.subscriptions[subscription_id] = subscription
+        return subscription
+
+    def _create_portal_session(self, params: dict[str, Any]) -> dict[str, Any]:
+        portal = stripe_fixture("billing_portal.session")
+        portal_id = "bps_" + secrets.token_hex(12)
+        portal.update(
+            id=portal_id,
+            customer=params["customer"],
+            return_url=params.get("return_url"),
+            url=f"https://billing.stripe.test/p/session/{portal_id}",
+        )
+        return portal
 
     def _list_events(self, args: Any) -> dict[str, Any]:
         """One page of the Events API: newest first, ``created[gte]``, ``limit`` and

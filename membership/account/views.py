@@ -1,0 +1,194 @@
+"""``/account``: a supporter signs in by emailed link, sees their gifts, opens Stripe's
+portal, downloads what we hold, and changes a recurring gift.
+
+Signed-out and signed-in pages share ``/account``. The session is the reader's cookie
+session under ``service``'s own keys, apart from staff sign-in (Flask-Login).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    session,
+)
+from limits import parse_many
+from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response
+
+from membership import rate_limits, stripe_gateway
+from membership.account import changes, service
+from membership.account.forms import AmountForm, SignInForm
+from membership.config import current_settings
+from membership.extensions import limiter
+from membership.ledger.models import Supporter
+from membership.sessions import csrf_token
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("account", __name__, url_prefix="/account")
+
+
+def _ip_key() -> str:
+    return rate_limits.client_address_key("account-ip")
+
+
+def _within_email_limit(email: str) -> bool:
+    """Count a request against its address's limit; False when over it. Counted here, not
+    by a decorator, whose 429 would tell anyone the address asked lately."""
+    if not limiter.enabled:
+        return True
+    key = rate_limits.keyed_hash("account-email", email.strip().lower())
+    limits = parse_many(current_app.config["ACCOUNT_SIGN_IN_LIMIT_PER_EMAIL"])
+    try:
+        return all([limiter.limiter.hit(limit, key) for limit in limits])  # count each
+    except Exception:  # the store is down: the per-IP limit still holds
+        log.exception("per-email sign-in limit not counted")
+        return True
+
+
+@blueprint.route("", methods=["GET"])
+def account() -> str:
+    """The account page when signed in, else the form asking for a sign-in link."""
+    supporter = service.signed_in_supporter(session)
+    if supporter is None:
+        return render_template("account/sign_in.html", form=SignInForm(), csrf_token=csrf_token())
+    return _render_account(supporter, AmountForm(formdata=None), {})
+
+
+def _render_account(supporter: Supporter, amount_form: AmountForm, errors: dict[int, str]) -> str:
+    return render_template(
+        "account/account.html",
+        supporter=supporter,
+        overview=service.overview(supporter),
+        amount_form=amount_form,
+        errors=errors,
+        csrf_token=csrf_token(),
+    )
+
+
+@blueprint.route("/sign-in", methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["ACCOUNT_SIGN_IN_LIMIT_PER_IP"], key_func=_ip_key, methods=["POST"]
+)
+def ask_for_link() -> tuple[str, int]:
+    """Queue a link if the address is a supporter's: the same page, after the same work,
+    for any well-formed address (``service.request_sign_in_link``)."""
+    form = SignInForm()
+    if not form.validate():
+        page = render_template("account/sign_in.html", form=form, csrf_token=csrf_token())
+        return page, 400
+    email = form.email.data or ""
+    wanted = _within_email_limit(email)
+    if not wanted:
+        log.info("sign-in link request over the per-email limit: dropped")
+    service.request_sign_in_link(email, current_app.config["SECRET_KEY"], wanted=wanted)
+    if current_app.config["ACCOUNT_SEND_LINKS_IN_BACKGROUND"]:
+        current_app.extensions["membership.account.courier"].wake()
+    return render_template("account/link_sent.html"), 200
+
+
+@blueprint.route("/sign-in/<token>", methods=["GET"])
+def confirm_sign_in(token: str) -> tuple[str, int]:
+    """The link in the email: a page with one button. Mail scanners open links; only the
+    reader's press (a POST) uses the single-use link."""
+    if not service.link_is_usable(token):
+        return render_template("account/link_unusable.html"), 404
+    return render_template("account/confirm.html", token=token, csrf_token=csrf_token()), 200
+
+
+@blueprint.route("/sign-in/<token>", methods=["POST"])
+def sign_in(token: str) -> Response | tuple[str, int]:
+    """Use the link (once) and sign this browser in."""
+    if service.sign_in(session, token) is None:
+        return render_template("account/link_unusable.html"), 404
+    return redirect("/account", code=303)
+
+
+@blueprint.route("/sign-out", methods=["POST"])
+def sign_out() -> Response:
+    service.sign_out(session)
+    return redirect("/account", code=303)
+
+
+def _signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The view gets the signed-in supporter; a signed-out browser goes to ``/account``."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        supporter = service.signed_in_supporter(session)
+        if supporter is None:
+            return redirect("/account", code=303)
+        return view(supporter, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@blueprint.route("/portal", methods=["POST"])
+@_signed_in
+def portal(supporter: Supporter) -> Response | tuple[str, int]:
+    """Stripe's Customer Portal for the supporter's own customer, back to ``/account``."""
+    settings = current_settings()
+    try:
+        url = changes.portal_url(settings, supporter, f"{settings.public_base_url}/account")
+    except service.NoStripeCustomer:
+        abort(404)
+    except stripe_gateway.GatewayError:
+        return render_template("account/stripe_unavailable.html"), 503
+    return redirect(url, code=303)
+
+
+@blueprint.route("/data", methods=["GET"])
+@_signed_in
+def data(supporter: Supporter) -> Response:
+    """Everything held about the supporter, as a JSON download."""
+    body = json.dumps(service.supporter_data(supporter), indent=2, sort_keys=True)
+    response = make_response(body)
+    response.mimetype = "application/json"
+    response.headers["Content-Disposition"] = 'attachment; filename="our-data-about-you.json"'
+    return response
+
+
+@blueprint.route("/recurring/<int:recurring_id>/<kind>", methods=["POST"])
+@_signed_in
+def change(supporter: Supporter, recurring_id: int, kind: str) -> Response | tuple[str, int]:
+    """Ask Stripe to change one of the supporter's recurring gifts; the ledger follows
+    Stripe's webhook. Another's gift, or an unknown one: 404, nothing asked."""
+    if kind not in changes.KINDS:
+        abort(404)
+    form = AmountForm()
+    try:
+        recurring = service.their_recurring(supporter, recurring_id)
+        changes.ask(
+            current_settings(), recurring, kind, form.amount.data if kind == "amount" else None
+        )
+    except service.NotTheirs:
+        abort(404)
+    except changes.InvalidChange as exc:
+        return _render_account(supporter, form, {recurring_id: str(exc)}), 400
+    except stripe_gateway.GatewayError:
+        return render_template("account/stripe_unavailable.html"), 503
+    return redirect("/account", code=303)
+
+
+@blueprint.after_request
+def private(response: Response) -> Response:
+    """Account pages show one person's gifts: never cached, anywhere."""
+    response.headers["Cache-Control"] = "no-store, private"
+    response.vary.add("Cookie")
+    return response
+
+
+@blueprint.errorhandler(TooManyRequests)
+def too_many(error: TooManyRequests) -> tuple[str, int]:
+    """Over the per-address limit (this client's own count, never an email's)."""
+    return render_template("errors/http.html", error=error, code=429), 429
