@@ -17,6 +17,9 @@ import os
 # worker's interpreter lock, so more workers than cores only take turns.
 cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 workers = int(os.environ.get("WEB_CONCURRENCY", cores or 1))
+# The app refuses per-process rate limits (RATELIMIT_STORAGE_URI=memory://) in production
+# when several workers serve: it learns how many from here.
+os.environ["WEB_CONCURRENCY"] = str(workers)
 worker_class = "gthread"
 # Each reader waiting on Stripe holds a thread; a request that finds every thread of its
 # worker busy waits for one. Connections are spread unevenly between workers, so each

@@ -105,9 +105,6 @@ def _configure(app: Flask, settings: Settings) -> None:
         WTF_CSRF_SECRET_KEY=[*settings.secret_key_fallbacks, settings.secret_key],
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
-        # If Redis is unreachable, sign-in goes on unlimited per address (and logged) rather
-        # than refused for everyone; the per-account lockout still holds.
-        RATELIMIT_SWALLOW_ERRORS=True,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=production,
     )

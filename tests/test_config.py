@@ -199,3 +199,18 @@ def test_a_flask_command_with_a_setting_missing_prints_one_line(tmp_path) -> Non
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "PUBLIC_BASE_URL" in lines[0] and "APP_ENV=development" in lines[0]
+
+
+def test_gunicorn_tells_the_app_how_many_workers_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's server starts a worker per core: the app must see that count, so that
+    per-process rate limits are refused in production whenever several workers serve."""
+    import runpy
+
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    config = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
+    assert os.environ["WEB_CONCURRENCY"] == str(config["workers"])
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert (
+        runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))["workers"]
+        == 3
+    )
