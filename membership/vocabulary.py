@@ -109,3 +109,21 @@ def sql_in(column: str, values: Iterable[str], *, nullable: bool = False) -> str
         raise ValueError(f"not a vocabulary word: {words}")
     condition = "{} IN ({})".format(column, ", ".join(f"'{word}'" for word in words))
     return f"{column} IS NULL OR {condition}" if nullable else condition
+
+
+class NewsletterStatus(StrEnum):
+    """A newsletter sign-up: pending (until its link is followed, erased after 7 days) ->
+    confirmed -> unsubscribed (the address erased, the dates kept for the counts)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class ConfirmationMailStatus(StrEnum):
+    """The confirmation email of a sign-up: queued -> sending -> sent; or failed."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"

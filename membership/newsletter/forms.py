@@ -1,0 +1,53 @@
+"""The newsletter sign-up form: shape checks; consent and language are checked in the service."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, StringField
+from wtforms.validators import Email, InputRequired, Length
+
+_TOO_LONG = "This is longer than we can accept."
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class NewsletterForm(FlaskForm):
+    """What the sign-up page (and an article's widget, as JSON) sends to ``POST /newsletter``."""
+
+    class Meta:
+        # The view checks a form post's CSRF token itself, so that JSON can share the form.
+        csrf = False
+
+    email = EmailField(
+        "Your email",
+        filters=[_strip],
+        validators=[
+            InputRequired(message="Enter your email address."),
+            Length(max=254, message="An email address is at most 254 characters."),
+            Email(
+                message="Enter a valid email address, such as name@example.org.",
+                check_deliverability=False,
+            ),
+        ],
+    )
+    # A checkbox ("on") from the page, ``true`` from JSON: the service says what counts.
+    consent = StringField(
+        "Consent", filters=[_strip], validators=[Length(max=10, message=_TOO_LONG)]
+    )
+    lang = StringField("Language", filters=[_strip], validators=[Length(max=35, message=_TOO_LONG)])
+    source = HiddenField()  # the page: cut to what attribution keeps, never refused
+
+    def values(self) -> dict[str, str]:
+        """The submitted fields as the service reads them."""
+        return {
+            "email": self.email.data or "",
+            "consent": self.consent.data or "",
+            "lang": self.lang.data or "",
+            "source": self.source.data or "",
+        }
+
+    def field_errors(self) -> dict[str, str]:
+        """The first message of each field that failed its shape checks."""
+        return {field.name: str(field.errors[0]) for field in self if field.errors}
