@@ -34,8 +34,6 @@ AMOUNTS = {
 ARTICLES = [f"https://news.example/investigations/story-{n}" for n in range(1, 41)]
 CAMPAIGNS = ("", "", "newsletter", "year-end", "press-freedom-day", "podcast")
 UTM_SOURCES = ("", "newsletter", "mastodon", "telegram", "partner-site")
-FIRST_NAMES = ("Ana", "Boris", "Chen", "Dana", "Eli", "Farah", "Goran", "Hana", "Ivan", "Jia")
-LAST_NAMES = ("Alves", "Berg", "Costa", "Dimitrov", "Erdem", "Fischer", "Garcia", "Horvat")
 MONTHLY_CHURN = 0.04
 REFUND_RATE = 0.02
 DISPUTE_RATE = 0.005
@@ -94,7 +92,6 @@ def _supporter(
     supporter_id = supporters.find_or_create_supporter(
         customer_id=f"cus_demo{key}",
         email=email,
-        name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
     )
     assert supporter_id is not None
     attempts.advance_attempt(attempt, "paid", supporter_id)

@@ -94,7 +94,6 @@ def find_or_create_supporter(
     *,
     customer_id: str | None,
     email: str | None,
-    name: str | None = None,
     as_of: datetime | None = None,
 ) -> int | None:
     """The id of the supporter for this customer or email, created when first seen with an
@@ -119,7 +118,6 @@ def find_or_create_supporter(
             {
                 "email": email,
                 "stripe_customer_id": customer_id,
-                "name": name[:200] if name else None,
                 "created_at": clock.now(),
                 "email_as_of": as_of,
             },
@@ -137,8 +135,6 @@ def find_or_create_supporter(
     learnt_customer = bool(customer_id) and supporter["stripe_customer_id"] is None
     if learnt_customer:
         supporter["stripe_customer_id"] = customer_id
-    if name and not supporter["name"]:
-        supporter["name"] = name[:200]
     if email and supporter["stripe_customer_id"] == customer_id:
         _restate(supporter, email, as_of)
     if learnt_customer and customer_id:
@@ -248,8 +244,6 @@ def _merge(*, kept: Row, gone: Row) -> None:
         kept["created_at"] = gone["created_at"]
     if kept["stripe_customer_id"] is None and gone["stripe_customer_id"]:
         kept["stripe_customer_id"] = gone["stripe_customer_id"]
-    if not kept["name"] and gone["name"]:
-        kept["name"] = gone["name"]
 
 
 def link_customer_records(customer_id: str, supporter_id: int) -> None:

@@ -16,7 +16,6 @@ class SupporterRow(TypedDict):
 
     id: int
     email: str
-    name: str | None
     stripe_customer_id: str | None
     created_at: datetime
     email_as_of: datetime | None

@@ -136,7 +136,7 @@ def checkout_session_completed(session: StripeObject, created: datetime) -> None
     supporter_id = None
     if paid:
         supporter_id = supporters.find_or_create_supporter(
-            customer_id=customer_id, email=email, name=details.get("name"), as_of=created
+            customer_id=customer_id, email=email, as_of=created
         )
     attempt = attempts.find_attempt(
         metadata.get("attempt_id") or session.get("client_reference_id"), session.get("id")
@@ -276,7 +276,7 @@ def invoice_paid(invoice: StripeObject, created: datetime) -> None:
     customer_id = _id(invoice.get("customer"))
     email = invoice.get("customer_email")
     support, supporter_id = _recurring_and_supporter(
-        subscription_id, customer_id, email, invoice.get("customer_name"), sub_metadata, created
+        subscription_id, customer_id, email, sub_metadata, created
     )
     price_id, frequency = _invoice_frequency(invoice, sub_metadata)
     currency = str(invoice.get("currency") or "").upper()
@@ -307,7 +307,6 @@ def _recurring_and_supporter(
     subscription_id: str,
     customer_id: str | None,
     email: str | None,
-    name: str | None,
     metadata: dict[str, Any],
     as_of: datetime,
 ) -> tuple[Row, int | None]:
@@ -319,7 +318,7 @@ def _recurring_and_supporter(
         supporter_id = support["supporter_id"]
     else:
         supporter_id = supporters.find_or_create_supporter(
-            customer_id=customer_id, email=email, name=name, as_of=as_of
+            customer_id=customer_id, email=email, as_of=as_of
         )
     if customer_id and support["stripe_customer_id"] is None:
         support["stripe_customer_id"] = customer_id
@@ -354,7 +353,7 @@ def invoice_payment_failed(invoice: StripeObject, created: datetime) -> None:
     customer_id = _id(invoice.get("customer"))
     email = invoice.get("customer_email")
     support, supporter_id = _recurring_and_supporter(
-        subscription_id, customer_id, email, None, sub_metadata, created
+        subscription_id, customer_id, email, sub_metadata, created
     )
     recurring.fill_terms(
         support,
@@ -412,9 +411,7 @@ def _subscription_terms(subscription: StripeObject) -> tuple[int | None, str | N
 def subscription_changed(subscription: StripeObject, created: datetime) -> None:
     customer_id = _id(subscription.get("customer"))
     metadata = subscription.get("metadata") or {}
-    support, _ = _recurring_and_supporter(
-        subscription["id"], customer_id, None, None, metadata, created
-    )
+    support, _ = _recurring_and_supporter(subscription["id"], customer_id, None, metadata, created)
     for item in (subscription.get("items") or {}).get("data") or []:
         price = item.get("price") or item.get("plan") or {}
         interval = (price.get("recurring") or {}).get("interval") or price.get("interval")

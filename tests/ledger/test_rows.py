@@ -20,7 +20,6 @@ def new_supporter(email: str) -> Row:
         Supporter.__table__,
         {
             "email": email,
-            "name": "Alice Reader",
             "stripe_customer_id": None,
             "created_at": datetime(2026, 11, 28, tzinfo=UTC),
         },

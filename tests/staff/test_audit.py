@@ -49,7 +49,7 @@ def test_each_kind_of_action_is_recorded(app, staff_user, audit_entries) -> None
     """Sign-in, failed sign-in, sign-out, supporter detail, both exports: one entry each."""
     person = staff_user("admin")
     with app.app_context():
-        supporter = Supporter(email="reader@example.org", name="A Reader")
+        supporter = Supporter(email="reader@example.org")
         db.session.add(supporter)
         db.session.commit()
         supporter_id = supporter.id

@@ -101,7 +101,7 @@ def _seed_people() -> People:
         at_risk_id=at_risk.id,
         at_risk_email=at_risk.email,
         emails={s.email for s in supporters},
-        names={s.name for s in supporters if s.name},
+        names=set(),  # no name is kept (migration 0014)
     )
 
 

@@ -430,7 +430,7 @@ def ledger_snapshot() -> dict[str, Any]:
     subs = {r.id: r.stripe_subscription_id for r in db.session.scalars(select(RecurringSupport))}
     return {
         "supporters": sorted(
-            (s.email, s.name, s.stripe_customer_id) for s in db.session.scalars(select(Supporter))
+            (s.email, s.stripe_customer_id) for s in db.session.scalars(select(Supporter))
         ),
         "recurring": sorted(
             (
