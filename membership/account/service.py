@@ -35,6 +35,7 @@ from sqlalchemy import (
 from membership import clock
 from membership.account.models import SignInLink, SupportChange
 from membership.columns import UTCDateTime, normalise_email
+from membership.database import scrub_after_erasure
 from membership.extensions import db
 from membership.ledger.models import (
     CheckoutAttempt,
@@ -244,6 +245,8 @@ def forget_old_links(now: datetime | None = None) -> int:
         .returning(SignInLink.id)
     ).all()
     db.session.commit()
+    if deleted:  # gone from the files too, not only from the table
+        scrub_after_erasure(db.session, ("account_sign_in_links",))
     return len(deleted)
 
 
