@@ -87,6 +87,9 @@ class Settings:
     # Supporters a care or admin account may find or open, per account: one at a time, by
     # need, never a walk through everyone by id or through a list of emails.
     staff_supporter_limit: str = "60 per hour;300 per day"
+    # The one host (``staff.example.org``, or with a port) that serves the staff pages;
+    # /staff on any other host is a 404. None: every host serves them.
+    staff_host: str | None = None
 
     @property
     def stripe_enabled(self) -> bool:
@@ -171,6 +174,7 @@ def _load(env_vars: Mapping[str, str], env: str, instance_path: str | None) -> S
             env, env_vars.get("RATELIMIT_STORAGE_URI", ""), env_vars.get("WEB_CONCURRENCY", "")
         ),
         trusted_proxy_hops=_proxy_hops(env_vars.get("TRUSTED_PROXY_HOPS", "")),
+        staff_host=_host(env_vars.get("STAFF_HOST", "")),
         checkout_limit_per_ip=_rate_limit(
             env_vars, "CHECKOUT_LIMIT_PER_IP", Settings.checkout_limit_per_ip
         ),
@@ -262,6 +266,16 @@ def _flag(name: str, raw: str) -> bool:
     if value in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _host(raw: str) -> str | None:
+    """A host name, with a port if given, as ``Host`` headers write it (lower case)."""
+    value = raw.strip().lower()
+    if not value:
+        return None
+    if "/" in value or "@" in value or " " in value:
+        raise ConfigError(f"STAFF_HOST must be a host name such as staff.example.org, not {raw!r}.")
+    return value
 
 
 def _proxy_hops(raw: str) -> int:

@@ -1,8 +1,9 @@
 """Keep supporters' personal data out of the logs the app writes.
 
 Query strings can carry personal data (a staff search for an email, a ``next=`` link
-back to it), so request lines in the development server's access log lose theirs, and a
-reminder's cancel link loses its token (whoever has it can cancel the reminder).
+back to it), so request lines in the development server's access log lose theirs, and the
+links that carry a token (a reminder's cancel link, an account's sign-in link, a
+newsletter's confirm and unsubscribe links) lose it: whoever has it can use it.
 Database errors are already logged without their parameters (``hide_parameters``).
 """
 
@@ -18,8 +19,13 @@ from werkzeug.serving import WSGIRequestHandler
 
 _QUERY = re.compile(r"(/[^\s?]*)\?\S*")
 REDACTED = "?[query removed]"
-# Paths that carry a secret: the token of a reminder's cancel link opens it to anyone.
-_TOKEN_PATH = re.compile(r"(/remind-me/cancel/)[^\s/?]+")
+# Paths that carry a secret: whoever has the token of a reminder's cancel link, a sign-in
+# link or a newsletter's confirm or unsubscribe link can use it.
+_TOKEN_PATH = re.compile(
+    r"(/remind-me/cancel/|/account/sign-in/|/newsletter/confirm/|/newsletter/unsubscribe/)"
+    r"[^\s/?]+"
+)
+_TOKEN_HINTS = ("/cancel/", "/sign-in/", "/newsletter/")
 _CANCEL_LINK_REDACTED = r"\1[token removed]"
 
 
@@ -36,7 +42,9 @@ class DropQueryStrings(logging.Filter):
             record.args = tuple(
                 private_path(arg) if isinstance(arg, str) else arg for arg in record.args
             )
-        if isinstance(record.msg, str) and ("?" in record.msg or "/cancel/" in record.msg):
+        if isinstance(record.msg, str) and (
+            "?" in record.msg or any(hint in record.msg for hint in _TOKEN_HINTS)
+        ):
             record.msg = private_path(record.msg)
         return True
 

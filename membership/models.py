@@ -7,6 +7,7 @@ any model from here, or from its owner.
 
 from __future__ import annotations
 
+from membership.account.models import SignInLink, SupportChange  # noqa: I001
 from membership.columns import UTCDateTime, is_public_id, new_public_id, normalise_email
 from membership.ledger.models import (
     Attributed,
@@ -21,6 +22,7 @@ from membership.ledger.models import (
     SupersededEmail,
     Supporter,
 )
+from membership.newsletter.models import Subscriber
 from membership.reminders.models import Reminder  # noqa: E402, I001 (after the ledger's)
 from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
 from membership.staff.models import AuditEntry, StaffUser
@@ -40,6 +42,9 @@ __all__ = [
     "RecurringFlow",
     "RecurringSupport",
     "Reminder",
+    "SignInLink",
+    "Subscriber",
+    "SupportChange",
     "StaffUser",
     "StripeEvent",
     "StripePrice",

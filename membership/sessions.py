@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, current_app, g, session
-from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from flask import Flask, Request, current_app, g, has_request_context, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
+
+from membership import clock
 
 # Below this many bytes of JSON, zlib's own framing outweighs what it could save, so the
 # payload is never sent compressed anyway (itsdangerous keeps the shorter of the two).
@@ -65,8 +68,25 @@ class CookieSerializer(URLSafeTimedSerializer):
         return base64_encode(json)
 
 
+# Staff pages keep a session of their own: another cookie, sent only to /staff, never
+# with a request that another site started, and short-lived.
+STAFF_PATH = "/staff"
+STAFF_COOKIE = "membership_staff"
+STAFF_SESSION_LIFETIME = timedelta(hours=8)
+
+
+def is_staff_request() -> bool:
+    """True for a request to the staff pages (``/staff`` and below)."""
+    return has_request_context() and (
+        request.path == STAFF_PATH or request.path.startswith(STAFF_PATH + "/")
+    )
+
+
 class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once per app."""
+    """Flask's signed-cookie sessions, with the signing serializer built once per app, and
+    two cookies: the readers' (``session``, the whole site) and the staff's
+    (``membership_staff``: path ``/staff``, ``SameSite=Strict``, at most eight hours), so
+    a staff sign-in is never sent to, or readable from, a reader's page."""
 
     # Flask names SHA-1 through a Python function (for FIPS builds that lack it), which
     # sends every HMAC down the standard library's slow path; the same hash, by name.
@@ -86,6 +106,35 @@ class SessionInterface(SecureCookieSessionInterface):
             )
             app.extensions["membership.session_serializer"] = serializer
         return serializer
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return STAFF_COOKIE if is_staff_request() else super().get_cookie_name(app)
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return STAFF_PATH if is_staff_request() else super().get_cookie_path(app)
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        return "Strict" if is_staff_request() else super().get_cookie_samesite(app)
+
+    def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
+        if is_staff_request():
+            return clock.now() + STAFF_SESSION_LIFETIME
+        return super().get_expiration_time(app, session)
+
+    def open_session(self, app: Flask, incoming: Request) -> SecureCookieSession | None:
+        if not is_staff_request():
+            return super().open_session(app, incoming)
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = incoming.cookies.get(STAFF_COOKIE)
+        if not value:
+            return self.session_class()
+        try:
+            data = serializer.loads(value, max_age=int(STAFF_SESSION_LIFETIME.total_seconds()))
+        except BadSignature:  # expired, or signed under a key no longer kept: start afresh
+            return self.session_class()
+        return self.session_class(data)
 
 
 def csrf_token() -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-07
+Create Date: 2026-12-05
 
 - ``staff_users.role`` may be ``care``: finds and opens one supporter at a time. Viewers
   see figures only from now on; every existing account keeps its role, so a viewer who

@@ -1,8 +1,8 @@
 """Newsletter sign-ups with recorded consent and double opt-in.
 
 Revision ID: 0012
-Revises: 0013
-Create Date: 2026-12-08
+Revises: 0011
+Create Date: 2026-12-05
 
 - ``newsletter_subscribers``: one row per address (a unique email; NULLs, left by
   unsubscribes, do not collide). It keeps the email, language, source page, the consent
@@ -14,9 +14,6 @@ Create Date: 2026-12-08
 The downgrade drops the table, and every subscriber with it: export them first
 (``flask newsletter export``) if the list must survive.
 
-It sits on 0013 (the newest revision when it was written; 0011 did not exist yet):
-numbered 0012 as planned, applied after 0013.
-
 Locks: a new, empty table and its indexes; nothing else is touched.
 """
 
@@ -26,7 +23,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0012"
-down_revision = "0013"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

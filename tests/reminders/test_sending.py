@@ -435,11 +435,16 @@ def test_a_dry_run_counts_in_production_without_smtp_url(app: Flask) -> None:
 
 
 def test_the_worker_loop_sends_until_stopped(app: Flask, database_url: str, smtp: SmtpSink) -> None:
+    """Reminders, and the newsletter's confirmations: one worker sends every email."""
     worker_app = create_app(app_environ(database_url, SMTP_URL=smtp.url))
     with worker_app.app_context():
         reminder = make_reminder()
         reminder.due_at = NOON - timedelta(days=1)
         db.session.commit()
+    asked = worker_app.test_client().post(
+        "/newsletter", json={"email": "letters@example.org", "consent": True}
+    )
+    assert asked.status_code == 202
     stop = threading.Event()
 
     def work() -> None:
@@ -451,14 +456,17 @@ def test_the_worker_loop_sends_until_stopped(app: Flask, database_url: str, smtp
     try:
         deadline = threading.Event()
         for _ in range(100):  # poll with a deadline (10 s), never a fixed sleep
-            if smtp.received:
+            if len(smtp.received) >= 2:
                 break
             deadline.wait(0.1)
     finally:
         stop.set()
         thread.join(timeout=10)
     assert not thread.is_alive()
-    assert len(smtp.received) == 1
+    assert sorted(message["To"] for message in smtp.received) == [
+        "letters@example.org",
+        "reader@example.org",
+    ]
 
 
 def test_a_long_run_stamps_each_batch_with_its_own_time(

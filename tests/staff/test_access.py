@@ -7,6 +7,7 @@ import pytest
 from flask import Flask
 
 from membership import create_app
+from membership.sessions import STAFF_COOKIE
 from membership.staff import service
 from membership.staff.service import LOCK_AFTER_FAILURES
 from tests.conftest import app_environ, csrf_token, from_dashboard, sign_in
@@ -170,7 +171,7 @@ def test_a_session_ends_twelve_hours_after_sign_in(signed_in_client, frozen_cloc
 
 def test_a_session_without_its_sign_in_time_is_not_signed_in(signed_in_client) -> None:
     client = signed_in_client("viewer")
-    with client.session_transaction() as session:
+    with client.session_transaction("/staff/") as session:
         del session["staff_signed_in_at"]
     assert client.get("/staff/profile").status_code == 302
 
@@ -178,14 +179,14 @@ def test_a_session_without_its_sign_in_time_is_not_signed_in(signed_in_client) -
 def test_sign_out_ends_a_copy_of_the_session_cookie_too(app: Flask, signed_in_client) -> None:
     """Sessions live in the signed cookie: sign-out must end them on the server as well."""
     client = signed_in_client("viewer")
-    copied = client.get_cookie("session")
+    copied = client.get_cookie(STAFF_COOKIE, path="/staff")
     assert copied is not None
     response = client.post(
         "/staff/logout", data={"csrf_token": csrf_token(client, "/staff/logout")}
     )
     assert response.status_code == 302
     thief = app.test_client()
-    thief.set_cookie("session", copied.value)
+    thief.set_cookie(STAFF_COOKIE, copied.value, path="/staff")
     assert thief.get("/staff/supporters").headers["Location"].startswith("/staff/login")
 
 

@@ -42,3 +42,18 @@ def test_the_request_log_drops_a_cancel_links_token(app, caplog: pytest.LogCaptu
     logged = request_log(app, caplog, f"/remind-me/cancel/{token}?utm=x")
     assert "/remind-me/cancel/[token removed]" in logged
     assert token not in logged and "utm" not in logged
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/account/sign-in/", "/newsletter/confirm/", "/newsletter/unsubscribe/"],
+    ids=["sign-in", "confirm", "unsubscribe"],
+)
+def test_the_request_log_drops_every_links_token(
+    app, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    """A sign-in link opens an account; a newsletter's links confirm or end a subscription."""
+    token = "Qx9" + "b" * 40
+    logged = request_log(app, caplog, f"{path}{token}")
+    assert f"{path}[token removed]" in logged
+    assert token not in logged

@@ -101,7 +101,7 @@ def _seed_people() -> People:
         at_risk_id=at_risk.id,
         at_risk_email=at_risk.email,
         emails={s.email for s in supporters},
-        names=set(),  # no name is kept (migration 0014)
+        names=set(),  # no name is kept (migration 0013)
     )
 
 

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from membership import clock, create_app
 from membership.config import Settings, load_settings
+from membership.sessions import STAFF_COOKIE
 from membership.staff import sealing
 from membership.staff.models import AuditEntry, StaffUser
 from membership.staff.service import totp_code
@@ -64,7 +65,7 @@ def test_the_session_cookie_never_holds_the_secret_being_enrolled(
     client = signed_in_client("viewer")
     page = client.get("/staff/profile/totp").get_data(as_text=True)
     secret = page.split("<code>")[1].split("</code>")[0]
-    cookie = client.get_cookie("session")
+    cookie = client.get_cookie(STAFF_COOKIE, path="/staff")
     assert cookie is not None
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     session = serializer.loads(cookie.value)  # what anyone holding the cookie can read

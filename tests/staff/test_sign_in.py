@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
 import pytest
 from flask import Flask
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from membership import create_app
+from membership.sessions import STAFF_COOKIE
 from membership.staff.models import SignInFailure
 from membership.staff.service import SIGN_IN_REFUSED, totp_code
 from tests.conftest import app_environ, csrf_token, sign_in
@@ -122,25 +127,47 @@ def test_sign_in_without_csrf_token_is_refused(client, staff_user, audit_entries
 
 def test_sign_in_starts_a_new_session(client, staff_user) -> None:
     person = staff_user()
-    with client.session_transaction() as session:
+    with client.session_transaction("/staff/") as session:
         session["planted"] = "by someone else before sign-in"
     sign_in(client, person.email, person.password)
-    with client.session_transaction() as session:
+    with client.session_transaction("/staff/") as session:
         assert "planted" not in session
         assert session["_user_id"] == f"{person.id}:1"
         assert "_remember" not in session or session["_remember"] != "set"
 
 
-def test_session_cookie_is_httponly_and_lax_in_testing(client, staff_user) -> None:
+def test_the_staff_session_has_a_cookie_of_its_own(client, staff_user) -> None:
+    """Never sent to a reader's page, never with a request another site starts, and short:
+    its own name, path /staff, SameSite=Strict, eight hours at most."""
     person = staff_user()
     client.get("/staff/login")
     data = {"csrf_token": csrf_token(client, "/staff/login"), "email": person.email}
     response = client.post("/staff/login", data={**data, "password": person.password})
     cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{STAFF_COOKIE}=")
+    assert "Path=/staff;" in cookie or cookie.endswith("Path=/staff")
     assert "HttpOnly" in cookie
-    assert "SameSite=Lax" in cookie
+    assert "SameSite=Strict" in cookie
+    expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
+    assert expires - datetime.now(UTC) <= timedelta(hours=8, minutes=1)
     assert "Secure" not in cookie  # testing and development run over plain HTTP
     assert "remember_token" not in str(response.headers)
+    # a reader's page neither receives nor sets it, and the readers' cookie holds no sign-in
+    reader = client.get("/support")
+    assert STAFF_COOKIE not in str(reader.headers)
+    with client.session_transaction("/support") as reader_session:
+        assert "_user_id" not in reader_session
+
+
+def test_a_staff_cookie_older_than_eight_hours_signs_in_no_one(
+    client, staff_user, monkeypatch
+) -> None:
+    person = staff_user()
+    sign_in(client, person.email, person.password)
+    assert client.get("/staff/profile").status_code == 200
+    later = time.time() + 8 * 3600 + 60
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: later)
+    assert client.get("/staff/profile").status_code == 302
 
 
 def test_session_cookie_is_secure_in_production(database_url: str) -> None:
@@ -182,7 +209,7 @@ def test_sign_out_needs_a_post_with_csrf_and_is_audited(signed_in_client, audit_
     assert client.get("/staff/profile").headers["Location"].startswith("/staff/login")
     [entry] = audit_entries("sign_out")
     assert entry.staff_user_id == client.staff.id
-    with client.session_transaction() as session:
+    with client.session_transaction("/staff/") as session:
         assert "_user_id" not in session
 
 

@@ -1,8 +1,8 @@
 """Supporters' accounts: emailed sign-in links, and changes asked of Stripe.
 
-Revision ID: 0013
-Revises: 0012
-Create Date: 2026-12-01
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-05
 
 Two new tables, nothing else touched: ``account_sign_in_links`` (single-use links, the
 token kept only as its SHA-256; rows deleted once expired unused, or a day after use)
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0013'
+revision = '0011'
 down_revision = '0010'
 branch_labels = None
 depends_on = None
