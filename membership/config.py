@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from membership import money
-from membership.digits import is_digits
 from membership.vocabulary import Frequency
+from membership.web.digits import is_digits
 
 FREQUENCIES: tuple[str, ...] = tuple(Frequency)
 ENVIRONMENTS = ("development", "testing", "production")
@@ -436,3 +436,35 @@ def current_settings() -> Settings:
 
     settings: Settings = current_app.extensions["membership.settings"]
     return settings
+
+
+# Bodies bigger than this are refused with 413 before any view reads them. Form fields
+# have their own, much smaller, limits and get a message per field.
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+
+
+def flask_settings(settings: Settings) -> dict[str, Any]:
+    """Flask's and its extensions' configuration, from ours."""
+    production = settings.env == "production"
+    return dict(
+        SECRET_KEY=settings.secret_key,
+        SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        # hide_parameters: database errors then never carry emails or names into logs.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        PREFERRED_URL_SCHEME="https" if production else "http",
+        TESTING=settings.env == "testing",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
+        # Signed with the current key, accepted under any kept one, as sessions are
+        # (itsdangerous signs with the last key of the list and checks with all).
+        WTF_CSRF_SECRET_KEY=[*settings.secret_key_fallbacks, settings.secret_key],
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=production,
+    )

@@ -5,7 +5,7 @@ from flask import Flask
 
 from membership import create_app
 from membership.extensions import csrf
-from membership.sessions import STAFF_COOKIE
+from membership.web.sessions import STAFF_COOKIE
 from tests.conftest import app_environ, csrf_token
 
 # The webhook is signed by Stripe instead; the footer POST only prefills the support page

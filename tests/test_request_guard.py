@@ -1,5 +1,5 @@
 """A NUL character is refused wherever it comes in, before anything is stored or opened
-(``membership.request_guard``); PostgreSQL could not have stored it."""
+(``membership.web.request_guard``); PostgreSQL could not have stored it."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from membership import sessions
+from membership.web import sessions
 
 
 def flask_serializer(app: Flask) -> URLSafeTimedSerializer:

@@ -1,4 +1,4 @@
-"""Numbers sent as text are 0-9 only (``membership.digits``): "²" and "١٢٣" pass
+"""Numbers sent as text are 0-9 only (``membership.web.digits``): "²" and "١٢٣" pass
 ``str.isdigit()`` but not ``int()`` or ``hmac.compare_digest``, and reached a 500."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from membership.digits import is_digits, whole_number
+from membership.web.digits import is_digits, whole_number
 from tests.conftest import csrf_token
 
 SUPERSCRIPT_TWO = "\u00b2"

@@ -6,9 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
 from wtforms.validators import Email, InputRequired, Length
 
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+from membership.web.forms import strip_text
 
 
 class SignInForm(FlaskForm):
@@ -16,7 +14,7 @@ class SignInForm(FlaskForm):
 
     email = EmailField(
         "Your email",
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             InputRequired(message="Enter your email address."),
             Length(max=254, message="An email address is at most 254 characters."),
@@ -33,6 +31,6 @@ class AmountForm(FlaskForm):
 
     amount = StringField(
         "New amount",
-        filters=[_strip],
+        filters=[strip_text],
         validators=[InputRequired(message="Enter an amount."), Length(max=20)],
     )

@@ -25,13 +25,14 @@ from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
-from membership import rate_limits, stripe_gateway
+from membership import stripe_gateway
 from membership.account import changes, service
 from membership.account.forms import AmountForm, SignInForm
 from membership.config import current_settings
 from membership.extensions import limiter
 from membership.ledger.models import Supporter
-from membership.sessions import csrf_token
+from membership.web import rate_limits
+from membership.web.sessions import csrf_token
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("account", __name__, url_prefix="/account")

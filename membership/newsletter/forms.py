@@ -6,11 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import Email, InputRequired, Length
 
-_TOO_LONG = "This is longer than we can accept."
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+from membership.web.forms import TOO_LONG, strip_text
 
 
 class NewsletterForm(FlaskForm):
@@ -22,7 +18,7 @@ class NewsletterForm(FlaskForm):
 
     email = EmailField(
         "Your email",
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             InputRequired(message="Enter your email address."),
             Length(max=254, message="An email address is at most 254 characters."),
@@ -34,9 +30,11 @@ class NewsletterForm(FlaskForm):
     )
     # A checkbox ("on") from the page, ``true`` from JSON: the service says what counts.
     consent = StringField(
-        "Consent", filters=[_strip], validators=[Length(max=10, message=_TOO_LONG)]
+        "Consent", filters=[strip_text], validators=[Length(max=10, message=TOO_LONG)]
     )
-    lang = StringField("Language", filters=[_strip], validators=[Length(max=35, message=_TOO_LONG)])
+    lang = StringField(
+        "Language", filters=[strip_text], validators=[Length(max=35, message=TOO_LONG)]
+    )
     source = HiddenField()  # the page: cut to what attribution keeps, never refused
 
     def values(self) -> dict[str, str]:

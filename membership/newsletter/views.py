@@ -15,12 +15,12 @@ from limits import parse_many
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import TooManyRequests
 
-from membership import rate_limits
 from membership.config import current_settings
 from membership.extensions import csrf, limiter
 from membership.newsletter import service, settings
 from membership.newsletter.forms import NewsletterForm
-from membership.sessions import csrf_token
+from membership.web import rate_limits
+from membership.web.sessions import csrf_token
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("newsletter", __name__)

@@ -6,11 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import Email, InputRequired, Length
 
-_TOO_LONG = "This is longer than we can accept."
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+from membership.web.forms import TOO_LONG, strip_text
 
 
 class ReminderForm(FlaskForm):
@@ -23,7 +19,7 @@ class ReminderForm(FlaskForm):
 
     email = EmailField(
         "Your email",
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             InputRequired(message="Enter your email address."),
             Length(max=254, message="An email address is at most 254 characters."),
@@ -34,8 +30,8 @@ class ReminderForm(FlaskForm):
         ],
     )
     # 1w, 1m, 3m, a date YYYY-MM-DD, or "date" (the form's date field says which).
-    when = StringField("When", filters=[_strip], validators=[Length(max=20, message=_TOO_LONG)])
-    date = StringField("Date", filters=[_strip], validators=[Length(max=20, message=_TOO_LONG)])
+    when = StringField("When", filters=[strip_text], validators=[Length(max=20, message=TOO_LONG)])
+    date = StringField("Date", filters=[strip_text], validators=[Length(max=20, message=TOO_LONG)])
     # What the reader was considering, from the article: dropped when not valid, never
     # refused (``service.consideration_of``).
     frequency = HiddenField()

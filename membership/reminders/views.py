@@ -24,13 +24,14 @@ from limits import parse_many
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import TooManyRequests
 
-from membership import clock, rate_limits
+from membership import clock
 from membership.config import current_settings
-from membership.digits import whole_number
 from membership.extensions import csrf, limiter
 from membership.reminders import prompt, service
 from membership.reminders.forms import ReminderForm
-from membership.sessions import csrf_token
+from membership.web import rate_limits
+from membership.web.digits import whole_number
+from membership.web.sessions import csrf_token
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("reminders", __name__)

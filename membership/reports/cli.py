@@ -29,7 +29,7 @@ class UTCDay(click.ParamType):
             return value
         try:
             return export.parse_day(str(value))
-        except export.InvalidPeriod as exc:
+        except export.InvalidDayRange as exc:
             self.fail(str(exc), param, ctx)
 
 
@@ -40,7 +40,7 @@ def export_payments(since: date | None, until: date | None) -> None:
     """One row per payment, by time paid; --since is included, --until is not."""
     try:
         lines = export.payment_rows(since, until)
-    except export.InvalidPeriod as exc:
+    except export.InvalidDayRange as exc:
         raise click.UsageError(str(exc)) from exc
     _audited(audit.EXPORT_PAYMENTS, export.period_label(since, until))
     _write(lines)

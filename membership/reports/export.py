@@ -65,7 +65,7 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-class InvalidPeriod(ValueError):
+class InvalidDayRange(ValueError):
     """A day that is not YYYY-MM-DD, or a period that ends before it starts."""
 
 
@@ -75,14 +75,14 @@ def period_label(since: date | None, until: date | None) -> str:
 
 
 def parse_day(text: str) -> date:
-    """A UTC day written YYYY-MM-DD, or ``InvalidPeriod`` with a message a person can act on."""
+    """A UTC day written YYYY-MM-DD, or ``InvalidDayRange`` with a message a person can act on."""
     value = text.strip()
     if _DAY.fullmatch(value):
         try:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise InvalidPeriod(f"{text!r} is not a day: write it YYYY-MM-DD (a UTC day), say 2026-11-30")
+    raise InvalidDayRange(f"{text!r} is not a day: write it YYYY-MM-DD (a UTC day), say 2026-11-30")
 
 
 def payment_rows(since: date | None = None, until: date | None = None) -> Iterator[str]:
@@ -93,13 +93,13 @@ def payment_rows(since: date | None = None, until: date | None = None) -> Iterat
     ``until=2026-11-30`` takes everything up to 2026-11-29 23:59:59 UTC. Either bound
     may be left out. ``payment_id`` is Stripe's payment intent id, or the invoice id
     where no payment intent is known; ``amount_net_minor`` is what we keep (amount,
-    less refunds and disputed money while held or lost). Raises ``InvalidPeriod`` at
+    less refunds and disputed money while held or lost). Raises ``InvalidDayRange`` at
     once, before any line, when ``since`` is not before ``until``.
     """
     start = _start_of(since)
     end = _start_of(until)
     if start is not None and end is not None and start >= end:
-        raise InvalidPeriod(
+        raise InvalidDayRange(
             f"the period is empty: {since} must be before {until} (the end day is not included)"
         )
     return _csv_lines(PAYMENT_COLUMNS, _payment_cells(start, end))

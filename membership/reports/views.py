@@ -31,7 +31,6 @@ from wtforms.validators import ValidationError
 
 from membership import money
 from membership.config import current_settings
-from membership.digits import whole_number
 from membership.extensions import limiter
 from membership.reports import charts, export
 from membership.reports.at_risk import at_risk_counts, at_risk_report
@@ -49,6 +48,7 @@ from membership.reports.supporters import (
 from membership.staff import audit
 from membership.staff.access import admin_required, care_required, staff_required
 from membership.staff.audit import record_audit_now
+from membership.web.digits import whole_number
 
 blueprint = Blueprint("reports", __name__, url_prefix="/staff")
 
@@ -84,7 +84,7 @@ def dashboard_page() -> str:
     )
     return render_template(
         "reports/dashboard.html",
-        d=figures,
+        dashboard=figures,
         frequencies=FREQUENCIES,
         revenue_charts=revenue_charts,
         active_chart=active_chart,
@@ -205,7 +205,7 @@ def _day(name: str) -> date | None:
         return None
     try:
         return export.parse_day(value)
-    except export.InvalidPeriod as exc:
+    except export.InvalidDayRange as exc:
         abort(400, str(exc))
 
 
@@ -217,7 +217,7 @@ def export_payments() -> Response:
     since, until = _day("since"), _day("until")
     try:
         lines = export.payment_rows(since, until)
-    except export.InvalidPeriod as exc:
+    except export.InvalidDayRange as exc:
         abort(400, str(exc))
     record_audit_now(audit.EXPORT_PAYMENTS, target=export.period_label(since, until))
     return _csv(lines, "payments.csv")

@@ -30,7 +30,7 @@ def _staff_pages_only_on_their_host() -> None:
     from flask import abort, request
 
     from membership.config import current_settings
-    from membership.sessions import is_staff_request
+    from membership.web.sessions import is_staff_request
 
     if is_staff_request() and request.host.lower() != current_settings().staff_host:
         abort(404)

@@ -22,9 +22,9 @@ from werkzeug.wrappers import Response
 
 from membership import clock
 from membership.config import current_settings
-from membership.digits import is_digits
 from membership.extensions import db
 from membership.staff.models import Role, StaffUser
+from membership.web.digits import is_digits
 
 P = ParamSpec("P")
 R = TypeVar("R")

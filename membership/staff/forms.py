@@ -7,10 +7,7 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from membership.staff.service import PASSWORD_MAX
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+from membership.web.forms import strip_text
 
 
 class SignInForm(FlaskForm):
@@ -18,7 +15,7 @@ class SignInForm(FlaskForm):
 
     email = EmailField(
         "Email",
-        filters=[_strip],
+        filters=[strip_text],
         validators=[DataRequired("Enter your email."), Length(max=254)],
     )
     password = PasswordField(
@@ -32,7 +29,7 @@ class CodeForm(FlaskForm):
 
     code = StringField(
         "Code from your authenticator app",
-        filters=[_strip],
+        filters=[strip_text],
         validators=[DataRequired("Enter the 6-digit code."), Length(max=16)],
     )
 

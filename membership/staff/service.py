@@ -45,12 +45,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from membership import clock
 from membership.config import current_settings
-from membership.digits import is_digits
 from membership.extensions import db
 from membership.models import normalise_email
 from membership.staff import audit, sealing
 from membership.staff.audit import record_audit
 from membership.staff.models import ROLES, SignInFailure, StaffUser
+from membership.web.digits import is_digits
 
 log = logging.getLogger(__name__)
 

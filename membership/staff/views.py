@@ -22,7 +22,6 @@ from werkzeug.wrappers import Response
 
 from membership import clock
 from membership.config import current_settings
-from membership.digits import whole_number
 from membership.extensions import limiter
 from membership.staff import audit, service
 from membership.staff.access import (
@@ -39,6 +38,7 @@ from membership.staff.forms import (
     SignOutForm,
 )
 from membership.staff.models import StaffUser
+from membership.web.digits import whole_number
 
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 

@@ -6,11 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import Email, Length, Optional
 
-_TOO_LONG = "This is longer than we can accept."
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+from membership.web.forms import TOO_LONG, strip_text
 
 
 class CheckoutForm(FlaskForm):
@@ -18,13 +14,13 @@ class CheckoutForm(FlaskForm):
 
     frequency = HiddenField("Frequency")
     currency = HiddenField("Currency")
-    amount = StringField("Amount", validators=[Length(max=32, message=_TOO_LONG)])
+    amount = StringField("Amount", validators=[Length(max=32, message=TOO_LONG)])
     custom_amount = StringField(
         "Other amount", validators=[Length(max=32, message="Enter an amount, such as 10 or 10.50.")]
     )
     email = EmailField(
         "Email (optional)",
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             Optional(),
             Length(max=254, message="An email address is at most 254 characters."),

@@ -21,13 +21,13 @@ from markupsafe import Markup
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
-from membership import rate_limits
 from membership.config import current_settings
 from membership.extensions import csrf, limiter
 from membership.reminders import prompt
-from membership.sessions import csrf_token
 from membership.support import service
 from membership.support.forms import CheckoutForm
+from membership.web import rate_limits
+from membership.web.sessions import csrf_token
 
 blueprint = Blueprint("support", __name__, url_prefix="/support")
 # Session key: the checkout attempt this browser last opened (``cancelled`` offers its

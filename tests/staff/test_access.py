@@ -7,9 +7,9 @@ import pytest
 from flask import Flask
 
 from membership import create_app
-from membership.sessions import STAFF_COOKIE
 from membership.staff import service
 from membership.staff.service import LOCK_AFTER_FAILURES
+from membership.web.sessions import STAFF_COOKIE
 from tests.conftest import app_environ, csrf_token, from_dashboard, sign_in
 
 STAFF_PAGES = [

@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 
 from membership import clock, create_app
 from membership.config import Settings, load_settings
-from membership.sessions import STAFF_COOKIE
 from membership.staff import sealing
 from membership.staff.models import AuditEntry, StaffUser
 from membership.staff.service import totp_code
+from membership.web.sessions import STAFF_COOKIE
 from tests.conftest import StaffAccount, app_environ, csrf_token, sign_in
 
 KEY_A = "first-secret-key-" + "a" * 32

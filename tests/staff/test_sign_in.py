@@ -12,9 +12,9 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from membership import create_app
-from membership.sessions import STAFF_COOKIE
 from membership.staff.models import SignInFailure
 from membership.staff.service import SIGN_IN_REFUSED, totp_code
+from membership.web.sessions import STAFF_COOKIE
 from tests.conftest import app_environ, csrf_token, sign_in
 
 
