@@ -32,12 +32,24 @@ _PAYMENTS_TO_DERIVE = Statement(
 )
 
 
+# Prices this process has read the interval of. Stripe never changes a price's interval, so
+# what was read once is true for good (even if the row that said so was rolled back since):
+# a renewal's invoice then costs no query for it.
+_FREQUENCIES: dict[str, str] = {}
+
+
 def frequency_of(price_id: str | None) -> str | None:
     """The frequency of a price whose interval is known, else None."""
     if not price_id:
         return None
+    known = _FREQUENCIES.get(price_id)
+    if known is not None:
+        return known
     value = _FREQUENCY_OF.scalar(price_id=price_id)
-    return str(value) if value is not None else None
+    if value is None:
+        return None
+    _FREQUENCIES[price_id] = str(value)
+    return str(value)
 
 
 def learn_price(price_id: str | None, interval: str | None) -> None:

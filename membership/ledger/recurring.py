@@ -11,18 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 
 from membership import clock
 from membership.ledger import locks
 from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
-from membership.models import Payment, RecurringSupport
+from membership.models import Payment, RecurringSupport, Supporter
 from membership.sql.rows import Row, fetch_one, select_all
 from membership.sql.statements import Statement
 from membership.vocabulary import RecurringStatus
 
 RECURRING = RecurringSupport.__table__
 PAYMENTS = Payment.__table__
+SUPPORTERS = Supporter.__table__
 
 _LIFECYCLE: dict[str, int] = {status: order for order, status in enumerate(RecurringStatus)}
 
@@ -45,11 +46,31 @@ class SubscriptionState:
 _FIND_RECURRING = Statement(
     select_all(RECURRING).where(RECURRING.c.stripe_subscription_id == bindparam("subscription_id"))
 )
+_SUPPORTER_EMAIL = "supporter_email"
+_FIND_RECURRING_WITH_EMAIL = Statement(
+    select(
+        *RECURRING.c,
+        select(SUPPORTERS.c.email)
+        .where(SUPPORTERS.c.id == RECURRING.c.supporter_id)
+        .scalar_subquery()
+        .label(_SUPPORTER_EMAIL),
+    ).where(RECURRING.c.stripe_subscription_id == bindparam("subscription_id"))
+)
 _PAYMENTS_WITHOUT_FREQUENCY = Statement(
     select_all(PAYMENTS)
     .where(PAYMENTS.c.recurring_support_id == bindparam("recurring_id"))
     .where(PAYMENTS.c.frequency.is_(None))
 )
+
+
+def get_with_supporter_email(subscription_id: str) -> tuple[Row, str | None]:
+    """``get_or_create_recurring``, with its supporter's email read in the same query: a
+    renewal stating the email already held needs no look-up of its supporter."""
+    row = _FIND_RECURRING_WITH_EMAIL.first(subscription_id=subscription_id)
+    if row is None:
+        return get_or_create_recurring(subscription_id, customer_id=None), None
+    email = row.pop(_SUPPORTER_EMAIL)
+    return Row(RECURRING, row, stored=True), email
 
 
 def get_or_create_recurring(subscription_id: str, *, customer_id: str | None) -> Row:

@@ -75,11 +75,20 @@ STAFF_COOKIE = "membership_staff"
 STAFF_SESSION_LIFETIME = timedelta(hours=8)
 
 
+_STAFF_REQUEST = "membership.staff_request"  # request.environ key: decided once
+
+
 def is_staff_request() -> bool:
-    """True for a request to the staff pages (``/staff`` and below)."""
-    return has_request_context() and (
-        request.path == STAFF_PATH or request.path.startswith(STAFF_PATH + "/")
-    )
+    """True for a request to the staff pages (``/staff`` and below); decided once a request
+    (the session interface asks for each cookie attribute)."""
+    if not has_request_context():
+        return False
+    environ = request.environ
+    staff = environ.get(_STAFF_REQUEST)
+    if staff is None:
+        path = request.path
+        staff = environ[_STAFF_REQUEST] = path == STAFF_PATH or path.startswith(STAFF_PATH + "/")
+    return bool(staff)
 
 
 class SessionInterface(SecureCookieSessionInterface):

@@ -312,9 +312,12 @@ def _recurring_and_supporter(
 ) -> tuple[Row, int | None]:
     """The subscription's recurring support and supporter. A renewal's were found by
     earlier events, so the supporter and the checkout attempt are looked up only when
-    the recurring support does not know them yet (two queries fewer per renewal)."""
-    support = recurring.get_or_create_recurring(subscription_id, customer_id=None)
-    if recurring.knows_supporter(support, customer_id) and not email:
+    the recurring support does not know them yet, or the event states another email."""
+    support, supporter_email = recurring.get_with_supporter_email(subscription_id)
+    stated = _email(email)
+    if recurring.knows_supporter(support, customer_id) and stated in (None, supporter_email):
+        # A renewal under the email held: nothing to look up (the time it was stated again
+        # is not kept: only a later *different* address can change it)
         supporter_id = support["supporter_id"]
     else:
         supporter_id = supporters.find_or_create_supporter(

@@ -57,10 +57,11 @@ MAX_DEPTH = 64
 _LONE_SURROGATE = "a string with a lone surrogate (not Unicode)"
 
 
-def unstorable(event: dict[str, Any]) -> str | None:
+def unstorable(event: dict[str, Any], *, strings: bool = True) -> str | None:
     """Why this event (parsed JSON) cannot be processed and stored, or None: nested deeper
     than ``MAX_DEPTH``, or a string (key or value) with a lone surrogate (``"\\udc80"``,
-    which no database stores and Stripe's UTF-8 cannot carry). Loops, no recursion."""
+    which no database stores and Stripe's UTF-8 cannot carry). Loops, no recursion.
+    ``strings=False`` when the body holds no surrogate escape: only the depth is checked."""
     level: list[Any] = [event]
     depth = 0
     while level:
@@ -71,12 +72,12 @@ def unstorable(event: dict[str, Any]) -> str | None:
         for item in level:
             kind = type(item)
             if kind is dict:
-                if not all(_is_unicode(key) for key in item):
+                if strings and not all(_is_unicode(key) for key in item):
                     return _LONE_SURROGATE
                 children += item.values()
             elif kind is list:
                 children += item
-            elif kind is str and not _is_unicode(item):
+            elif strings and kind is str and not _is_unicode(item):
                 return _LONE_SURROGATE
         level = children
     return None
