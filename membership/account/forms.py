@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, StringField
-from wtforms.validators import Email, InputRequired, Length
+from wtforms import StringField
+from wtforms.validators import InputRequired, Length
 
-from membership.web.forms import strip_text
+from membership.web.forms import email_field, strip_text
 
 
 class SignInForm(FlaskForm):
     """``POST /account/sign-in``: one email address (shape checks only)."""
 
-    email = EmailField(
-        "Your email",
-        filters=[strip_text],
-        validators=[
-            InputRequired(message="Enter your email address."),
-            Length(max=254, message="An email address is at most 254 characters."),
-            Email(
-                message="Enter a valid email address, such as name@example.org.",
-                check_deliverability=False,
-            ),
-        ],
-    )
+    email = email_field()
 
 
 class AmountForm(FlaskForm):

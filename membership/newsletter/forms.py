@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField
-from wtforms.validators import Email, InputRequired, Length
+from wtforms import HiddenField, StringField
+from wtforms.validators import Length
 
-from membership.web.forms import TOO_LONG, strip_text
+from membership.web.forms import TOO_LONG, email_field, strip_text
 
 
 class NewsletterForm(FlaskForm):
@@ -16,18 +16,7 @@ class NewsletterForm(FlaskForm):
         # The view checks a form post's CSRF token itself, so that JSON can share the form.
         csrf = False
 
-    email = EmailField(
-        "Your email",
-        filters=[strip_text],
-        validators=[
-            InputRequired(message="Enter your email address."),
-            Length(max=254, message="An email address is at most 254 characters."),
-            Email(
-                message="Enter a valid email address, such as name@example.org.",
-                check_deliverability=False,
-            ),
-        ],
-    )
+    email = email_field()
     # A checkbox ("on") from the page, ``true`` from JSON: the service says what counts.
     consent = StringField(
         "Consent", filters=[strip_text], validators=[Length(max=10, message=TOO_LONG)]

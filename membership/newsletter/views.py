@@ -15,11 +15,10 @@ from limits import parse_many
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import TooManyRequests
 
-from membership.config import current_settings
 from membership.extensions import csrf, limiter
 from membership.newsletter import service, settings
 from membership.newsletter.forms import NewsletterForm
-from membership.web import rate_limits
+from membership.web import cors, rate_limits
 from membership.web.sessions import csrf_token
 
 log = logging.getLogger(__name__)
@@ -198,18 +197,8 @@ def unsubscribe(token: str) -> Response:
 
 @blueprint.after_request
 def allow_article_origins(response: Response) -> Response:
-    """CORS for the widget's routes: only the configured article origins may read answers."""
-    if request.url_rule is None or request.url_rule.rule not in CROSS_SITE_PATHS:
-        return response
-    response.vary.add("Origin")
-    origin = request.headers.get("Origin", "")
-    if origin.rstrip("/").lower() in current_settings().reminders.cors_allowed_origins:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-            response.headers["Access-Control-Max-Age"] = "600"
-    return response
+    """CORS for the widget's routes (no cookie travels with them)."""
+    return cors.allow_article_origins(response, CROSS_SITE_PATHS)
 
 
 @blueprint.errorhandler(TooManyRequests)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField
-from wtforms.validators import Email, InputRequired, Length
+from wtforms import HiddenField, StringField
+from wtforms.validators import Length
 
-from membership.web.forms import TOO_LONG, strip_text
+from membership.web.forms import TOO_LONG, email_field, strip_text
 
 
 class ReminderForm(FlaskForm):
@@ -17,18 +17,7 @@ class ReminderForm(FlaskForm):
         # JSON from the article widget can share the form (see views.remind_me).
         csrf = False
 
-    email = EmailField(
-        "Your email",
-        filters=[strip_text],
-        validators=[
-            InputRequired(message="Enter your email address."),
-            Length(max=254, message="An email address is at most 254 characters."),
-            Email(
-                message="Enter a valid email address, such as name@example.org.",
-                check_deliverability=False,
-            ),
-        ],
-    )
+    email = email_field()
     # 1w, 1m, 3m, a date YYYY-MM-DD, or "date" (the form's date field says which).
     when = StringField("When", filters=[strip_text], validators=[Length(max=20, message=TOO_LONG)])
     date = StringField("Date", filters=[strip_text], validators=[Length(max=20, message=TOO_LONG)])

@@ -29,7 +29,7 @@ from membership.config import current_settings
 from membership.extensions import csrf, limiter
 from membership.reminders import prompt, service
 from membership.reminders.forms import ReminderForm
-from membership.web import rate_limits
+from membership.web import cors, rate_limits
 from membership.web.digits import whole_number
 from membership.web.sessions import csrf_token
 
@@ -229,19 +229,8 @@ def prompt_check() -> Response:
 
 @blueprint.after_request
 def allow_article_origins(response: Response) -> Response:
-    """CORS for the widget's routes: only the configured article origins may read answers."""
-    if request.url_rule is None or request.url_rule.rule not in CROSS_SITE_PATHS:
-        return response
-    response.vary.add("Origin")
-    origin = request.headers.get("Origin", "")
-    if origin.rstrip("/").lower() in current_settings().reminders.cors_allowed_origins:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Credentials"] = "true"
-        if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-            response.headers["Access-Control-Max-Age"] = "600"
-    return response
+    """CORS for the widget's routes, its snooze cookie included."""
+    return cors.allow_article_origins(response, CROSS_SITE_PATHS, credentials=True)
 
 
 @blueprint.errorhandler(TooManyRequests)
