@@ -70,9 +70,10 @@ reports_cli = AppGroup("reports", help="Staff report upkeep.")
 
 @reports_cli.command("rebuild-rollups")
 def rebuild_rollups() -> None:
-    """Recompute the report rollups from the ledger (after a bulk load, or to repair)."""
+    """Make the report rollups equal to the ledger (after a bulk load, or to repair); locks
+    nothing, so webhooks and readers go on meanwhile."""
     started = time.perf_counter()
     counts = rollups.rebuild()
     db.session.commit()
     read = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in counts.items())
-    click.echo(f"rollups rebuilt from {read} in {time.perf_counter() - started:.1f} s")
+    click.echo(f"rollups repaired from {read} in {time.perf_counter() - started:.1f} s")

@@ -39,18 +39,17 @@ from sqlalchemy import (
     bindparam,
     cast,
     column,
-    delete,
     event,
     func,
     inspect,
     literal,
     select,
-    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, UOWTransaction
 
+from membership.database import begin_sqlite_transaction
 from membership.extensions import db
 from membership.ledger import hooks
 from membership.models import CheckoutAttempt, Payment, RecurringSupport
@@ -449,43 +448,61 @@ REBUILD_BATCH = 5000
 
 
 def rebuild() -> dict[str, int]:
-    """Recompute every rollup from the ledger (in the caller's transaction); returns how
-    many ledger rows were read per kind. Uses the same contributions as the live path,
-    so a rebuild and the live upkeep can only agree or reveal a missed hook.
+    """Make every rollup equal to the ledger again, without stopping anyone: returns how
+    many ledger rows were read per kind. Uses the same contributions as the live path, so
+    a rebuild and the live upkeep can only agree or reveal a missed hook.
 
-    Webhooks may go on meanwhile. On PostgreSQL the rollup tables are locked against
-    writes first (reads go on): a payment committed after the rebuild's DELETE would
-    otherwise be counted by the rebuild and, in a rollup row of its own, again by its
-    webhook. Its webhook now waits, and adds its payment once the rebuild is committed.
-    On SQLite the DELETE takes the one writer's lock, to the same effect."""
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        tables = ", ".join(model.__tablename__ for model in _MODELS)
-        session.execute(text(f"LOCK TABLE {tables} IN EXCLUSIVE MODE"))
-    for model in (MonthlyRevenue, RecurringFlow, MonthlySource):
-        session.execute(delete(model))
+    The ledger and the rollups are read in one snapshot (REPEATABLE READ on PostgreSQL, a
+    read transaction on SQLite), long as it may take, with no lock: webhooks and Continue
+    go on meanwhile. What the rollups lacked or had too much *in that snapshot* is then
+    added as deltas (``sum = sum + delta``), in a short transaction of the caller's. A
+    payment committed after the snapshot is absent from both sides of the difference, and
+    its own upsert counts it: exactly once, in any interleaving. Usually nothing differs,
+    and nothing is written."""
     deltas = Deltas()
-    counts = {
-        "payments": _add_all(deltas, Payment, PAYMENT_FIELDS, payment_contributions),
-        "recurring_supports": _add_all(
-            deltas, RecurringSupport, RECURRING_FIELDS, recurring_contributions
-        ),
-        "checkout_attempts": _add_all(
-            deltas, CheckoutAttempt, ATTEMPT_FIELDS, attempt_contributions
-        ),
-    }
+    with db.engine.connect() as snapshot:
+        if snapshot.dialect.name == "postgresql":
+            snapshot = snapshot.execution_options(isolation_level="REPEATABLE READ")
+        with snapshot.begin():
+            begin_sqlite_transaction(snapshot)  # SQLite: one snapshot for every read
+            counts = {
+                "payments": _add_all(
+                    snapshot, deltas, Payment, PAYMENT_FIELDS, payment_contributions
+                ),
+                "recurring_supports": _add_all(
+                    snapshot, deltas, RecurringSupport, RECURRING_FIELDS, recurring_contributions
+                ),
+                "checkout_attempts": _add_all(
+                    snapshot, deltas, CheckoutAttempt, ATTEMPT_FIELDS, attempt_contributions
+                ),
+            }
+            for model in _MODELS:
+                _take_away_live(snapshot, deltas, model)
     deltas.write()
     return counts
 
 
-def _add_all(deltas: Deltas, model: Any, fields: Iterable[str], contributions: Any) -> int:
+def _take_away_live(snapshot: Connection, deltas: Deltas, model: Any) -> None:
+    """Subtract what a rollup table holds in the snapshot: what is left is the repair."""
+    keys, sums = _key_columns(model), _SUM_COLUMNS[model]
+    table = model.__table__
+    query = select(*(table.c[c] for c in (*keys, *sums)))
+    for row in snapshot.execute(query).mappings():
+        key = tuple(row[c] for c in keys)
+        deltas.add([Contribution(model, key, {c: row[c] for c in sums})], -1)
+
+
+def _add_all(
+    snapshot: Connection, deltas: Deltas, model: Any, fields: Iterable[str], contributions: Any
+) -> int:
     count = 0
-    for row in _stream(model, fields):
+    for row in _stream(snapshot, model, fields):
         deltas.add(contributions(row), +1)
         count += 1
     return count
 
 
-def _stream(model: Any, fields: Iterable[str]) -> Iterator[Any]:
-    query = select(*[getattr(model, f) for f in fields]).execution_options(yield_per=REBUILD_BATCH)
-    yield from db.session.execute(query).mappings()
+def _stream(snapshot: Connection, model: Any, fields: Iterable[str]) -> Iterator[Any]:
+    table = model.__table__
+    query = select(*(table.c[f] for f in fields)).execution_options(yield_per=REBUILD_BATCH)
+    yield from snapshot.execute(query).mappings()

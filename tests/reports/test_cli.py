@@ -49,5 +49,5 @@ def test_rebuild_rollups_repairs_lost_rollups(app: Flask, app_ctx: None) -> None
 
     result = runner.invoke(args=["reports", "rebuild-rollups"])
     assert result.exit_code == 0, result.output
-    assert "rollups rebuilt from 40 payments" in result.output
+    assert "rollups repaired from 40 payments" in result.output
     assert rollup_snapshot() == kept

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError
 
 from membership.demo import seed as demo_seed
@@ -159,9 +159,9 @@ def test_a_ledger_transaction_run_again_after_a_write_conflict_counts_once(
 def test_a_rebuild_while_a_webhook_arrives_counts_its_payment_once(
     app: Flask, app_ctx: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The webhook comes after the rebuild's DELETE and before it reads the payments, with a
-    payment in a rollup row of its own (another currency): counted by the rebuild, it was
-    then added again by its webhook's own upsert."""
+    """A webhook commits while the rebuild reads, with a payment in a rollup row of its own
+    (another currency): the rebuild neither waits for it nor holds it, and its payment is
+    counted once (by its own upsert; the rebuild's snapshot does not see it)."""
     client = app.test_client()
     first = se.checkout_session(mode="payment", amount=1000, payment_intent="pi_before")
     assert se.deliver(client, se.event("checkout.session.completed", first)).status_code == 200
@@ -176,11 +176,13 @@ def test_a_rebuild_while_a_webhook_arrives_counts_its_payment_once(
         target=lambda: answers.append(se.deliver(client, during).status_code)
     )
     read_ledger = rollups._add_all
+    waited_for_the_rebuild: list[bool] = []
 
     def read_ledger_after_the_webhook_came(*args: Any, **kwargs: Any) -> int:
         if not webhook.is_alive() and not answers:
             webhook.start()
-            webhook.join(timeout=2)  # done in time unless it waits for the rebuild
+            webhook.join(timeout=5)  # the rebuild locks nothing: the webhook is not held
+            waited_for_the_rebuild.append(webhook.is_alive())
         return read_ledger(*args, **kwargs)
 
     monkeypatch.setattr(rollups, "_add_all", read_ledger_after_the_webhook_came)
@@ -189,4 +191,14 @@ def test_a_rebuild_while_a_webhook_arrives_counts_its_payment_once(
     monkeypatch.setattr(rollups, "_add_all", read_ledger)
     webhook.join(timeout=30)
     assert answers == [200]
+    assert waited_for_the_rebuild == [False]
     assert rollup_snapshot() == rebuilt_snapshot()
+    assert rollup_snapshot() == from_scratch()
+
+
+def from_scratch() -> dict[str, list[tuple[Any, ...]]]:
+    """The rollups the ledger gives from empty tables: what a repair must equal."""
+    for model in (MonthlyRevenue, RecurringFlow, MonthlySource):
+        db.session.execute(delete(model))
+    db.session.commit()
+    return rebuilt_snapshot()
