@@ -197,6 +197,21 @@ def _apply_intent_and_adjustment(payment: Row) -> None:
     _apply_adjustment(payment, adjustment)
 
 
+def give_frequency(select_payments: Statement, frequency: str, **params: Any) -> None:
+    """Give the payments ``select_payments`` finds (with ``params``) this frequency, learnt
+    after they were recorded: one by one, so the report rollups see each move. A refund may
+    be changing one of them: their intents are locked, then the payments read again."""
+    rows = select_payments.rows(**params)
+    intents = [row["stripe_payment_intent_id"] for row in rows]
+    if any(intents):
+        locks.hold_each("payment_intent", intents)
+        rows = select_payments.rows(**params)
+    for row in rows:
+        payment = Row(PAYMENTS, row, stored=True)
+        payment["frequency"] = frequency
+        payment.save()
+
+
 def link_invoice_payment_intent(invoice_id: str, payment_intent_id: str) -> None:
     """Remember which payment intent paid an invoice, and tell the payment if it exists."""
     insert_unless_exists(

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, select
 
-from membership.ledger import locks
+from membership.ledger import payments
 from membership.models import Payment, StripePrice
-from membership.sql.rows import Row, insert_unless_exists, select_all
+from membership.sql.rows import insert_unless_exists, select_all
 from membership.sql.statements import Statement
 from membership.vocabulary import Frequency
 
@@ -28,7 +28,7 @@ _FREQUENCY_OF = Statement(
 _PAYMENTS_TO_DERIVE = Statement(
     select_all(PAYMENTS)
     .where(PAYMENTS.c.stripe_price_id == bindparam("price_id"))
-    .where((PAYMENTS.c.frequency != bindparam("frequency")) | PAYMENTS.c.frequency.is_(None))
+    .where((PAYMENTS.c.frequency != bindparam("learnt")) | PAYMENTS.c.frequency.is_(None))
 )
 
 
@@ -60,12 +60,4 @@ def learn_price(price_id: str | None, interval: str | None) -> None:
         return
     if insert_unless_exists(PRICES, {"stripe_price_id": price_id, "frequency": frequency}) is None:
         return  # known already: Stripe never changes a price's interval
-    rows = _PAYMENTS_TO_DERIVE.rows(price_id=price_id, frequency=frequency)
-    if not rows:
-        return
-    # A refund may be changing one of them: lock their intents, then read them again.
-    locks.hold_each("payment_intent", [row["stripe_payment_intent_id"] for row in rows])
-    for row in _PAYMENTS_TO_DERIVE.rows(price_id=price_id, frequency=frequency):
-        payment = Row(PAYMENTS, row, stored=True)
-        payment["frequency"] = frequency
-        payment.save()
+    payments.give_frequency(_PAYMENTS_TO_DERIVE, frequency, price_id=price_id, learnt=frequency)

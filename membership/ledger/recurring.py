@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 
 from membership import clock
-from membership.ledger import locks
+from membership.ledger import payments
 from membership.ledger.attempts import ATTRIBUTION_COLUMNS, copy_attribution
 from membership.models import Payment, RecurringSupport, Supporter
 from membership.sql.rows import Row, fetch_one, select_all
@@ -128,17 +128,10 @@ def save_recurring(recurring: Row) -> None:
     learnt_frequency = recurring.stored and "frequency" in recurring.changes()
     recurring.save()
     if learnt_frequency and recurring["frequency"]:
-        # Rare (a renewal recorded before any event said monthly or annual), and one by one
-        # so that the report rollups see each payment move.
-        rows = _PAYMENTS_WITHOUT_FREQUENCY.rows(recurring_id=recurring["id"])
-        intents = [row["stripe_payment_intent_id"] for row in rows]
-        if any(intents):  # a refund may be changing one of them: lock, then read them again
-            locks.hold_each("payment_intent", intents)
-            rows = _PAYMENTS_WITHOUT_FREQUENCY.rows(recurring_id=recurring["id"])
-        for row in rows:
-            payment = Row(PAYMENTS, row, stored=True)
-            payment["frequency"] = recurring["frequency"]
-            payment.save()
+        # Rare: a renewal recorded before any event said monthly or annual.
+        payments.give_frequency(
+            _PAYMENTS_WITHOUT_FREQUENCY, recurring["frequency"], recurring_id=recurring["id"]
+        )
 
 
 def note_paid(recurring: Row, paid_at: datetime) -> None:
