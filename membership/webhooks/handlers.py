@@ -226,6 +226,20 @@ def _invoice_payment_intent(invoice: StripeObject) -> str | None:
     return _id(invoice.get("payment_intent"))
 
 
+def _price_of(item: StripeObject) -> Any:
+    """A subscription item's or invoice line's price (``plan`` in older API versions)."""
+    return item.get("price") or item.get("plan") or {}
+
+
+def _interval(price: StripeObject) -> Any:
+    """A price's interval (``recurring.interval``; a plan's own ``interval`` in older ones)."""
+    return (price.get("recurring") or {}).get("interval") or price.get("interval")
+
+
+def _items(subscription: StripeObject) -> list[StripeObject]:
+    return (subscription.get("items") or {}).get("data") or []
+
+
 def _invoice_price(invoice: StripeObject) -> tuple[str | None, str | None]:
     """The price the invoice charged (its largest line: a switch's invoice also credits
     the old price) and that price's interval where the invoice shows it (older API
@@ -236,12 +250,10 @@ def _invoice_price(invoice: StripeObject) -> tuple[str | None, str | None]:
     line = max(
         lines, key=lambda line: line.get("amount") if isinstance(line.get("amount"), int) else 0
     )
-    price = line.get("price") or line.get("plan") or {}
+    price = _price_of(line)
     details = (line.get("pricing") or {}).get("price_details") or {}
     price_id = _id(details.get("price")) or (_id(price) if isinstance(price, dict) else None)
-    interval = None
-    if isinstance(price, dict):
-        interval = (price.get("recurring") or {}).get("interval") or price.get("interval")
+    interval = _interval(price) if isinstance(price, dict) else None
     return price_id, interval if isinstance(interval, str) else None
 
 
@@ -386,17 +398,16 @@ def invoice_payment_failed(invoice: StripeObject, created: datetime) -> None:
 
 def _subscription_terms(subscription: StripeObject) -> tuple[int | None, str | None, str | None]:
     """Amount, currency and frequency from the first item's price (or plan, in old shapes)."""
-    items = (subscription.get("items") or {}).get("data") or []
+    items = _items(subscription)
     if not items:
         return None, None, None
     item = items[0]
-    price = item.get("price") or item.get("plan") or {}
+    price = _price_of(item)
     unit_amount = price.get("unit_amount", price.get("amount"))
     quantity = item.get("quantity") or 1
     amount = unit_amount * quantity if isinstance(unit_amount, int) else None
-    interval = (price.get("recurring") or {}).get("interval") or price.get("interval")
     currency = str(price.get("currency") or "").upper() or None
-    return amount, currency, Frequency.from_interval(interval)
+    return amount, currency, Frequency.from_interval(_interval(price))
 
 
 @handles(
@@ -415,10 +426,9 @@ def subscription_changed(subscription: StripeObject, created: datetime) -> None:
     customer_id = _id(subscription.get("customer"))
     metadata = subscription.get("metadata") or {}
     support, _ = _recurring_and_supporter(subscription["id"], customer_id, None, metadata, created)
-    for item in (subscription.get("items") or {}).get("data") or []:
-        price = item.get("price") or item.get("plan") or {}
-        interval = (price.get("recurring") or {}).get("interval") or price.get("interval")
-        prices.learn_price(_id(price), interval)
+    for item in _items(subscription):
+        price = _price_of(item)
+        prices.learn_price(_id(price), _interval(price))
     amount, currency, interval_frequency = _subscription_terms(subscription)
     recurring.apply_state(
         support,
@@ -438,8 +448,8 @@ def subscription_changed(subscription: StripeObject, created: datetime) -> None:
 
 
 def _subscription_price(subscription: StripeObject) -> str | None:
-    items = (subscription.get("items") or {}).get("data") or []
-    return _id((items[0].get("price") or items[0].get("plan")) if items else None)
+    items = _items(subscription)
+    return _id(_price_of(items[0])) if items else None
 
 
 # -- Customers ---------------------------------------------------------------------------
