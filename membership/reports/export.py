@@ -102,7 +102,7 @@ def payment_rows(since: date | None = None, until: date | None = None) -> Iterat
         raise InvalidDayRange(
             f"the period is empty: {since} must be before {until} (the end day is not included)"
         )
-    return _csv_lines(PAYMENT_COLUMNS, _payment_cells(start, end))
+    return csv_lines(PAYMENT_COLUMNS, _payment_cells(start, end))
 
 
 def supporter_rows() -> Iterator[str]:
@@ -115,7 +115,7 @@ def supporter_rows() -> Iterator[str]:
     started recurring support (empty when they have none). A supporter with no payment
     yet has one row with an empty currency and zero totals.
     """
-    return _csv_lines(SUPPORTER_COLUMNS, _supporter_cells())
+    return csv_lines(SUPPORTER_COLUMNS, _supporter_cells())
 
 
 def _payment_cells(start: datetime | None, end: datetime | None) -> Iterator[Sequence[Cell]]:
@@ -142,7 +142,7 @@ def _payment_cells(start: datetime | None, end: datetime | None) -> Iterator[Seq
             payment.currency,
             payment.status,
             payment.frequency,
-            _iso(payment.paid_at),
+            iso_utc(payment.paid_at),
             payment.source,
             payment.utm_source,
             payment.utm_medium,
@@ -165,7 +165,7 @@ def _supporter_cells() -> Iterator[Sequence[Cell]]:
     )
     for _, group in itertools.groupby(db.session.execute(query), key=lambda row: row.id):
         first = next(group)
-        first_gift_at = _iso(first.Payment.paid_at) if first.Payment is not None else None
+        first_gift_at = iso_utc(first.Payment.paid_at) if first.Payment is not None else None
         totals: dict[str, tuple[int, int]] = {}
         for row in itertools.chain([first], group):
             payment: Payment | None = row.Payment
@@ -203,7 +203,9 @@ def _latest_recurring() -> Subquery:
     )
 
 
-def _csv_lines(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> Iterator[str]:
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> Iterator[str]:
+    """The header, then each row, as CSV text lines (minimal quoting, ``\\r\\n``), a cell a
+    spreadsheet would read as a formula prefixed with a quote; one line at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)  # minimal quoting, "\r\n" after each row
     for row in itertools.chain([header], rows):
@@ -221,7 +223,8 @@ def _cell(value: Cell) -> str | int:
     return value
 
 
-def _iso(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
+    """A moment as the exports write it: ISO 8601 UTC to the second."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
