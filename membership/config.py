@@ -175,10 +175,10 @@ def _load(env_vars: Mapping[str, str], env: str, instance_path: str | None) -> S
         ),
         trusted_proxy_hops=_proxy_hops(env_vars.get("TRUSTED_PROXY_HOPS", "")),
         staff_host=_host(env_vars.get("STAFF_HOST", "")),
-        checkout_limit_per_ip=_rate_limit(
+        checkout_limit_per_ip=rate_limit(
             env_vars, "CHECKOUT_LIMIT_PER_IP", Settings.checkout_limit_per_ip
         ),
-        staff_supporter_limit=_rate_limit(
+        staff_supporter_limit=rate_limit(
             env_vars, "STAFF_SUPPORTER_LIMIT", Settings.staff_supporter_limit
         ),
     )
@@ -226,16 +226,18 @@ def _reminder_settings(env: str, env_vars: Mapping[str, str]) -> ReminderSetting
         max_attempts=_positive_int(env_vars, "REMINDER_MAX_ATTEMPTS", 5),
         claim_timeout_seconds=_positive_int(env_vars, "REMINDER_CLAIM_TIMEOUT_SECONDS", 1800),
         cors_allowed_origins=tuple(origins),
-        signup_limit_per_ip=_rate_limit(
+        signup_limit_per_ip=rate_limit(
             env_vars, "REMINDER_SIGNUP_LIMIT_PER_IP", ReminderSettings.signup_limit_per_ip
         ),
-        signup_limit_per_email=_rate_limit(
+        signup_limit_per_email=rate_limit(
             env_vars, "REMINDER_SIGNUP_LIMIT_PER_EMAIL", ReminderSettings.signup_limit_per_email
         ),
     )
 
 
-def _rate_limit(env_vars: Mapping[str, str], name: str, default: str) -> str:
+def rate_limit(env_vars: Mapping[str, str], name: str, default: str) -> str:
+    """The rate limits ``name`` sets (``'10 per minute;100 per hour'``), else ``default``;
+    ``ConfigError`` with a sentence when they are not limits."""
     value = env_vars.get(name, "").strip() or default
     if not _RATE_LIMIT.match(value):
         raise ConfigError(

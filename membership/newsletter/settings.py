@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
-from membership.config import ConfigError
+from membership.config import ConfigError, rate_limit
 
 EXTENSION = "membership.newsletter"
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
-_RATE_LIMIT = re.compile(
-    r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*"
-    r"([;,]\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*)*$"
-)
 
 
 @dataclass(frozen=True)
@@ -79,26 +76,15 @@ def load(app: Flask) -> NewsletterSettings:
         privacy_policy_url=privacy_url,
         publication_name=read("PUBLICATION_NAME") or NewsletterSettings.publication_name,
         languages=languages,
-        signup_limit_per_ip=_rate_limit(
-            "NEWSLETTER_SIGNUP_LIMIT_PER_IP",
-            read("NEWSLETTER_SIGNUP_LIMIT_PER_IP"),
-            NewsletterSettings.signup_limit_per_ip,
-        ),
-        signup_limit_per_email=_rate_limit(
-            "NEWSLETTER_SIGNUP_LIMIT_PER_EMAIL",
-            read("NEWSLETTER_SIGNUP_LIMIT_PER_EMAIL"),
-            NewsletterSettings.signup_limit_per_email,
-        ),
+        signup_limit_per_ip=_limits(read, "NEWSLETTER_SIGNUP_LIMIT_PER_IP"),
+        signup_limit_per_email=_limits(read, "NEWSLETTER_SIGNUP_LIMIT_PER_EMAIL"),
     )
 
 
-def _rate_limit(name: str, value: str, default: str) -> str:
-    value = value or default
-    if not _RATE_LIMIT.match(value):
-        raise ConfigError(
-            f"{name} must be rate limits such as '3 per hour;5 per day', not {value!r}."
-        )
-    return value
+def _limits(read: Callable[[str], str], name: str) -> str:
+    """Rate limits, validated as ``config`` validates every other."""
+    default = getattr(NewsletterSettings, name.removeprefix("NEWSLETTER_").lower())
+    return rate_limit({name: read(name)}, name, default)
 
 
 def current() -> NewsletterSettings:
