@@ -20,7 +20,6 @@ from flask import (
     render_template,
     request,
 )
-from limits import parse_many
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import TooManyRequests
 
@@ -50,15 +49,9 @@ def _within_email_limit(email: str) -> bool:
     """Count a sign-up against its address's limit (``REMINDER_SIGNUP_LIMIT_PER_EMAIL``);
     False when over it. Counted here rather than by a ``limiter.limit`` decorator, whose
     429 and rate-limit headers would tell anyone that the address signed up lately."""
-    if not limiter.enabled:
-        return True
-    key = rate_limits.keyed_hash("remind-email", email)
-    limits = parse_many(current_settings().reminders.signup_limit_per_email)
-    try:
-        return all([limiter.limiter.hit(limit, key) for limit in limits])  # count each
-    except Exception:  # noqa: BLE001 - as RATELIMIT_SWALLOW_ERRORS: storage down, let it in
-        log.exception("reminder sign-up: the rate limit storage failed")
-        return True
+    return rate_limits.within_quiet_limit(
+        "remind-email", email, current_settings().reminders.signup_limit_per_email
+    )
 
 
 @blueprint.route("/remind-me", methods=["GET"])
