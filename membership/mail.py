@@ -10,6 +10,7 @@ and credentials never go into logs.
 from __future__ import annotations
 
 import binascii
+import hashlib
 import logging
 import re
 import secrets
@@ -243,3 +244,10 @@ class Mailer:
 def _reason(reason: bytes | str) -> str:
     text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
     return without_addresses(text)[:300]
+
+
+def message_id_for(kind: str, secret: str, sender: str) -> str:
+    """A Message-ID the same for every attempt at one email, so receivers drop a duplicate:
+    ``<kind.hash@domain>``, a hash because the secret (a link's token) opens something."""
+    digest = hashlib.sha256(secret.encode()).hexdigest()[:32]
+    return f"<{kind}.{digest}@{sender_domain(sender)}>"

@@ -12,7 +12,6 @@ link expires.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -28,7 +27,13 @@ from membership.account.models import SignInLink
 from membership.config import Settings
 from membership.extensions import db
 from membership.ledger.models import Supporter
-from membership.mail import Mail, Mailer, MailRefused, MailUnavailable, sender_domain
+from membership.mail import (
+    Mail,
+    Mailer,
+    MailRefused,
+    MailUnavailable,
+    message_id_for,
+)
 from membership.reminders.sender import worker_name
 
 log = logging.getLogger(__name__)
@@ -174,13 +179,12 @@ def sign_in_mail(settings: Settings, email: str, token: str) -> Mail:
         "minutes": int(service.LINK_LIFETIME.total_seconds() // 60),
     }
     env = current_app.jinja_env
-    digest = hashlib.sha256(token.encode()).hexdigest()[:32]
     return Mail(
         to=email,
         subject=SUBJECT,
         text=env.get_template("account/email.txt").render(context),
         html=env.get_template("account/email.html").render(context),
-        message_id=f"<sign-in.{digest}@{sender_domain(settings.reminders.mail_from)}>",
+        message_id=message_id_for("sign-in", token, settings.reminders.mail_from),
         headers={"Auto-Submitted": "auto-generated"},
         secrets=(token,),
     )

@@ -16,7 +16,6 @@ was judged worse than a rare duplicate after a crash.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
@@ -39,7 +38,7 @@ from membership.mail import (
     Mailer,
     MailRefused,
     MailUnavailable,
-    sender_domain,
+    message_id_for,
 )
 from membership.reminders.models import Reminder
 
@@ -356,13 +355,6 @@ def _fail_exhausted_claims(settings: Settings, now: datetime) -> None:
     db.session.commit()
 
 
-def message_id(token: str, sender: str) -> str:
-    """The same for every attempt at one reminder, so receivers can drop a duplicate; a hash,
-    because the token itself is the key to the cancel link."""
-    digest = hashlib.sha256(token.encode()).hexdigest()[:32]
-    return f"<reminder.{digest}@{sender_domain(sender)}>"
-
-
 def links(settings: Settings, claimed: Claimed) -> tuple[str, str]:
     """The link back to the gift they were considering, and the one-click cancel link."""
     query: dict[str, str] = {}
@@ -401,7 +393,7 @@ def reminder_mail(settings: Settings, claimed: Claimed) -> Mail:
         # request context and signals an email does not need, at a cost per message.
         text=current_app.jinja_env.get_template("reminders/email.txt").render(context),
         html=current_app.jinja_env.get_template("reminders/email.html").render(context),
-        message_id=message_id(claimed.token, settings.reminders.mail_from),
+        message_id=message_id_for("reminder", claimed.token, settings.reminders.mail_from),
         headers={
             "List-Unsubscribe": f"<{cancel_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
