@@ -1,4 +1,5 @@
-"""Staff reports: the dashboard, supporters, sources, at risk, cohorts and CSV exports.
+"""Staff reports: the dashboard, supporters, sources, at risk, cohorts, the newsletter's
+figures and CSV exports.
 
 Views parse the query string, call one report function and render it. Who sees what
 follows the account's role (``membership.staff.models.Role``): every role sees the pages
@@ -32,6 +33,7 @@ from wtforms.validators import ValidationError
 from membership import money
 from membership.config import current_settings
 from membership.extensions import limiter
+from membership.newsletter.figures import newsletter_figures
 from membership.reports import charts, export
 from membership.reports.at_risk import at_risk_counts, at_risk_report
 from membership.reports.cohorts import RETENTION_MONTHS, cohorts_report
@@ -54,6 +56,7 @@ blueprint = Blueprint("reports", __name__, url_prefix="/staff")
 
 MAX_PAGE = 10_000
 MAX_ID = 2**31 - 1  # the largest supporters.id either database can hold
+NEWSLETTER_CHART_MONTHS = 24  # as the dashboard's charts
 
 
 def _period() -> Period:
@@ -187,6 +190,20 @@ def cohorts_page() -> str:
     return render_template(
         "reports/cohorts.html", cohorts=cohorts_report(), retention_months=RETENTION_MONTHS
     )
+
+
+@blueprint.get("/reports/newsletter")
+@staff_required
+def newsletter_page() -> str:
+    """The newsletter in figures: counts only, which name no one, so every role sees them."""
+    numbers = newsletter_figures()
+    shown = numbers.months[-NEWSLETTER_CHART_MONTHS:]
+    chart = charts.line(
+        [m.month for m in shown],
+        [m.subscribers for m in shown],
+        title="Newsletter subscribers at the end of each month",
+    )
+    return render_template("reports/newsletter.html", figures=numbers, chart=chart)
 
 
 def _from_our_own_page() -> None:

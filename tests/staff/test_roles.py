@@ -36,6 +36,7 @@ ROLE_TABLE: list[tuple[str, str, Answer, Answer, Answer]] = [
     ("GET", "/staff/", OK, OK, OK),
     ("GET", "/staff/reports/sources", OK, OK, OK),
     ("GET", "/staff/reports/cohorts", OK, OK, OK),
+    ("GET", "/staff/reports/newsletter", OK, OK, OK),  # counts only: no address
     ("GET", "/staff/reports/at-risk", OK, OK, NAMES),  # care: ids to open, no emails
     ("GET", "/staff/profile", OK, OK, OK),
     ("GET", "/staff/supporters", FORBIDDEN, OK, NAMES),  # care: the exact-email form only
