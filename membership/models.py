@@ -23,6 +23,7 @@ from membership.ledger.models import (
     Supporter,
 )
 from membership.newsletter.models import Subscriber
+from membership.notices.models import Notice
 from membership.reminders.models import Reminder  # noqa: E402, I001 (after the ledger's)
 from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
 from membership.staff.models import AuditEntry, StaffUser
@@ -36,6 +37,7 @@ __all__ = [
     "InvoicePaymentIntent",
     "MonthlyRevenue",
     "MonthlySource",
+    "Notice",
     "Payment",
     "PaymentFailure",
     "PendingCustomerEmail",

@@ -126,6 +126,9 @@ class RecurringSupport(Attributed, db.Model):  # type: ignore[name-defined]
     # Its first paid invoice: a trial, or a gift whose first payment failed, counts in
     # the reports from here, never retroactively (``reports.rollups``).
     first_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the period paid for ends: the next payment's date while it renews (Stripe's
+    # ``current_period_end``), kept with the state it came with.
+    current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     supporter: Mapped[Supporter | None] = relationship()
 

@@ -41,6 +41,8 @@ class SubscriptionState:
     canceled_at: datetime | None = None
     ended_at: datetime | None = None
     started_at: datetime | None = None
+    # Stripe's ``current_period_end``: when the next payment is due while it renews.
+    current_period_end: datetime | None = None
 
 
 _FIND_RECURRING = Statement(
@@ -95,6 +97,7 @@ def get_or_create_recurring(subscription_id: str, *, customer_id: str | None) ->
                 "status_as_of": None,
                 "created_at": clock.now(),
                 "first_paid_at": None,
+                "current_period_end": None,
                 "checkout_attempt_id": None,
                 **{column: None for column in ATTRIBUTION_COLUMNS},
             },
@@ -176,6 +179,8 @@ def apply_state(recurring: Row, state: SubscriptionState) -> bool:
     recurring["cancel_at_period_end"] = state.cancel_at_period_end
     recurring["canceled_at"] = state.canceled_at
     recurring["ended_at"] = state.ended_at
+    if state.current_period_end is not None:
+        recurring["current_period_end"] = state.current_period_end
     if state.amount_minor is not None:
         recurring["amount_minor"] = state.amount_minor
     if state.currency:

@@ -58,6 +58,7 @@ class RecurringSupportRow(TypedDict):
     status_as_of: datetime | None
     created_at: datetime
     first_paid_at: datetime | None
+    current_period_end: datetime | None
     checkout_attempt_id: str | None
     source: str | None
     utm_source: str | None

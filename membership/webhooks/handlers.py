@@ -442,9 +442,18 @@ def subscription_changed(subscription: StripeObject, created: datetime) -> None:
             canceled_at=_timestamp(subscription.get("canceled_at")),
             ended_at=_timestamp(subscription.get("ended_at")),
             started_at=_timestamp(subscription.get("start_date")),
+            current_period_end=_current_period_end(subscription),
         ),
     )
     recurring.save_recurring(support)
+
+
+def _current_period_end(subscription: StripeObject) -> datetime | None:
+    """When the paid period ends: on each item since the 2025 "basil" API versions (the
+    first item's; they share one billing cycle), on the subscription itself before."""
+    items = _items(subscription)
+    on_item = _timestamp(items[0].get("current_period_end")) if items else None
+    return on_item or _timestamp(subscription.get("current_period_end"))
 
 
 def _subscription_price(subscription: StripeObject) -> str | None:

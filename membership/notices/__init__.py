@@ -1,0 +1,1 @@
+"""Supporter notices: the emails a supporter expects about their own money."""
