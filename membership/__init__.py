@@ -17,6 +17,7 @@ from membership import (  # noqa: F401  (database: engine settings; models: ever
     account,
     database,
     demo,
+    identity,
     models,
     money,
     newsletter,
@@ -56,6 +57,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     limiter.init_app(app)
 
     # The parts of the app, each wiring its own pages, commands and receivers.
+    identity.init_app(app)  # the newsroom's name, logo, appeal: in every page and email
     support.init_app(app)  # readers give: /support, Stripe Checkout, thank-you
     webhooks.init_app(app)  # Stripe's signed events, stored once, into the ledger
     reminders.init_app(app)  # remind me later; a gift suppresses or converts one

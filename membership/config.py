@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from membership import money
+from membership.identity.settings import IdentitySettings, load_identity
 from membership.vocabulary import Frequency
 from membership.web.digits import is_digits
 
@@ -90,6 +91,8 @@ class Settings:
     # The one host (``staff.example.org``, or with a port) that serves the staff pages;
     # /staff on any other host is a 404. None: every host serves them.
     staff_host: str | None = None
+    # The newsroom's name, addresses, logo, accent colour, payment methods (identity/).
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
 
     @property
     def stripe_enabled(self) -> bool:
@@ -175,6 +178,7 @@ def _load(env_vars: Mapping[str, str], env: str, instance_path: str | None) -> S
         ),
         trusted_proxy_hops=_proxy_hops(env_vars.get("TRUSTED_PROXY_HOPS", "")),
         staff_host=_host(env_vars.get("STAFF_HOST", "")),
+        identity=load_identity(env_vars, instance_path),
         checkout_limit_per_ip=rate_limit(
             env_vars, "CHECKOUT_LIMIT_PER_IP", Settings.checkout_limit_per_ip
         ),
