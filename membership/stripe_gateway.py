@@ -12,11 +12,12 @@ import json
 import logging
 import threading
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
-import requests
 import stripe
+import urllib3
 
 from membership.config import Settings
 
@@ -85,27 +86,78 @@ def _client(settings: Settings) -> stripe.StripeClient:
                 stripe_version=API_VERSION,
                 base_addresses=base_addresses,
                 max_network_retries=2,
-                http_client=stripe.RequestsClient(
-                    _lib=_RequestsReadingNoEnvironment(), proxy=_proxy_from_environment()
-                ),
+                http_client=_PooledHTTPClient(_proxy_from_environment()),
             )
         return _clients[key]
 
 
-class _RequestsReadingNoEnvironment:
-    """``requests`` whose sessions (one per thread, made by the Stripe library) do not read
-    proxy and certificate settings from the environment on every call: under a surge that
-    was a large part of each Continue's CPU. The proxy is read once, when the client is
-    made (``_proxy_from_environment``)."""
+class _PooledHTTPClient(stripe.HTTPClient):
+    """The Stripe library's HTTP, on one ``urllib3`` pool shared by every thread.
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(requests, name)
+    Under a surge each Continue calls Stripe once, and the library's default client
+    (``requests``, a session per thread) spent as much CPU preparing each call as the
+    rest of the request did: merging settings, reading proxy and certificate
+    variables from the environment, wrapping the answer. ``urllib3`` (what ``requests``
+    runs on) sends the same bytes with keep-alive connections, verifies Stripe's
+    certificate against the library's bundle, and leaves retrying to the library
+    (``max_network_retries``), which retries connection failures and timeouts only.
+    """
+
+    name = "urllib3"
+    _CONNECT_TIMEOUT_S = 30.0
+    _READ_TIMEOUT_S = 80.0  # the library's own default: Stripe may take long, rarely
+
+    def __init__(self, proxy: str | None) -> None:
+        super().__init__(verify_ssl_certs=True, proxy=proxy)
+        options: dict[str, Any] = {
+            "maxsize": 64,  # a connection per waiting thread (gunicorn.conf.py's threads)
+            "cert_reqs": "CERT_REQUIRED",
+            "ca_certs": stripe.ca_bundle_path,
+            "retries": False,
+            "timeout": urllib3.Timeout(connect=self._CONNECT_TIMEOUT_S, read=self._READ_TIMEOUT_S),
+        }
+        self._pool: urllib3.PoolManager = (
+            urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+        )
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        try:
+            answer = self._pool.request(
+                method.upper(), url, headers=dict(headers or {}), body=post_data, redirect=False
+            )
+        except urllib3.exceptions.SSLError as exc:
+            self._fail(exc, retry=False)  # a certificate that does not verify stays so
+        except urllib3.exceptions.HTTPError as exc:
+            self._fail(exc, retry=True)  # timeouts, refused or dropped connections
+        return answer.data, answer.status, answer.headers
+
+    def request_stream(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> NoReturn:
+        raise NotImplementedError("the gateway reads no streamed answer from Stripe")
 
     @staticmethod
-    def Session() -> requests.Session:  # noqa: N802 (requests' own name)
-        session = requests.Session()
-        session.trust_env = False
-        return session
+    def _fail(exc: Exception, *, retry: bool) -> NoReturn:
+        raise stripe.APIConnectionError(
+            f"could not reach Stripe: {type(exc).__name__}: {exc}", should_retry=retry
+        ) from exc
+
+    def close(self) -> None:
+        self._pool.clear()
 
 
 def _proxy_from_environment() -> str | None:
@@ -379,10 +431,11 @@ def change_subscription_amount(
 
 
 def pause_subscription(
-    settings: Settings, subscription_id: str, idempotency_key: str
+    settings: Settings, subscription_id: str, resumes_at: int, idempotency_key: str
 ) -> dict[str, Any]:
-    """Stop collecting payments (invoices are voided) until resumed."""
-    params = {"pause_collection": {"behavior": "void"}}
+    """Stop collecting payments until ``resumes_at`` (Unix seconds), or until resumed:
+    the invoices of the paused periods are voided, so nothing is owed for them."""
+    params = {"pause_collection": {"behavior": "void", "resumes_at": resumes_at}}
     return _update_subscription(settings, subscription_id, params, idempotency_key, "pause")
 
 
@@ -392,6 +445,20 @@ def resume_subscription(
     """Collect payments again after a pause."""
     params = {"pause_collection": ""}
     return _update_subscription(settings, subscription_id, params, idempotency_key, "resume")
+
+
+def delete_customer(settings: Settings, customer_id: str) -> None:
+    """Ask Stripe to delete a customer (a supporter's erasure): their email, name, address
+    and saved cards go, and any subscription still running ends at once. A customer
+    already gone counts as deleted. (A DELETE is idempotent at Stripe: no key needed.)"""
+    client = _client(settings)
+    try:
+        client.v1.customers.delete(customer_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.code != "resource_missing":
+            raise _translate(exc, "customer delete") from exc
+    except stripe.StripeError as exc:
+        raise _translate(exc, "customer delete") from exc
 
 
 def cancel_subscription_at_period_end(
