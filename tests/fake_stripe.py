@@ -4,7 +4,9 @@ localstripe has no Checkout Sessions and no Products with chosen ids, so these
 tests point the gateway (``STRIPE_API_BASE``) at this small server instead. It
 answers with Stripe's own example objects from ``tests/stripe/fixtures3.json``
 and records every request exactly as the stripe library sent it over HTTP, so a
-test can assert the parameters Stripe would have received.
+test can assert the parameters Stripe would have received. A session's ``url`` is a small
+"Checkout" page of this server, so a real browser lands on it (``tests/browser``): it shows
+the session's terms, and its Pay button completes the session and returns to success_url.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -92,6 +95,8 @@ class FakeStripe:
     requests: list[RecordedRequest] = field(default_factory=list)
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The parameters each session was created with (its price's interval, its locale).
+    created_with: dict[str, dict[str, Any]] = field(default_factory=dict)
     charges: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What GET /v1/events lists, as Stripe sent each event (any order: listed newest first).
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -113,6 +118,7 @@ class FakeStripe:
     def reset(self) -> None:
         self.requests.clear()
         self.sessions.clear()
+        self.created_with.clear()
         self.charges.clear()
         self.events.clear()
         self.subscriptions.clear()
@@ -136,6 +142,8 @@ class FakeStripe:
         if self.fail_with is not None and request.path.startswith(self.fail_path):
             return _error(self.fail_with, "api_error", None, "Simulated Stripe outage")
         path = request.path
+        if match := re.fullmatch(r"/c/pay/([^/]+)", path):
+            return self._checkout_page(request.method, match.group(1))
         if request.method == "GET" and (match := re.fullmatch(r"/v1/products/([^/]+)", path)):
             product = self.products.get(match.group(1))
             return _json(product) if product else _missing("product", match.group(1))
@@ -213,7 +221,7 @@ class FakeStripe:
         price = params["line_items"][0]["price_data"]
         session.update(
             id=session_id,
-            url=f"https://checkout.stripe.test/c/pay/{session_id}",
+            url=f"{self.base_url}/c/pay/{session_id}",
             mode=params["mode"],
             status="open",
             payment_status="unpaid",
@@ -229,7 +237,41 @@ class FakeStripe:
             payment_intent=None,
         )
         self.sessions[session_id] = session
+        self.created_with[session_id] = params
         return session
+
+    def _checkout_page(self, method: str, session_id: str) -> Response:
+        """Stripe Checkout, as little of it as a browser test needs: the terms the reader
+        would pay on (GET), and paying (POST: complete, then back to success_url)."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return Response("No such Checkout Session", status=404, content_type="text/plain")
+        if method == "POST":
+            self.complete_session(session_id)
+            target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
+            return Response(status=303, headers={"Location": target})
+        created_with = self.created_with[session_id]
+        price = created_with["line_items"][0]["price_data"]
+        terms = {
+            "mode": session["mode"],
+            "amount": str(session["amount_total"]),
+            "currency": session["currency"],
+            "interval": (price.get("recurring") or {}).get("interval", ""),
+            "locale": created_with.get("locale", ""),
+            "email": session.get("customer_email") or "",
+        }
+        rows = "".join(
+            f'<dt>{name}</dt><dd data-term="{name}">{escape(value)}</dd>'
+            for name, value in terms.items()
+        )
+        page = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            "<title>Fake Stripe Checkout</title></head><body><main>"
+            f"<h1>Checkout</h1><dl>{rows}</dl>"
+            f'<form method="post"><button type="submit">Pay</button></form>'
+            f'<a href="{escape(session["cancel_url"])}">Back</a></main></body></html>'
+        )
+        return Response(page, content_type="text/html; charset=utf-8")
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
