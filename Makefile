@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint bench migrate clean
+.PHONY: run test lint bench migrate clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,20 @@ bench: $(VENV)/.installed-test ## print benchmark tables (ratios to baselines ru
 	$(BIN)/python benchmarks/surge.py
 	$(BIN)/python benchmarks/webhooks.py
 	$(BIN)/python benchmarks/reminders.py
+
+# Readers' languages (docs/languages.md): extract every reader-facing string, bring each
+# catalogue up to date, compile the .mo files the app reads (they are committed, and
+# tests/i18n checks that they match their .po).
+TRANSLATIONS := membership/translations
+translations: $(VENV)/.installed ## extract reader-facing strings, update en and ru, compile
+	$(BIN)/pybabel -q extract -F $(TRANSLATIONS)/babel.cfg -k lazy_gettext \
+		--add-location=file --sort-by-file --project=membership \
+		-o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+		--ignore-obsolete --init-missing -l en
+	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+		--ignore-obsolete --init-missing -l ru
+	$(BIN)/pybabel compile --statistics -d $(TRANSLATIONS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

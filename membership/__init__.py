@@ -17,6 +17,7 @@ from membership import (  # noqa: F401  (database: engine settings; models: ever
     account,
     database,
     demo,
+    i18n,
     identity,
     models,
     money,
@@ -55,6 +56,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
+    i18n.init_app(app, settings)  # readers' languages: lang, Accept-Language, catalogues
 
     # The parts of the app, each wiring its own pages, commands and receivers.
     identity.init_app(app)  # the newsroom's name, logo, appeal: in every page and email

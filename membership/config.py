@@ -93,6 +93,8 @@ class Settings:
     staff_host: str | None = None
     # The newsroom's name, addresses, logo, accent colour, payment methods (identity/).
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    # The languages readers are served in, the first the default (membership.i18n).
+    supported_languages: tuple[str, ...] = ("en", "ru")
 
     @property
     def stripe_enabled(self) -> bool:
@@ -185,6 +187,7 @@ def _load(env_vars: Mapping[str, str], env: str, instance_path: str | None) -> S
         staff_supporter_limit=rate_limit(
             env_vars, "STAFF_SUPPORTER_LIMIT", Settings.staff_supporter_limit
         ),
+        supported_languages=_languages(env_vars.get("SUPPORTED_LANGUAGES", "")),
     )
 
 
@@ -318,6 +321,23 @@ def _ratelimit_storage_uri(env: str, raw: str, workers_raw: str) -> str:
             "shares, such as redis://127.0.0.1:6379/0, or serve with WEB_CONCURRENCY=1."
         )
     return uri
+
+
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+
+
+def _languages(raw: str) -> tuple[str, ...]:
+    """SUPPORTED_LANGUAGES (``"en,ru"``): lower-case tags, the first the default. Whether
+    each has a catalogue is checked by ``membership.i18n`` at start-up."""
+    tags = tuple(dict.fromkeys(part.replace("_", "-").lower() for part in _comma_list(raw)))
+    if not tags:
+        return Settings.supported_languages
+    bad = [tag for tag in tags if not _LANGUAGE_TAG.match(tag)]
+    if bad:
+        raise ConfigError(
+            f"SUPPORTED_LANGUAGES must list language tags such as en,ru, not {', '.join(bad)}."
+        )
+    return tags
 
 
 def _comma_list(raw: str) -> tuple[str, ...]:

@@ -1,0 +1,170 @@
+"""Readers' languages: which one a request is served in, and the catalogues behind it.
+
+A reader's language is, in this order: the one they (or the article page's footer) asked
+for with a ``lang`` field (``?lang=ru``, a form field, or a JSON body's ``"lang"``), then
+their browser's ``Accept-Language``, then the first of ``SUPPORTED_LANGUAGES``. A page
+asked for explicitly keeps that language through its links and forms (``url_for`` adds
+``lang``), so the reader stays in it from the footer to Checkout and back.
+
+Templates have ``_()``, ``gettext()`` and ``ngettext()``; Python code imports ``gettext``,
+``ngettext`` and ``lazy_gettext`` (for form labels and messages defined at import time)
+from here. An email rendered outside a request (a worker) is rendered inside
+``force_locale(language)`` with the language stored when the reader signed up.
+
+The catalogues are ``membership/translations/<lang>/LC_MESSAGES/messages.po``, English
+source strings; ``make translations`` extracts, updates and compiles them (docs/languages.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app, has_request_context, request
+from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext, refresh
+from flask_babel import force_locale as _babel_force_locale
+from werkzeug.exceptions import HTTPException
+
+if TYPE_CHECKING:
+    from membership.config import Settings
+
+__all__ = [
+    "TRANSLATIONS",
+    "current_language",
+    "force_locale",
+    "gettext",
+    "init_app",
+    "language_for",
+    "lazy_gettext",
+    "ngettext",
+    "supported_languages",
+]
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+# The language the source strings are written in: it needs no catalogue.
+SOURCE_LANGUAGE = "en"
+# The parameter (query, form field or JSON key) that asks for a language.
+LANG_FIELD = "lang"
+# Staff pages stay English, whatever the browser asks for, and their links carry no lang.
+_STAFF_BLUEPRINTS = ("staff", "reports")
+
+babel = Babel()
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Catalogues checked at start-up, the locale selector, ``_`` in every template."""
+    from membership.config import ConfigError  # config imports web, which may import us
+
+    missing = [
+        language
+        for language in settings.supported_languages
+        if language != SOURCE_LANGUAGE and not _compiled(language)
+    ]
+    if missing:
+        raise ConfigError(
+            f"SUPPORTED_LANGUAGES lists {', '.join(missing)} but membership/translations has "
+            "no compiled catalogue for it: run `make translations` (docs/languages.md)."
+        )
+    app.config["BABEL_DEFAULT_LOCALE"] = settings.supported_languages[0]
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    babel.init_app(app, locale_selector=_select_language)
+    # A test (or a worker) may share one app context between requests: choose afresh.
+    app.before_request(refresh)
+    app.url_defaults(_keep_explicit_language)
+    app.jinja_env.globals["current_language"] = current_language
+
+
+def _compiled(language: str) -> bool:
+    return (TRANSLATIONS / language.replace("-", "_") / "LC_MESSAGES" / "messages.mo").is_file()
+
+
+def supported_languages() -> tuple[str, ...]:
+    """The languages this app serves readers in, the first the default."""
+    settings: Settings = current_app.extensions["membership.settings"]
+    return settings.supported_languages
+
+
+def language_for(raw: object) -> str | None:
+    """The supported language a tag such as ``ru``, ``ru-RU`` or ``RU_ru`` names, or None.
+
+    Used for what readers send (``lang``) and what was stored with a sign-up.
+    """
+    if not isinstance(raw, str):
+        return None
+    tag = raw.strip().replace("_", "-").lower()[:35]
+    if not tag:
+        return None
+    supported = supported_languages()
+    if tag in supported:
+        return tag
+    primary = tag.split("-", 1)[0]
+    return primary if primary in supported else None
+
+
+def _explicit_language() -> str | None:
+    """The language this request asks for by name (``lang``), if it is one we serve."""
+    if not has_request_context():
+        return None
+    try:
+        if LANG_FIELD in request.args:
+            return language_for(request.args.get(LANG_FIELD))
+        if request.method != "POST":
+            return None
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return language_for(request.form.get(LANG_FIELD))
+        if request.is_json:
+            body = request.get_json(silent=True)
+            if isinstance(body, dict):
+                return language_for(body.get(LANG_FIELD))
+    except (HTTPException, ValueError):
+        # A body too large or a query that is not UTF-8: its error page is served in the
+        # browser's language, and reading the request again must not fail a second time.
+        return None
+    return None
+
+
+def _select_language() -> str:
+    """Flask-Babel's locale selector: ``lang``, then ``Accept-Language``, then the default;
+    staff pages in English."""
+    supported = supported_languages()
+    if not has_request_context():
+        return supported[0]
+    if request.blueprint in _STAFF_BLUEPRINTS:
+        return SOURCE_LANGUAGE  # staff pages are written in English only
+    explicit = _explicit_language()
+    if explicit is not None:
+        return explicit
+    return request.accept_languages.best_match(supported, default=supported[0]) or supported[0]
+
+
+def current_language() -> str:
+    """The language the current request (or ``force_locale`` block) is served in."""
+    locale = get_locale()
+    if locale is None:
+        return supported_languages()[0]
+    return language_for(str(locale)) or supported_languages()[0]
+
+
+@contextmanager
+def force_locale(language: str | None) -> Iterator[None]:
+    """Render in ``language`` (a stored sign-up language; None or unknown: the default).
+
+    Works in a request and in a worker's app context alike, which is where emails are
+    rendered: ``with force_locale(reminder.language): mail = reminder_mail(...)``.
+    """
+    chosen = language_for(language) or supported_languages()[0]
+    with _babel_force_locale(chosen.replace("-", "_")):
+        yield
+
+
+def _keep_explicit_language(endpoint: str, values: dict[str, Any]) -> None:
+    """Links and form actions of a page asked for in a language keep asking for it."""
+    if LANG_FIELD in values or not has_request_context() or endpoint == "static":
+        return
+    if endpoint.split(".", 1)[0] in _STAFF_BLUEPRINTS:
+        return
+    explicit = _explicit_language()
+    if explicit is not None:
+        values[LANG_FIELD] = explicit
