@@ -1,0 +1,100 @@
+"""The newsletter in a real browser: sign up (ticking the consent), get the confirmation
+email, follow its link, and the subscription is confirmed; then its unsubscribe link. The
+same sign-up by keyboard alone; no serious accessibility violation on any of its pages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from membership.extensions import db
+from membership.newsletter import sender
+from membership.newsletter.models import Subscriber
+from membership.newsletter.settings import EXTENSION
+from tests.browser.axe import serious_violations
+from tests.browser.conftest import Site
+from tests.browser.keyboard import tab_to
+
+SUBMIT = 'form[action$="/newsletter"] button[type="submit"]'
+
+
+def send_confirmations(site: Site) -> None:
+    """What the reminder worker does every minute: send the confirmation emails due."""
+    with site.app.app_context():
+        report = sender.send_due_confirmations(
+            site.app.extensions["membership.settings"], site.app.extensions[EXTENSION]
+        )
+    assert report.sent >= 1, report
+
+
+def link_in_mail(site: Site, address: str, kind: str) -> str:
+    (message,) = site.smtp.messages_to(address)
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    (link,) = re.findall(rf"https?://\S+/newsletter/{kind}/[\w-]+", part.get_content())
+    assert link.startswith(site.url), "the email's links lead back to the app"
+    return str(link)
+
+
+def subscriber(site: Site, address: str) -> Subscriber | None:
+    with site.app.app_context():
+        found = db.session.scalars(select(Subscriber).where(Subscriber.email == address)).first()
+        db.session.expunge_all()
+        return found
+
+
+def test_signing_up_then_following_the_emailed_link_confirms(
+    page: Any, fresh_site: Site, screenshot: Callable[[Any, str], list[Any]]
+) -> None:
+    page.goto(f"{fresh_site.url}/newsletter")
+    assert serious_violations(page) == []
+    screenshot(page, "newsletter")
+    page.get_by_label("Your email").fill("news@example.org")
+    page.get_by_role("checkbox").check()
+    page.locator(SUBMIT).click()
+    assert "Check your inbox" in page.locator("main").inner_text()
+    assert serious_violations(page) == []
+    screenshot(page, "newsletter-check-inbox")
+    pending = subscriber(fresh_site, "news@example.org")
+    assert pending is not None and pending.status == "pending"
+
+    send_confirmations(fresh_site)
+    page.goto(link_in_mail(fresh_site, "news@example.org", "confirm"))
+    assert serious_violations(page) == []
+    screenshot(page, "newsletter-confirmed")
+    confirmed = subscriber(fresh_site, "news@example.org")
+    assert confirmed is not None
+    assert (confirmed.status, confirmed.confirmed_at is not None) == ("confirmed", True)
+
+    page.goto(link_in_mail(fresh_site, "news@example.org", "unsubscribe"))
+    assert serious_violations(page) == []
+    page.get_by_role("button", name=re.compile("unsubscribe", re.I)).click()
+    page.wait_for_load_state()
+    assert serious_violations(page) == []
+    screenshot(page, "newsletter-unsubscribed")
+    assert subscriber(fresh_site, "news@example.org") is None  # the address is erased
+
+
+def test_a_keyboard_alone_signs_up(page: Any, fresh_site: Site) -> None:
+    page.goto(f"{fresh_site.url}/newsletter")
+    tab_to(page, "#email")
+    page.keyboard.type("keys-news@example.org")
+    tab_to(page, 'input[name="consent"]')
+    page.keyboard.press("Space")
+    tab_to(page, SUBMIT)
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    assert "Check your inbox" in page.locator("main").inner_text()
+    assert subscriber(fresh_site, "keys-news@example.org") is not None
+
+
+def test_without_consent_nothing_is_stored(page: Any, fresh_site: Site) -> None:
+    page.goto(f"{fresh_site.url}/newsletter")
+    page.get_by_label("Your email").fill("no-consent@example.org")
+    page.locator(SUBMIT).click()
+    assert page.locator("#error-summary").is_visible()
+    assert serious_violations(page) == []
+    assert subscriber(fresh_site, "no-consent@example.org") is None
