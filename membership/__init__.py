@@ -22,6 +22,7 @@ from membership import (  # noqa: F401  (database: engine settings; models: ever
     models,
     money,
     newsletter,
+    notices,
     reminders,
     reports,
     staff,
@@ -65,6 +66,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     reminders.init_app(app)  # remind me later; a gift suppresses or converts one
     newsletter.init_app(app)  # newsletter sign-up, double opt-in, unsubscribe, export
     account.init_app(app)  # supporters sign in by emailed link: their gifts, data, changes
+    notices.init_app(app)  # the emails supporters expect: receipts, failed payments, ...
     staff.init_app(app)  # staff sign-in, accounts, two-step, the audit log
     reports.init_app(app)  # dashboard, reports, exports; rollups kept as the ledger writes
     demo.init_app(app)  # flask demo seed

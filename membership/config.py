@@ -91,6 +91,10 @@ class Settings:
     # The one host (``staff.example.org``, or with a port) that serves the staff pages;
     # /staff on any other host is a 404. None: every host serves them.
     staff_host: str | None = None
+    # Supporter notices (membership.notices): the words a receipt carries for tax purposes
+    # (RECEIPT_TEXT), and whether Stripe emails receipts instead (STRIPE_SENDS_RECEIPTS).
+    receipt_text: str = ""
+    stripe_sends_receipts: bool = False
     # The newsroom's name, addresses, logo, accent colour, payment methods (identity/).
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     # The languages readers are served in, the first the default (membership.i18n).
@@ -180,6 +184,10 @@ def _load(env_vars: Mapping[str, str], env: str, instance_path: str | None) -> S
         ),
         trusted_proxy_hops=_proxy_hops(env_vars.get("TRUSTED_PROXY_HOPS", "")),
         staff_host=_host(env_vars.get("STAFF_HOST", "")),
+        receipt_text=_receipt_text(env_vars.get("RECEIPT_TEXT", "")),
+        stripe_sends_receipts=_flag(
+            "STRIPE_SENDS_RECEIPTS", env_vars.get("STRIPE_SENDS_RECEIPTS", "")
+        ),
         identity=load_identity(env_vars, instance_path),
         checkout_limit_per_ip=rate_limit(
             env_vars, "CHECKOUT_LIMIT_PER_IP", Settings.checkout_limit_per_ip
@@ -275,6 +283,20 @@ def _flag(name: str, raw: str) -> bool:
     if value in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+MAX_RECEIPT_TEXT = 2000
+
+
+def _receipt_text(raw: str) -> str:
+    """RECEIPT_TEXT: the newsroom's words on every receipt (its legal name, tax number, that
+    no goods were given in return); ``\\n`` in the variable starts a new line."""
+    text = raw.replace("\\n", "\n").strip()
+    if len(text) > MAX_RECEIPT_TEXT:
+        raise ConfigError(
+            f"RECEIPT_TEXT is {len(text)} characters long; keep it under {MAX_RECEIPT_TEXT}."
+        )
+    return text
 
 
 def _host(raw: str) -> str | None:

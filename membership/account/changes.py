@@ -9,6 +9,8 @@ request's idempotency key at Stripe.
 
 from __future__ import annotations
 
+from blinker import Namespace
+
 from membership import money, stripe_gateway
 from membership.account.models import CHANGE_KINDS, SupportChange
 from membership.account.service import NoStripeCustomer
@@ -18,6 +20,17 @@ from membership.ledger.models import RecurringSupport, Supporter
 from membership.vocabulary import ENDED_STATUSES, RecurringStatus
 
 KINDS = CHANGE_KINDS
+
+
+change_requested = Namespace().signal(
+    "support-change-requested",
+    doc="""Stripe accepted a change a supporter asked for from their account page (the
+    ledger follows when its webhook arrives). Supporter notices confirm it by email.
+
+    :sender: the ``SupportChange``, committed
+    :param recurring: the ``RecurringSupport`` it changes
+    """,
+)
 
 
 class InvalidChange(ValueError):
@@ -68,6 +81,7 @@ def ask(
         db.session.delete(request)
         db.session.commit()
         raise
+    change_requested.send(request, recurring=recurring)
     return request
 
 

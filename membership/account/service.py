@@ -278,6 +278,8 @@ class Recurring:
     cancel_at_period_end: bool
     started_on: date | None
     being_updated: bool
+    # When Stripe takes the next payment (the current period's end), while it renews.
+    next_payment_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -315,10 +317,20 @@ def overview(supporter: Supporter) -> Overview:
             cancel_at_period_end=r.cancel_at_period_end,
             started_on=r.started_at.date() if r.started_at else None,
             being_updated=_being_updated(r),
+            next_payment_on=_next_payment_on(r),
         )
         for r in _recurring_of(supporter)
     ]
     return Overview(gifts, recurring, supporter.stripe_customer_id is not None)
+
+
+def _next_payment_on(recurring: RecurringSupport) -> date | None:
+    """When Stripe takes the next payment: the current period's end, while the gift renews
+    (the page leaves it out while collection is paused)."""
+    renews = recurring.status in ("active", "trialing", "past_due")
+    if not renews or recurring.cancel_at_period_end or recurring.current_period_end is None:
+        return None
+    return recurring.current_period_end.date()
 
 
 def _recurring_of(supporter: Supporter) -> list[RecurringSupport]:

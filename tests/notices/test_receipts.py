@@ -1,0 +1,147 @@
+"""Thanks and a receipt after a first gift and after each renewal: once per payment,
+with the amount, the date, the newsroom's name and RECEIPT_TEXT, unless Stripe sends
+receipts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from membership.config import ConfigError, load_settings
+from membership.notices.models import NoticeKind, NoticeStatus
+from tests.conftest import app_environ
+from tests.notices.conftest import html_of, notices, squeeze, text_of
+from tests.reminders.conftest import SmtpSink
+from tests.stripe_events import BASE_TIME, checkout_session, invoice
+
+READER = "reader@example.org"
+
+
+def one_time_gift(post: Callable[..., Any], amount: int = 2500, pi: str = "pi_gift_1") -> None:
+    post(
+        "checkout.session.completed",
+        checkout_session(mode="payment", amount=amount, customer="cus_r1", payment_intent=pi),
+    )
+
+
+def test_a_one_time_gift_gets_one_receipt_however_often_stripe_says_so(
+    app: Flask, post: Callable[..., Any], send: Callable[[], Any], smtp: SmtpSink, use_settings: Any
+) -> None:
+    use_settings(receipt_text="Newsroom Ltd, charity no. 12345. No goods were given in return.")
+    one_time_gift(post)
+    one_time_gift(post)  # Stripe redelivers
+    assert send().sent == 1
+    one_time_gift(post)
+    assert send().sent == 0
+
+    (message,) = smtp.messages_to(READER)
+    text = squeeze(text_of(message))
+    assert "$25.00" in text
+    assert "September 21, 2026" in text
+    assert "charity no. 12345" in text
+    assert "http://support.test/account" in text
+    assert "Thank you for your gift" in text
+    assert "$25.00" in html_of(message)
+    assert message["Auto-Submitted"] == "auto-generated"
+    (notice,) = notices(app)
+    assert notice.kind == NoticeKind.RECEIPT and notice.status == NoticeStatus.SENT
+
+
+def test_a_first_invoice_and_each_renewal_get_their_own_receipt(
+    post: Callable[..., Any], send: Callable[[], Any], smtp: SmtpSink
+) -> None:
+    first = invoice(
+        invoice_id="in_first",
+        subscription="sub_r",
+        customer="cus_r",
+        amount=500,
+        paid_at=BASE_TIME,
+        billing_reason="subscription_create",
+    )
+    renewal = invoice(
+        invoice_id="in_second",
+        subscription="sub_r",
+        customer="cus_r",
+        amount=500,
+        paid_at=BASE_TIME + 60,
+    )
+    for obj in (first, renewal, first, renewal):
+        post("invoice.paid", obj)
+    assert send().sent == 2
+    texts = [squeeze(text_of(m)) for m in smtp.messages_to(READER)]
+    assert sum("Thank you for your gift" in t for t in texts) == 1
+    assert sum("has renewed" in t for t in texts) == 1
+    assert all("$5.00" in t and "A recurring gift" in t for t in texts)
+    # Each attempt at one notice carries the same Message-ID; two notices, two IDs.
+    assert len({m["Message-ID"] for m in smtp.received}) == 2
+
+
+def test_no_receipt_when_stripe_sends_them(
+    app: Flask, post: Callable[..., Any], send: Callable[[], Any], smtp: SmtpSink, use_settings: Any
+) -> None:
+    use_settings(stripe_sends_receipts=True)
+    one_time_gift(post)
+    assert send().sent == 0
+    assert smtp.received == [] and notices(app) == []
+
+
+def test_a_receipt_queued_before_stripe_took_over_is_not_sent(
+    app: Flask, post: Callable[..., Any], send: Callable[[], Any], smtp: SmtpSink, use_settings: Any
+) -> None:
+    one_time_gift(post)
+    use_settings(stripe_sends_receipts=True)
+    send()
+    assert smtp.received == []
+    assert [n.status for n in notices(app)] == [NoticeStatus.DROPPED]
+
+
+def test_an_old_payment_replayed_is_history_not_news(
+    app: Flask, post: Callable[..., Any], send: Callable[[], Any], smtp: SmtpSink
+) -> None:
+    post(
+        "checkout.session.completed",
+        checkout_session(mode="payment", amount=900, customer="cus_old", payment_intent="pi_old"),
+        created=BASE_TIME - 30 * 86400,
+    )
+    send()
+    assert smtp.received == [] and notices(app) == []
+
+
+def test_an_erased_supporter_gets_nothing(
+    app: Flask, post: Callable[..., Any], send: Callable[[], Any], smtp: SmtpSink
+) -> None:
+    from membership.extensions import db
+    from membership.ledger.models import Payment, Supporter
+
+    one_time_gift(post)
+    with app.app_context():  # as erasure does: the supporter goes, payments keep amounts
+        supporter = db.session.scalar(db.select(Supporter))
+        db.session.execute(db.update(Payment).values(supporter_id=None))
+        db.session.delete(supporter)
+        db.session.commit()
+    assert send().sent == 0
+    assert smtp.received == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", ""), ("Newsroom Ltd\\nReg. 123", "Newsroom Ltd\nReg. 123"), ("  x  ", "x")],
+    ids=["unset", "new-line", "trimmed"],
+)
+def test_receipt_text_is_read_from_the_environment(
+    database_url: str, raw: str, expected: str
+) -> None:
+    assert load_settings(app_environ(database_url, RECEIPT_TEXT=raw)).receipt_text == expected
+
+
+def test_a_receipt_text_too_long_stops_the_app_with_a_sentence(database_url: str) -> None:
+    with pytest.raises(ConfigError, match="RECEIPT_TEXT"):
+        load_settings(app_environ(database_url, RECEIPT_TEXT="x" * 5000))
+
+
+def test_stripe_sends_receipts_must_be_a_flag(database_url: str) -> None:
+    with pytest.raises(ConfigError, match="STRIPE_SENDS_RECEIPTS"):
+        load_settings(app_environ(database_url, STRIPE_SENDS_RECEIPTS="sometimes"))
