@@ -17,6 +17,7 @@ from membership import (  # noqa: F401  (database: engine settings; models: ever
     account,
     database,
     demo,
+    embed,
     i18n,
     identity,
     models,
@@ -65,6 +66,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     webhooks.init_app(app)  # Stripe's signed events, stored once, into the ledger
     reminders.init_app(app)  # remind me later; a gift suppresses or converts one
     newsletter.init_app(app)  # newsletter sign-up, double opt-in, unsubscribe, export
+    embed.init_app(app)  # the article footer: one script or one iframe, Continue to Checkout
     account.init_app(app)  # supporters sign in by emailed link: their gifts, data, changes
     notices.init_app(app)  # the emails supporters expect: receipts, failed payments, ...
     staff.init_app(app)  # staff sign-in, accounts, two-step, the audit log

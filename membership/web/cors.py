@@ -18,7 +18,7 @@ def allow_article_origins(
         return response
     response.vary.add("Origin")
     origin = request.headers.get("Origin", "")
-    if origin.rstrip("/").lower() in current_settings().reminders.cors_allowed_origins:
+    if is_article_origin(origin):
         response.headers["Access-Control-Allow-Origin"] = origin
         if credentials:
             response.headers["Access-Control-Allow-Credentials"] = "true"
@@ -27,3 +27,9 @@ def allow_article_origins(
             response.headers["Access-Control-Allow-Headers"] = "Content-Type"
             response.headers["Access-Control-Max-Age"] = "600"
     return response
+
+
+def is_article_origin(origin: str) -> bool:
+    """True when ``origin`` (as a browser sends it in ``Origin``) is one of the configured
+    article origins (``CORS_ALLOWED_ORIGINS``)."""
+    return origin.rstrip("/").lower() in current_settings().reminders.cors_allowed_origins
