@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-MAX_TABS = 60
+MAX_TABS = 80
+
+# The focused element, looking inside shadow roots (the script footer lives in one).
+_FOCUSED_MATCHES = """selector => {
+  let focused = document.activeElement;
+  while (focused && focused.shadowRoot && focused.shadowRoot.activeElement) {
+    focused = focused.shadowRoot.activeElement;
+  }
+  return !!focused && focused.matches(selector);
+}"""
+
+
+def focused_matches(page: Any, selector: str, *, frame: Any = None) -> bool:
+    """Whether the element with the keyboard's focus matches ``selector``."""
+    return bool((frame or page).evaluate(_FOCUSED_MATCHES, selector))
 
 
 def tab_to(page: Any, selector: str, *, frame: Any = None) -> None:
@@ -12,9 +26,8 @@ def tab_to(page: Any, selector: str, *, frame: Any = None) -> None:
 
     Fails after ``MAX_TABS`` presses: a control a keyboard cannot reach is a bug.
     """
-    where = frame or page
     for _ in range(MAX_TABS):
         page.keyboard.press("Tab")
-        if where.evaluate("s => !!document.activeElement?.matches(s)", selector):
+        if focused_matches(page, selector, frame=frame):
             return
     raise AssertionError(f"{selector} cannot be reached with Tab")

@@ -8,42 +8,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
-
-from membership.extensions import db
-from membership.newsletter import sender
-from membership.newsletter.models import Subscriber
-from membership.newsletter.settings import EXTENSION
 from tests.browser.axe import serious_violations
+from tests.browser.checks import link_in_mail, send_confirmations, subscriber
 from tests.browser.conftest import Site
 from tests.browser.keyboard import tab_to
 
 SUBMIT = 'form[action$="/newsletter"] button[type="submit"]'
-
-
-def send_confirmations(site: Site) -> None:
-    """What the reminder worker does every minute: send the confirmation emails due."""
-    with site.app.app_context():
-        report = sender.send_due_confirmations(
-            site.app.extensions["membership.settings"], site.app.extensions[EXTENSION]
-        )
-    assert report.sent >= 1, report
-
-
-def link_in_mail(site: Site, address: str, kind: str) -> str:
-    (message,) = site.smtp.messages_to(address)
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    (link,) = re.findall(rf"https?://\S+/newsletter/{kind}/[\w-]+", part.get_content())
-    assert link.startswith(site.url), "the email's links lead back to the app"
-    return str(link)
-
-
-def subscriber(site: Site, address: str) -> Subscriber | None:
-    with site.app.app_context():
-        found = db.session.scalars(select(Subscriber).where(Subscriber.email == address)).first()
-        db.session.expunge_all()
-        return found
 
 
 def test_signing_up_then_following_the_emailed_link_confirms(

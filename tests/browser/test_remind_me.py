@@ -15,17 +15,11 @@ from membership import clock
 from membership.extensions import db
 from membership.reminders.models import Reminder
 from tests.browser.axe import serious_violations
+from tests.browser.checks import reminders_for
 from tests.browser.conftest import Site
 from tests.browser.keyboard import tab_to
 
 SUBMIT = 'form[action$="/remind-me"] button[type="submit"]'
-
-
-def reminders_for(site: Site, email: str) -> list[Reminder]:
-    with site.app.app_context():
-        found = list(db.session.scalars(select(Reminder).where(Reminder.email == email)))
-        db.session.expunge_all()
-        return found
 
 
 def test_a_reader_asks_to_be_reminded_from_the_support_page(

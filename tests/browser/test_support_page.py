@@ -9,20 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.browser.axe import serious_violations
+from tests.browser.checks import checkout_terms
 from tests.browser.conftest import Site
 from tests.browser.keyboard import tab_to
 
 CONTINUE = 'form[action$="/support/checkout"] button[type="submit"]'
-
-
-def checkout_terms(page: Any) -> dict[str, str]:
-    """The terms the fake Checkout page shows for its session."""
-    page.wait_for_url(re.compile(r"/c/pay/cs_test_"))
-    terms = page.locator("[data-term]")
-    return {
-        terms.nth(i).get_attribute("data-term"): terms.nth(i).inner_text()
-        for i in range(terms.count())
-    }
 
 
 def test_annual_gift_lands_on_checkout_with_its_terms(page: Any, fresh_site: Site) -> None:
