@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from membership.account.models import SignInLink, SupportChange  # noqa: I001
 from membership.columns import UTCDateTime, is_public_id, new_public_id, normalise_email
+from membership.ledger.erased import ErasedCustomer
 from membership.ledger.models import (
     Attributed,
     ChargeAdjustment,
@@ -33,6 +34,7 @@ __all__ = [
     "Attributed",
     "AuditEntry",
     "ChargeAdjustment",
+    "ErasedCustomer",
     "CheckoutAttempt",
     "InvoicePaymentIntent",
     "MonthlyRevenue",

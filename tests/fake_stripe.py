@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
@@ -100,8 +101,15 @@ class FakeStripe:
     charges: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What GET /v1/events lists, as Stripe sent each event (any order: listed newest first).
     events: list[dict[str, Any]] = field(default_factory=list)
-    # Subscriptions a test put here (``add_subscription``), for the account's changes.
+    # Subscriptions a test put here (``add_subscription``), for the account's changes:
+    # each update applies its parameters as Stripe would and emits the webhook Stripe
+    # would send (into ``events``), and a repeated Idempotency-Key gets the first answer.
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted_customers: list[str] = field(default_factory=list)
+    answered_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The ``created`` time of the next emitted event (then one second later each); None:
+    # the real clock.
+    event_clock: int | None = None
     fail_with: int | None = None  # answer calls under fail_path with this HTTP status
     fail_path: str = "/v1/"
     base_url: str = ""
@@ -122,6 +130,9 @@ class FakeStripe:
         self.charges.clear()
         self.events.clear()
         self.subscriptions.clear()
+        self.deleted_customers.clear()
+        self.answered_keys.clear()
+        self.event_clock = None
         self.fail_with = None
         self.fail_path = "/v1/"
         self.while_answering = None
@@ -173,16 +184,110 @@ class FakeStripe:
             if subscription is None:
                 return _missing("subscription", match.group(1))
             if request.method == "POST":
-                subscription.update({k: v for k, v in params.items() if k != "items"})
+                key = request.headers.get("Idempotency-Key")
+                if key and key in self.answered_keys:
+                    return _json(self.answered_keys[key])
+                self._update_subscription(subscription, params)
+                if key:
+                    self.answered_keys[key] = copy.deepcopy(subscription)
+            elif request.method == "DELETE":
+                self._end_subscription(subscription)
             return _json(subscription)
+        if request.method == "DELETE" and (match := re.fullmatch(r"/v1/customers/([^/]+)", path)):
+            return _json(self._delete_customer(match.group(1)))
         return _error(404, "invalid_request_error", None, f"Unrecognized request URL {path}")
 
-    def add_subscription(self, subscription_id: str, customer: str) -> dict[str, Any]:
-        """A subscription Stripe holds, as its example object with these ids."""
+    def add_subscription(
+        self,
+        subscription_id: str,
+        customer: str,
+        *,
+        amount: int = 500,
+        currency: str = "usd",
+        interval: str = "month",
+    ) -> dict[str, Any]:
+        """A subscription Stripe holds, as its example object with these ids and terms,
+        active and collecting."""
         subscription = stripe_fixture("subscription")
-        subscription.update(id=subscription_id, customer=customer, cancel_at_period_end=False)
+        subscription.update(
+            id=subscription_id,
+            customer=customer,
+            status="active",
+            cancel_at_period_end=False,
+            canceled_at=None,
+            ended_at=None,
+            pause_collection=None,
+            metadata={},
+        )
+        item = subscription["items"]["data"][0]
+        item["subscription"] = subscription_id
+        item["price"].update(id=f"price_{subscription_id}", currency=currency, unit_amount=amount)
+        item["price"]["recurring"]["interval"] = interval
         self.subscriptions[subscription_id] = subscription
         return subscription
+
+    def _update_subscription(self, subscription: dict[str, Any], params: dict[str, Any]) -> None:
+        """What Stripe does with the parameters the account sends, then its webhook."""
+        for item_params in params.get("items") or []:
+            item = next(i for i in subscription["items"]["data"] if i["id"] == item_params["id"])
+            price_data = item_params["price_data"]
+            item["price"] = {
+                **item["price"],
+                "id": "price_" + secrets.token_hex(8),
+                "currency": price_data["currency"],
+                "unit_amount": int(price_data["unit_amount"]),
+                "unit_amount_decimal": price_data["unit_amount"],
+                "product": price_data["product"],
+                "recurring": {**item["price"]["recurring"], **price_data["recurring"]},
+            }
+        if "cancel_at_period_end" in params:
+            subscription["cancel_at_period_end"] = params["cancel_at_period_end"] == "true"
+        if "pause_collection" in params:
+            pause = params["pause_collection"]
+            subscription["pause_collection"] = (
+                {
+                    "behavior": pause["behavior"],
+                    "resumes_at": int(pause["resumes_at"]) if pause.get("resumes_at") else None,
+                }
+                if pause
+                else None
+            )
+        self.emit("customer.subscription.updated", subscription)
+
+    def _end_subscription(self, subscription: dict[str, Any]) -> None:
+        if subscription["status"] == "canceled":
+            return
+        now = self._next_created()
+        subscription.update(status="canceled", canceled_at=now, ended_at=now)
+        self.emit("customer.subscription.deleted", subscription, created=now)
+
+    def _delete_customer(self, customer: str) -> dict[str, Any]:
+        """Stripe deletes the customer and ends their subscriptions at once."""
+        self.deleted_customers.append(customer)
+        for subscription in self.subscriptions.values():
+            if subscription["customer"] == customer:
+                self._end_subscription(subscription)
+        return {"id": customer, "object": "customer", "deleted": True}
+
+    def _next_created(self) -> int:
+        if self.event_clock is None:
+            return int(time.time())
+        self.event_clock += 1
+        return self.event_clock - 1
+
+    def emit(self, event_type: str, obj: dict[str, Any], created: int | None = None) -> None:
+        """Record the webhook event Stripe would send now, with a copy of ``obj``."""
+        envelope = stripe_fixture("event")
+        envelope.update(
+            id="evt_" + secrets.token_hex(12),
+            type=event_type,
+            created=self._next_created() if created is None else created,
+            livemode=False,
+            api_version="2026-10-28.endive",
+            data={"object": copy.deepcopy(obj), "previous_attributes": {}},
+            pending_webhooks=1,
+        )
+        self.events.append(envelope)
 
     def _create_portal_session(self, params: dict[str, Any]) -> dict[str, Any]:
         portal = stripe_fixture("billing_portal.session")

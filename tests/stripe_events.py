@@ -193,9 +193,11 @@ def subscription(
     frequency: str | None = None,
     price: str | None = None,
     trial_end: int | None = None,
+    pause_collection: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A subscription; its one item's price carries the amount and the interval (Stripe
-    never changes a price's interval: a yearly one unnamed is ``price_<id>_year``)."""
+    never changes a price's interval: a yearly one unnamed is ``price_<id>_year``). It
+    collects (``pause_collection`` null) unless told otherwise."""
     obj = stripe_fixture("subscription")
     obj.update(
         id=subscription_id,
@@ -207,6 +209,7 @@ def subscription(
         ended_at=ended_at,
         start_date=start_date,
         trial_end=trial_end,
+        pause_collection=pause_collection,
         metadata={"attempt_id": attempt_id, "frequency": frequency} if attempt_id else {},
     )
     item = obj["items"]["data"][0]

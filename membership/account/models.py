@@ -22,7 +22,7 @@ from membership.vocabulary import sql_in
 # queued -> sending -> sent; or failed (refused for good, or expired before it went out).
 LINK_STATUSES = ("queued", "sending", "sent", "failed")
 # What a supporter may ask Stripe to do to one recurring gift from their page.
-CHANGE_KINDS = ("amount", "pause", "resume", "cancel")
+CHANGE_KINDS = ("amount", "switch", "pause", "resume", "cancel")
 
 
 class SignInLink(db.Model):  # type: ignore[name-defined]
@@ -71,5 +71,8 @@ class SupportChange(db.Model):  # type: ignore[name-defined]
         ForeignKey("recurring_supports.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(10))
+    # The new amount (amount, switch), the frequency switched to, when a pause ends.
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    frequency: Mapped[str | None] = mapped_column(String(10))
+    resumes_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

@@ -54,6 +54,9 @@ SESSION_IDLE = timedelta(hours=1)
 SESSION_MAX = timedelta(hours=12)
 # Used sign-in links (and so the record that a supporter signed in) are deleted after this.
 LINK_RETENTION = timedelta(days=1)
+# A change asked of Stripe shows as "being updated" (and holds back another) until its
+# webhook arrives, or for this long at most: a webhook lost never locks a gift for good.
+CHANGE_PATIENCE = timedelta(hours=1)
 
 # The reader's session cookie holds these, and nothing else of the account.
 SUPPORTER_KEY = "account.supporter_id"
@@ -278,6 +281,10 @@ class Recurring:
     cancel_at_period_end: bool
     started_on: date | None
     being_updated: bool
+    # Stripe's ``pause_collection``: nothing is collected until ``resumes_on`` (or until
+    # the supporter resumes it, when None).
+    paused: bool = False
+    resumes_on: date | None = None
     # When Stripe takes the next payment (the current period's end), while it renews.
     next_payment_on: date | None = None
 
@@ -316,7 +323,9 @@ def overview(supporter: Supporter) -> Overview:
             status=r.status,
             cancel_at_period_end=r.cancel_at_period_end,
             started_on=r.started_at.date() if r.started_at else None,
-            being_updated=_being_updated(r),
+            being_updated=change_is_pending(r),
+            paused=r.collection_paused,
+            resumes_on=r.collection_resumes_at.date() if r.collection_resumes_at else None,
             next_payment_on=_next_payment_on(r),
         )
         for r in _recurring_of(supporter)
@@ -343,17 +352,20 @@ def _recurring_of(supporter: Supporter) -> list[RecurringSupport]:
     )
 
 
-def _being_updated(recurring: RecurringSupport) -> bool:
-    """A change was asked for after the last state Stripe told us of."""
+def change_is_pending(recurring: RecurringSupport, now: datetime | None = None) -> bool:
+    """A change was asked for after the last state Stripe told us of, within
+    ``CHANGE_PATIENCE``: the page says "being updated" and offers no other change."""
+    now = now or clock.now()
     latest = db.session.scalar(
         select(SupportChange.requested_at)
         .where(SupportChange.recurring_support_id == recurring.id)
         .order_by(SupportChange.requested_at.desc())
         .limit(1)
     )
-    if latest is None:
+    if latest is None or latest < now - CHANGE_PATIENCE:
         return False
-    return recurring.status_as_of is None or recurring.status_as_of < latest
+    # Stripe's events are timed in whole seconds: one of the request's own second counts.
+    return recurring.status_as_of is None or recurring.status_as_of < latest.replace(microsecond=0)
 
 
 # -- what we hold -------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """``/account``: a supporter signs in by emailed link, sees their gifts, opens Stripe's
-portal, downloads what we hold, and changes a recurring gift.
+portal, downloads or erases what we hold, and changes, pauses or cancels a recurring gift.
 
 Signed-out and signed-in pages share ``/account``. The session is the reader's cookie
 session under ``service``'s own keys, apart from staff sign-in (Flask-Login).
@@ -19,14 +19,16 @@ from flask import (
     make_response,
     redirect,
     render_template,
+    request,
     session,
+    url_for,
 )
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from membership import stripe_gateway
-from membership.account import changes, service
-from membership.account.forms import AmountForm, SignInForm
+from membership.account import changes, erasure, service
+from membership.account.forms import PAUSE_MONTHS, AmountForm, EraseForm, SignInForm
 from membership.config import current_settings
 from membership.extensions import limiter
 from membership.ledger.models import Supporter
@@ -66,6 +68,7 @@ def _render_account(supporter: Supporter, amount_form: AmountForm, errors: dict[
         supporter=supporter,
         overview=service.overview(supporter),
         amount_form=amount_form,
+        pause_months=PAUSE_MONTHS,
         errors=errors,
         csrf_token=csrf_token(),
     )
@@ -161,19 +164,66 @@ def change(supporter: Supporter, recurring_id: int, kind: str) -> Response | tup
     Stripe's webhook. Another's gift, or an unknown one: 404, nothing asked."""
     if kind not in changes.KINDS:
         abort(404)
-    form = AmountForm()
+    wanted = changes.Wanted(
+        kind, amount_text=request.form.get("amount"), months_text=request.form.get("months")
+    )
     try:
         recurring = service.their_recurring(supporter, recurring_id)
-        changes.ask(
-            current_settings(), recurring, kind, form.amount.data if kind == "amount" else None
-        )
+        changes.ask(current_settings(), recurring, wanted)
     except service.NotTheirs:
         abort(404)
     except changes.InvalidChange as exc:
-        return _render_account(supporter, form, {recurring_id: str(exc)}), 400
+        return _render_account(supporter, AmountForm(), {recurring_id: str(exc)}), 400
     except stripe_gateway.GatewayError:
         return render_template("account/stripe_unavailable.html"), 503
     return redirect("/account", code=303)
+
+
+@blueprint.route("/recurring/<int:recurring_id>/cancel", methods=["GET"])
+@_signed_in
+def confirm_cancel(supporter: Supporter, recurring_id: int) -> str:
+    """Before a gift is stopped: the page that offers a smaller amount or a pause first,
+    and the button that stops it at the end of the period."""
+    try:
+        recurring = service.their_recurring(supporter, recurring_id)
+    except service.NotTheirs:
+        abort(404)
+    gift = next(r for r in service.overview(supporter).recurring if r.id == recurring.id)
+    return render_template(
+        "account/confirm_cancel.html",
+        gift=gift,
+        pause_months=PAUSE_MONTHS,
+        csrf_token=csrf_token(),
+    )
+
+
+@blueprint.route("/erase", methods=["GET"])
+@_signed_in
+def confirm_erase(supporter: Supporter) -> str:
+    """The first confirmation: what erasing does, and the box to tick."""
+    return render_template("account/erase.html", form=EraseForm(formdata=None))
+
+
+@blueprint.route("/erase", methods=["POST"])
+@_signed_in
+def erase(supporter: Supporter) -> Response | tuple[str, int]:
+    """The second: gifts cancelled, the Stripe customer deleted, the address erased here
+    (``erasure.erase_supporter``), and this browser signed out."""
+    form = EraseForm()
+    if not form.validate():
+        return render_template("account/erase.html", form=form), 400
+    try:
+        erasure.erase_supporter(current_settings(), supporter)
+    except stripe_gateway.GatewayError:
+        return render_template("account/stripe_unavailable.html"), 503
+    service.sign_out(session)
+    return redirect(url_for("account.erased"), code=303)
+
+
+@blueprint.route("/erased", methods=["GET"])
+def erased() -> str:
+    """Said once the data is gone (the same page for anyone: it reveals nothing)."""
+    return render_template("account/erased.html")
 
 
 @blueprint.after_request

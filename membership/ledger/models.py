@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -129,6 +130,10 @@ class RecurringSupport(Attributed, db.Model):  # type: ignore[name-defined]
     # When the period paid for ends: the next payment's date while it renews (Stripe's
     # ``current_period_end``), kept with the state it came with.
     current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Stripe's ``pause_collection``: the gift stays ``active`` but no invoice is collected,
+    # until ``collection_resumes_at`` (None: until resumed), as the last state said.
+    collection_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    collection_resumes_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     supporter: Mapped[Supporter | None] = relationship()
 

@@ -43,6 +43,10 @@ class SubscriptionState:
     started_at: datetime | None = None
     # Stripe's ``current_period_end``: when the next payment is due while it renews.
     current_period_end: datetime | None = None
+    # Stripe's ``pause_collection``: no invoice collected until it resumes (at this time,
+    # or when asked: None).
+    collection_paused: bool = False
+    collection_resumes_at: datetime | None = None
 
 
 _FIND_RECURRING = Statement(
@@ -98,6 +102,8 @@ def get_or_create_recurring(subscription_id: str, *, customer_id: str | None) ->
                 "created_at": clock.now(),
                 "first_paid_at": None,
                 "current_period_end": None,
+                "collection_paused": False,
+                "collection_resumes_at": None,
                 "checkout_attempt_id": None,
                 **{column: None for column in ATTRIBUTION_COLUMNS},
             },
@@ -179,6 +185,8 @@ def apply_state(recurring: Row, state: SubscriptionState) -> bool:
     recurring["cancel_at_period_end"] = state.cancel_at_period_end
     recurring["canceled_at"] = state.canceled_at
     recurring["ended_at"] = state.ended_at
+    recurring["collection_paused"] = state.collection_paused
+    recurring["collection_resumes_at"] = state.collection_resumes_at
     if state.current_period_end is not None:
         recurring["current_period_end"] = state.current_period_end
     if state.amount_minor is not None:

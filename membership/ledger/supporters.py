@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from membership import clock
+from membership.ledger.erased import is_erased
 from membership.models import (
     CheckoutAttempt,
     Payment,
@@ -105,6 +106,11 @@ def find_or_create_supporter(
     if not customer_id and not email:
         return None
     supporter = fetch_one(_FIND_SUPPORTER, SUPPORTERS, customer_id=customer_id, email=email)
+    # Not a supporter's customer (yet): perhaps one erased at their request, whose email
+    # must not come back (a late event). Checked only off the renewals' path.
+    new_customer = supporter is None or supporter["stripe_customer_id"] != customer_id
+    if customer_id and new_customer and is_erased(customer_id):
+        return None
     if supporter is None and email and not customer_id and as_of is not None:
         # A guest gift from an address its giver's customer has since changed away from.
         former = _FIND_SUPERSEDED.scalar(email=email, as_of=as_of)
@@ -157,7 +163,7 @@ def restate_email(customer_id: str, email: str | None, as_of: datetime) -> None:
     if supporter is not None:
         _restate(supporter, email, as_of)
         supporter.save()
-    else:
+    elif not is_erased(customer_id):
         _keep_pending_email(customer_id, email, as_of)
 
 

@@ -59,6 +59,8 @@ class RecurringSupportRow(TypedDict):
     created_at: datetime
     first_paid_at: datetime | None
     current_period_end: datetime | None
+    collection_paused: bool
+    collection_resumes_at: datetime | None
     checkout_attempt_id: str | None
     source: str | None
     utm_source: str | None

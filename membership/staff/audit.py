@@ -39,6 +39,11 @@ STAFF_DISABLED: Final = "staff_disabled"
 STAFF_ENABLED: Final = "staff_enabled"
 STAFF_ROLE_CHANGED: Final = "staff_role_changed"
 PASSWORD_RESET: Final = "password_reset"  # noqa: S105 - an action name
+# A supporter's data erased at their request (``flask supporters erase``): by id.
+ERASE_SUPPORTER: Final = "erase_supporter"
+# From a supporter's page: a sign-in link sent them, a recurring gift cancelled for them.
+SEND_SIGN_IN_LINK: Final = "send_sign_in_link"
+CANCEL_FOR_SUPPORTER: Final = "cancel_for_supporter"
 
 ACTIONS: Final = (
     SIGN_IN,
@@ -58,6 +63,9 @@ ACTIONS: Final = (
     STAFF_ENABLED,
     STAFF_ROLE_CHANGED,
     PASSWORD_RESET,
+    ERASE_SUPPORTER,
+    SEND_SIGN_IN_LINK,
+    CANCEL_FOR_SUPPORTER,
 )
 
 TARGET_MAX = 200

@@ -443,6 +443,7 @@ def subscription_changed(subscription: StripeObject, created: datetime) -> None:
             ended_at=_timestamp(subscription.get("ended_at")),
             started_at=_timestamp(subscription.get("start_date")),
             current_period_end=_current_period_end(subscription),
+            **_paused_collection(subscription),
         ),
     )
     recurring.save_recurring(support)
@@ -454,6 +455,17 @@ def _current_period_end(subscription: StripeObject) -> datetime | None:
     items = _items(subscription)
     on_item = _timestamp(items[0].get("current_period_end")) if items else None
     return on_item or _timestamp(subscription.get("current_period_end"))
+
+
+def _paused_collection(subscription: StripeObject) -> dict[str, Any]:
+    """Stripe's ``pause_collection`` (``null`` when collecting): paused, and until when."""
+    pause = subscription.get("pause_collection")
+    if not isinstance(pause, dict):
+        return {"collection_paused": False, "collection_resumes_at": None}
+    return {
+        "collection_paused": True,
+        "collection_resumes_at": _timestamp(pause.get("resumes_at")),
+    }
 
 
 def _subscription_price(subscription: StripeObject) -> str | None:

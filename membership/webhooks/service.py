@@ -31,7 +31,7 @@ from membership.database import (
     scrub_after_erasure,
 )
 from membership.extensions import db
-from membership.ledger import locks, supporters
+from membership.ledger import erased, locks, supporters
 from membership.models import StripeEvent
 from membership.sql import rows, statements
 from membership.webhooks import payloads
@@ -337,7 +337,10 @@ def _handle_and_commit(
     try:
         if handler is not None:
             locks.hold_ids(lock_ids)  # already held when the insert of the event took them
+            erased.named_in(connection)  # nothing left over from an earlier transaction
             handler(event["data"]["object"], created_at(event))
+            if erased.named_in(connection):
+                _forget_payload(connection, row["id"])
         statements.commit(connection)
     except Exception as exc:  # noqa: BLE001 - any handler failure must keep the event
         connection.rollback()
@@ -353,6 +356,14 @@ def _handle_and_commit(
         _record_failure(connection, row, error[:2000])
         return Outcome.FAILED
     return Outcome.PROCESSED
+
+
+def _forget_payload(connection: Connection, event_id: str) -> None:
+    """The event named a customer erased at their request (``ledger.erased``): the ledger
+    recorded no email of theirs, and the event's stored payload keeps none either."""
+    connection.execute(
+        update(EVENTS).where(EVENTS.c.id == event_id).values(payload=payloads.NO_PAYLOAD)
+    )
 
 
 def _record_failure(connection: Connection, row: dict[str, Any], error: str) -> bool:

@@ -181,7 +181,8 @@ def test_when_stripe_refuses_nothing_is_left_waiting(
     client = signed_in("reader@example.org")
     stripe.fail_with = 400
     response = client.post(
-        f"/account/recurring/{gifts['own']}/pause", data={"csrf_token": page_csrf(client)}
+        f"/account/recurring/{gifts['own']}/pause",
+        data={"csrf_token": page_csrf(client), "months": "1"},
     )
     assert response.status_code == 503
     assert changes_asked(app) == 0
