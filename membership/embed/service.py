@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from membership import money
 from membership.config import Settings
 from membership.support import service as support
 from membership.support.forms import CheckoutForm
@@ -78,13 +77,12 @@ def footer(
         )
         for option in FOOTER_FREQUENCIES
     )
-    currency = offers[0].currency
-    monthly = settings.amount_rule(Frequency.MONTHLY, currency)
+    monthly = next(offer for offer in offers if offer.frequency == Frequency.MONTHLY)
     return Footer(
         frequency=chosen,
-        currency=currency,
+        currency=monthly.currency,
         offers=offers,
-        from_just=money.format_money(monthly.minimum, currency),
+        from_just=monthly.minimum,  # as the support page writes amounts
         source=attribution.source,
     )
 

@@ -173,7 +173,8 @@
   }
 
   function start() {
-    var hosts = Array.prototype.slice.call(document.querySelectorAll("[data-membership-footer]"));
+    var hosts = Array.prototype.slice.call(document.querySelectorAll("[data-membership-footer]"))
+      .filter(function (host) { return !host.shadowRoot; });
     if (!hosts.length) return;
     request("/api/prompt", { mode: "cors", credentials: "include" }).then(function (answer) {
       if (!answer.ok) return;
