@@ -75,15 +75,17 @@ def worker(interval: int) -> None:
 
 
 def run_worker(interval: int, stop: threading.Event) -> None:
-    """The worker loop: reminders, then the newsletter's confirmations; a failed run (mail
-    server down) is reported and retried next time."""
+    """The worker loop: reminders, then the newsletter's confirmations, then supporters'
+    notices; a failed run (mail server down) is reported and retried next time."""
     from membership.newsletter import cli as newsletter_cli
+    from membership.notices import cli as notices_cli
 
     schedule = erasure.Schedule()  # payloads are forgotten once a day by this worker
     while not stop.is_set():
         # The newsletter's confirmations go out (and unconfirmed sign-ups are erased) from
         # the same worker, so a newsroom runs one process for every email the app sends.
-        for run in (lambda: run_once(schedule=schedule), newsletter_cli.run_once):
+        runs = (lambda: run_once(schedule=schedule), newsletter_cli.run_once, notices_cli.run_once)
+        for run in runs:
             try:
                 run()
             except click.ClickException as exc:

@@ -24,6 +24,7 @@ from membership.models import (
     Supporter,
     normalise_email,
 )
+from membership.notices.service import SentNotice, notices_of
 from membership.reminders.models import Reminder
 
 PAGE_SIZE = 50
@@ -71,6 +72,8 @@ class SupporterDetail:
     reminders: list[Reminder]
     sources: list[dict[str, str]]
     totals: dict[str, Totals] = field(default_factory=dict)
+    # The emails owed to them (receipts, failed payments, ...): kind and dates, no contents.
+    notices: list[SentNotice] = field(default_factory=list)
 
 
 def _like_pattern(text: str) -> str:
@@ -203,6 +206,7 @@ def supporter_detail(supporter_id: int) -> SupporterDetail:
         reminders=reminders,
         sources=_distinct_sources([*payments, *recurring, *attempts], reminders),
         totals=dict(totals),
+        notices=notices_of(supporter_id),
     )
 
 
