@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app, has_request_context, request
+from babel import Locale, UnknownLocaleError
+from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext, refresh
 from flask_babel import force_locale as _babel_force_locale
 from werkzeug.exceptions import HTTPException
@@ -74,6 +75,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.before_request(refresh)
     app.url_defaults(_keep_explicit_language)
     app.jinja_env.globals["current_language"] = current_language
+    app.jinja_env.globals["language_name"] = language_name
 
 
 def _compiled(language: str) -> bool:
@@ -141,10 +143,21 @@ def _select_language() -> str:
 
 def current_language() -> str:
     """The language the current request (or ``force_locale`` block) is served in."""
+    if not has_app_context():
+        return SOURCE_LANGUAGE
     locale = get_locale()
     if locale is None:
         return supported_languages()[0]
     return language_for(str(locale)) or supported_languages()[0]
+
+
+def language_name(tag: str) -> str:
+    """A language's own name for itself ("English", "Русский"), for a choice of languages."""
+    try:
+        name = Locale.parse(tag.replace("-", "_")).get_display_name(tag.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return tag
+    return (name or tag)[:1].upper() + (name or tag)[1:]
 
 
 @contextmanager

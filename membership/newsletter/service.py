@@ -23,6 +23,7 @@ from membership.attribution import source_of
 from membership.columns import normalise_email
 from membership.database import scrub_after_erasure
 from membership.extensions import db
+from membership.i18n import current_language, gettext
 from membership.newsletter.models import Subscriber
 from membership.newsletter.settings import NewsletterSettings
 from membership.vocabulary import ConfirmationMailStatus, NewsletterStatus
@@ -57,14 +58,23 @@ class Signup:
 
 
 def consent_wording(settings: NewsletterSettings) -> str:
-    """The sentence the reader agrees to, exactly as shown beside the checkbox and stored."""
-    wording = (
-        f"Yes, email me the newsletter of {settings.publication_name}. I can unsubscribe "
-        "at any time with the link in every email."
+    """The sentence the reader agrees to, exactly as shown beside the checkbox and stored:
+    in the reader's language, so what is recorded is what they read."""
+    wording = gettext(
+        "Yes, email me the newsletter of %(publication)s. I can unsubscribe at any time with "
+        "the link in every email.",
+        publication=settings.publication_name,
     )
     if settings.privacy_policy_url:
-        wording += f" How my address is kept: {settings.privacy_policy_url}"
+        wording += " " + gettext("How my address is kept: %(url)s", url=settings.privacy_policy_url)
     return wording
+
+
+def reading_language(settings: NewsletterSettings) -> str:
+    """The language the reader is reading in when the newsletter is offered in it, else the
+    newsletter's default."""
+    reading = current_language()
+    return reading if reading in settings.languages else settings.default_language
 
 
 def token_hash(token: str) -> str:
@@ -76,16 +86,20 @@ def token_hash(token: str) -> str:
 def parse_signup(settings: NewsletterSettings, fields: Mapping[str, str]) -> Signup:
     """Validate a sign-up (``email`` already checked for shape by the form); every problem
     is reported at once. ``consent`` must say yes; ``lang`` one of NEWSLETTER_LANGUAGES;
-    ``source`` is kept as attribution keeps pages (cut, never refused)."""
+    ``source`` is kept as attribution keeps pages (cut, never refused). Without ``lang``,
+    the language the reader is reading in, if the newsletter is offered in it."""
     errors: dict[str, str] = {}
     email = normalise_email(fields.get("email") or "")
     if not email:
-        errors["email"] = "Enter your email address."
+        errors["email"] = gettext("Enter your email address.")
     if (fields.get("consent") or "").strip().lower() not in CONSENT_YES:
-        errors["consent"] = "Tick the box to agree to receive the newsletter."
-    language = (fields.get("lang") or "").strip().lower() or settings.default_language
+        errors["consent"] = gettext("Tick the box to agree to receive the newsletter.")
+    language = (fields.get("lang") or "").strip().lower() or reading_language(settings)
     if language not in settings.languages:
-        errors["lang"] = "Choose one of the languages offered: " + ", ".join(settings.languages)
+        errors["lang"] = gettext(
+            "Choose one of the languages offered: %(languages)s",
+            languages=", ".join(settings.languages),
+        )
     if errors:
         raise InvalidSignup(errors)
     return Signup(

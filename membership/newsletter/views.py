@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import TooManyRequests
 
 from membership.extensions import csrf, limiter
+from membership.i18n import gettext, lazy_gettext
 from membership.newsletter import service, settings
 from membership.newsletter.forms import NewsletterForm
 from membership.web import cors, rate_limits
@@ -25,7 +26,7 @@ blueprint = Blueprint("newsletter", __name__)
 
 CROSS_SITE_PATHS = {"/newsletter", "/newsletter/consent"}
 SIGNUP_FIELDS = ("email", "consent", "lang", "source")
-CHECK_YOUR_INBOX = (
+CHECK_YOUR_INBOX = lazy_gettext(
     "Check your inbox: if this address can be subscribed, we have sent it a link to confirm. "
     "Nothing is sent to it until then."
 )
@@ -77,7 +78,7 @@ def sign_up() -> Response | tuple[str, int]:
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return _json_error({"body": "Send a JSON object with email and consent."})
+            return _json_error({"body": gettext("Send a JSON object with email and consent.")})
         form = NewsletterForm(formdata=MultiDict(_json_fields(body)))
     else:
         csrf.protect()
@@ -96,10 +97,10 @@ def sign_up() -> Response | tuple[str, int]:
         log.info("newsletter sign-up over the per-email limit: dropped")
     service.sign_up(signup, wanted=wanted)
     if request.is_json:
-        response = jsonify(status="accepted", message=CHECK_YOUR_INBOX)
+        response = jsonify(status="accepted", message=str(CHECK_YOUR_INBOX))
         response.status_code = 202
         return response
-    return render_template("newsletter/check_inbox.html", message=CHECK_YOUR_INBOX), 202
+    return render_template("newsletter/check_inbox.html", message=str(CHECK_YOUR_INBOX)), 202
 
 
 def _json_fields(body: dict[str, object]) -> dict[str, str]:
@@ -128,7 +129,7 @@ def _render_form(form: NewsletterForm, errors: dict[str, str]) -> str:
         errors=errors,
         wording=service.consent_wording(current),
         languages=current.languages,
-        chosen=form.lang.data or current.default_language,
+        chosen=form.lang.data or service.reading_language(current),
         csrf_token=csrf_token(),
         days=service.CONFIRM_WITHIN.days,
     )
@@ -197,7 +198,7 @@ def allow_article_origins(response: Response) -> Response:
 @blueprint.errorhandler(TooManyRequests)
 def too_many_signups(error: TooManyRequests) -> Response:
     """Rate limited per client address (the caller's own, which says nothing of anyone)."""
-    message = "Too many sign-ups from here; please try again later."
+    message = gettext("Too many sign-ups from here; please try again later.")
     if request.is_json:
         response = jsonify(status="rate_limited", message=message)
         response.status_code = 429

@@ -23,6 +23,7 @@ from membership.attribution import source_of
 from membership.config import FREQUENCIES, Settings
 from membership.database import scrub_after_erasure
 from membership.extensions import db
+from membership.i18n import gettext, lazy_gettext
 from membership.models import Supporter, normalise_email
 from membership.reminders.models import (
     ACTIVE_STATUSES,
@@ -35,7 +36,11 @@ from membership.sql import statements
 # Reminders go out from this hour (UTC) of the day asked: early in the day in Europe and
 # Africa, overnight in the Americas (read with the morning's mail).
 SEND_HOUR_UTC = 8
-WHEN_CHOICES = {"1w": "In 1 week", "1m": "In 1 month", "3m": "In 3 months"}
+WHEN_CHOICES = {
+    "1w": lazy_gettext("In 1 week"),
+    "1m": lazy_gettext("In 1 month"),
+    "3m": lazy_gettext("In 3 months"),
+}
 DEFAULT_WHEN = "1m"
 MAX_DAYS_AHEAD = 366
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -84,15 +89,17 @@ def due_date(when: str, today: date) -> date:
     if when in ("1m", "3m"):
         return _add_months(today, 1 if when == "1m" else 3)
     if not _ISO_DATE.match(when):
-        raise InvalidSignup({"when": "Choose in 1 week, 1 month, 3 months, or a date."})
+        raise InvalidSignup({"when": gettext("Choose in 1 week, 1 month, 3 months, or a date.")})
     try:
         chosen = date.fromisoformat(when)
     except ValueError:
-        raise InvalidSignup({"when": "That date does not exist; use YYYY-MM-DD."}) from None
+        raise InvalidSignup(
+            {"when": gettext("That date does not exist; use YYYY-MM-DD.")}
+        ) from None
     if chosen <= today:
-        raise InvalidSignup({"when": "Choose a date after today."})
+        raise InvalidSignup({"when": gettext("Choose a date after today.")})
     if chosen > today + timedelta(days=MAX_DAYS_AHEAD - 1):
-        raise InvalidSignup({"when": "Choose a date within the next year."})
+        raise InvalidSignup({"when": gettext("Choose a date within the next year.")})
     return chosen
 
 
@@ -116,7 +123,7 @@ def parse_signup(settings: Settings, fields: Mapping[str, str], today: date) -> 
     errors: dict[str, str] = {}
     email = normalise_email(fields.get("email") or "")
     if not email:
-        errors["email"] = "Enter your email address."
+        errors["email"] = gettext("Enter your email address.")
     day = None
     try:
         day = due_date(fields.get("when") or DEFAULT_WHEN, today)

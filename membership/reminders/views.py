@@ -26,6 +26,7 @@ from werkzeug.exceptions import TooManyRequests
 from membership import clock
 from membership.config import current_settings
 from membership.extensions import csrf, limiter
+from membership.i18n import gettext
 from membership.reminders import prompt, service
 from membership.reminders.forms import ReminderForm
 from membership.web import cors, rate_limits
@@ -98,7 +99,7 @@ def _accept(signup: service.Signup) -> None:
 def _signup_from_json() -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return _json_error({"body": "Send a JSON object with email and when."}, 400)
+        return _json_error({"body": gettext("Send a JSON object with email and when.")}, 400)
     fields = {
         name: str(value)
         for name, value in body.items()
@@ -190,7 +191,9 @@ def snooze() -> Response:
     raw = data.get("days", prompt.DEFAULT_SNOOZE_DAYS) if isinstance(data, Mapping) else None
     days = raw if isinstance(raw, int) and not isinstance(raw, bool) else _int_or_none(raw)
     if days is None or not 1 <= days <= prompt.MAX_SNOOZE_DAYS:
-        message = f"days must be a whole number from 1 to {prompt.MAX_SNOOZE_DAYS}."
+        message = gettext(
+            "days must be a whole number from 1 to %(most)s.", most=prompt.MAX_SNOOZE_DAYS
+        )
         if request.is_json:
             return _json_error({"days": message}, 400)
         return make_response(render_template("reminders/snoozed.html", error=message), 400)
@@ -230,7 +233,7 @@ def allow_article_origins(response: Response) -> Response:
 def too_many_signups(error: TooManyRequests) -> Response:
     """Rate limited (per client address only): say so plainly, as JSON to the widget or as
     a page to the form."""
-    message = "Too many reminder requests from here; please try again later."
+    message = gettext("Too many reminder requests from here; please try again later.")
     if request.is_json:
         response = _json_error({"rate_limit": message}, 429)
     else:
