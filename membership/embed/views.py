@@ -42,8 +42,9 @@ from membership.web import cors, rate_limits, security_headers
 
 blueprint = Blueprint("embed", __name__, url_prefix="/embed")
 
-# Read by article pages on other origins (fetch() from footer.js).
-CROSS_SITE_PATHS = {"/embed/footer/fragment", "/embed/checkout"}
+# Read by article pages on other origins: fetch() from footer.js, and the style sheet by
+# tools that read a page's styles (an accessibility checker).
+CROSS_SITE_PATHS = {"/embed/footer/fragment", "/embed/footer.css", "/embed/checkout"}
 # Continue's rate limit is shared with the support page's: ``/support/checkout`` counts
 # under its endpoint's name, and so does this one (``limiter.shared_limit``), per client
 # address under the same key, so the footer adds no second allowance.
