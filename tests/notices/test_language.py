@@ -1,0 +1,85 @@
+"""Each notice is written in its supporter's language (the default language otherwise):
+subject, text, dates; the receipt text and amounts as the newsroom wrote them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from membership.notices import sender
+from tests.notices.conftest import squeeze, text_of
+from tests.reminders.conftest import SmtpSink
+from tests.stripe_events import checkout_session, invoice
+
+READER = "reader@example.org"
+
+
+@pytest.fixture
+def speaks(monkeypatch: pytest.MonkeyPatch) -> Callable[[str | None], None]:
+    """The language the supporter gave in."""
+
+    def set_language(language: str | None) -> None:
+        monkeypatch.setattr(sender, "language_of", lambda supporter_id: language)
+
+    return set_language
+
+
+def test_a_russian_speaking_supporter_gets_a_russian_receipt(
+    post: Callable[..., Any],
+    send: Callable[[], Any],
+    smtp: SmtpSink,
+    speaks: Callable[[str | None], None],
+) -> None:
+    speaks("ru")
+    post(
+        "checkout.session.completed",
+        checkout_session(mode="payment", amount=2500, customer="cus_ru", payment_intent="pi_ru"),
+    )
+    assert send().sent == 1
+    (message,) = smtp.messages_to(READER)
+    text = squeeze(text_of(message))
+    assert message["Subject"] == "Спасибо! Квитанция от Our newsroom"
+    assert "Сумма: $25.00" in text
+    assert "21 сентября 2026" in text
+    assert "Thank you" not in text
+
+
+def test_a_failed_payment_in_russian(
+    post: Callable[..., Any],
+    send: Callable[[], Any],
+    smtp: SmtpSink,
+    speaks: Callable[[str | None], None],
+) -> None:
+    speaks("ru")
+    post(
+        "invoice.payment_failed",
+        invoice(
+            invoice_id="in_ru", subscription="sub_ru", customer="cus_ru", amount=700, status="open"
+        ),
+    )
+    send()
+    (message,) = smtp.messages_to(READER)
+    assert "Обновить карту" in message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Не удалось списать" in message["Subject"]
+
+
+@pytest.mark.parametrize("language", [None, "xx"], ids=["unknown", "not-served"])
+def test_otherwise_the_default_language(
+    app: Flask,
+    post: Callable[..., Any],
+    send: Callable[[], Any],
+    smtp: SmtpSink,
+    speaks: Callable[[str | None], None],
+    language: str | None,
+) -> None:
+    speaks(language)
+    post(
+        "checkout.session.completed",
+        checkout_session(mode="payment", amount=2500, customer="cus_en", payment_intent="pi_en"),
+    )
+    send()
+    (message,) = smtp.messages_to(READER)
+    assert message["Subject"] == "Thank you: your receipt from Our newsroom"
