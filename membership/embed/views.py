@@ -32,7 +32,7 @@ from membership.config import current_settings
 from membership.embed import service
 from membership.embed.forms import FooterCheckoutForm
 from membership.extensions import csrf, limiter
-from membership.i18n import current_language, gettext
+from membership.i18n import current_language, force_locale, gettext
 from membership.identity import appeal, payment_methods, publication
 from membership.newsletter import service as newsletter
 from membership.newsletter import settings as newsletter_settings
@@ -197,6 +197,13 @@ def _footer(
     language = current_language()
     subscriptions = newsletter_settings.current()
     chosen = footer.offer(footer.frequency)
+    # The sign-up records the consent wording in the language it is made in, which is the
+    # footer's only if the newsletter is sent in it: show exactly what will be recorded.
+    signs_up_in = (
+        language if language in subscriptions.languages else subscriptions.default_language
+    )
+    with force_locale(signs_up_in):
+        consent = newsletter.consent_wording(subscriptions)
     page_query = {
         "frequency": footer.frequency,
         "amount": chosen.selected_preset or "",
@@ -214,10 +221,8 @@ def _footer(
         methods=payment_methods(),
         when_choices=tuple(reminders.WHEN_CHOICES),
         default_when=reminders.DEFAULT_WHEN,
-        consent_wording=newsletter.consent_wording(subscriptions),
-        newsletter_language=(
-            language if language in subscriptions.languages else subscriptions.default_language
-        ),
+        consent_wording=consent,
+        newsletter_language=signs_up_in,
         remind_query=page_query,
         newsletter_query={"source": footer.source or "", "lang": language},
         errors=errors or {},
