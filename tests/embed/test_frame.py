@@ -204,5 +204,6 @@ def test_the_framed_footer_keeps_its_language_through_its_form(reader: FlaskClie
     _, html = framed(reader, lang="ru")
     page = read_page(html)
     assert '<html lang="ru">' in html
+    assert "Continue" not in html and "Remind me later" not in html
     assert page.forms["mf-checkout"].fields["lang"] == "ru"
     assert parse_qs(urlsplit(page.links["mf-remind-link"][0]).query)["lang"] == ["ru"]

@@ -137,11 +137,13 @@ def test_an_amount_between_presets_is_typed_in_for_the_reader(reader: FlaskClien
 
 def test_the_footer_is_in_the_language_the_article_asks_for(reader: FlaskClient) -> None:
     russian = reader.get("/embed/footer/fragment?lang=ru").get_data(as_text=True)
-    english = reader.get("/embed/footer/fragment?lang=en").get_data(as_text=True)
+    english_page = reader.get("/embed/footer/fragment?lang=en").get_data(as_text=True)
     page = read_page(russian)
 
-    assert 'lang="ru"' in russian and 'lang="en"' in english
+    assert 'lang="ru"' in russian and 'lang="en"' in english_page
     assert page.forms["mf-checkout"].fields["lang"] == "ru"
+    for english in ("Continue", "Remind me later", "Not now", "How often", "Sign me up"):
+        assert english in english_page and english not in russian, english
 
 
 def test_the_style_sheet_carries_the_publications_accent(reader: FlaskClient) -> None:
