@@ -7,9 +7,9 @@ from membership.account import models  # noqa: F401  (the account's tables)
 
 
 def init_app(app: Flask) -> None:
-    """``/account`` pages, ``flask account`` and ``flask supporters``, and the thread that
-    sends sign-in links."""
-    from membership.account import sender
+    """``/account`` pages, staff's actions for a supporter, ``flask account`` and ``flask
+    supporters``, and the thread that sends sign-in links."""
+    from membership.account import sender, staff
     from membership.account.cli import account_cli, supporters_cli
     from membership.account.views import blueprint
 
@@ -19,5 +19,6 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("ACCOUNT_SEND_LINKS_IN_BACKGROUND", not app.testing)
     app.extensions["membership.account.courier"] = sender.Courier(app)
     app.register_blueprint(blueprint)
+    app.register_blueprint(staff.blueprint)
     app.cli.add_command(account_cli)
     app.cli.add_command(supporters_cli)

@@ -46,6 +46,7 @@ from membership.ledger.models import (
     Supporter,
 )
 from membership.reminders.models import Reminder
+from membership.web.digits import is_digits
 
 LINK_LIFETIME = timedelta(minutes=30)
 SESSION_IDLE = timedelta(hours=1)
@@ -442,5 +443,24 @@ def their_recurring(supporter: Supporter, recurring_id: int) -> RecurringSupport
     )
     customer = supporter.stripe_customer_id
     if recurring is None or customer is None or recurring.stripe_customer_id != customer:
+        raise NotTheirs(recurring_id)
+    return recurring
+
+
+def recurring_of_supporter(supporter: Supporter, recurring_id: str) -> RecurringSupport:
+    """One of the supporter's recurring gifts by its id as a form sent it (staff acting
+    for them: under whichever customer it was made).
+
+    :raise NotTheirs: not an id, no such gift, or another supporter's.
+    """
+    recurring = None
+    if is_digits(recurring_id) and int(recurring_id) < 2**31:
+        recurring = db.session.scalar(
+            select(RecurringSupport).where(
+                RecurringSupport.id == int(recurring_id),
+                RecurringSupport.supporter_id == supporter.id,
+            )
+        )
+    if recurring is None:
         raise NotTheirs(recurring_id)
     return recurring

@@ -43,6 +43,11 @@ ROLE_TABLE: list[tuple[str, str, Answer, Answer, Answer]] = [
     ("POST", "/staff/supporters/find", FORBIDDEN, NAMES, NAMES),  # followed to the supporter
     ("GET", "/staff/supporters/{id}", FORBIDDEN, NAMES, NAMES),
     ("GET", "/staff/supporters/{missing}", FORBIDDEN, MISSING, MISSING),
+    # Acting for a supporter: a sign-in link (followed back to their page), and an admin's
+    # cancel, here with no gift named (tests/account/test_staff_actions.py has the rest).
+    ("POST", "/staff/supporters/{id}/sign-in-link", FORBIDDEN, NAMES, NAMES),
+    ("POST", "/staff/supporters/{missing}/sign-in-link", FORBIDDEN, MISSING, MISSING),
+    ("POST", "/staff/supporters/{id}/cancel", FORBIDDEN, FORBIDDEN, MISSING),
     ("GET", "/staff/audit", FORBIDDEN, FORBIDDEN, OK),
     ("GET", "/staff/exports/payments.csv", FORBIDDEN, FORBIDDEN, NAMES),
     ("GET", "/staff/exports/supporters.csv", FORBIDDEN, FORBIDDEN, NAMES),
