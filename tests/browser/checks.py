@@ -1,5 +1,6 @@
-"""What a browser test reads back after a reader acted: the terms on the fake Stripe
-Checkout, the rows in the database, the emails in the SMTP server."""
+"""What a browser test opens and reads back: the article page with its footer ready, the
+terms on the fake Stripe Checkout, the rows in the database, the emails in the SMTP
+server."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ from membership.newsletter.models import Subscriber
 from membership.newsletter.settings import EXTENSION
 from membership.reminders.models import Reminder
 from tests.browser.conftest import Site
+
+FOOTER = '[data-mf="footer"]'  # the footer's root, in the script's shadow root or the frame
+
+
+def open_article(page: Any, site: Site, **query: str) -> Any:
+    """The article page with the script footer, once the footer is in it."""
+    page.goto(site.article("script", **query))
+    page.locator(FOOTER).wait_for()
+    return page
 
 
 def checkout_terms(page: Any) -> dict[str, str]:

@@ -197,6 +197,18 @@ def page(browser: Any, fresh_site: Site) -> Iterator[Any]:
     context.close()
 
 
+@pytest.fixture
+def page_without_javascript(browser: Any, fresh_site: Site) -> Iterator[Any]:
+    """A page in a browser context with JavaScript off (the footer for CMSs that strip
+    scripts must work there)."""
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": WIDTHS["desktop"], "height": 900}
+    )
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def screenshots_dir(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
