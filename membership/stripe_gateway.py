@@ -59,6 +59,8 @@ class CheckoutRequest:
     email: str | None
     success_url: str
     cancel_url: str
+    # STRIPE_PAYMENT_METHOD_CONFIGURATION: which methods Checkout offers; None, the account's.
+    payment_method_configuration: str | None = None
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,8 @@ def checkout_session_params(request: CheckoutRequest, product_id: str) -> dict[s
         params["subscription_data"] = {"metadata": metadata}
     if request.email:
         params["customer_email"] = request.email
+    if request.payment_method_configuration:
+        params["payment_method_configuration"] = request.payment_method_configuration
     return params
 
 

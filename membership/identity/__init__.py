@@ -8,9 +8,10 @@ Continue (``publication.payment_methods``), and the logo served at ``/publicatio
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
-from flask import Flask
+from flask import Flask, current_app
 
 from membership.identity.appeal import Appeal, appeal, other_ways
 from membership.identity.publication import (
@@ -19,6 +20,7 @@ from membership.identity.publication import (
     current_identity,
     payment_methods,
     publication,
+    publication_of,
 )
 
 __all__ = [
@@ -31,25 +33,43 @@ __all__ = [
     "other_ways",
     "payment_methods",
     "publication",
+    "publication_of",
+    "reader_language",
 ]
 
 
 def init_app(app: Flask) -> None:
-    """``publication``, ``appeal`` and ``payment_methods`` in every template; the logo."""
-    from membership.identity.views import blueprint
+    """``publication``, ``appeal()`` and ``payment_methods()`` for every template; the logo
+    and the accent colour's style sheet."""
+    from membership.identity.views import blueprint, favicon
 
     app.register_blueprint(blueprint)
-
-    @app.context_processor
-    def inject_publication() -> dict[str, Any]:
-        return {"publication": publication()}
-
-    app.jinja_env.globals.update(appeal=appeal, payment_methods=payment_methods)
-    # Until the catalogues are wired (membership.i18n), "_" shows the English source:
-    # templates wrap their strings for translation either way.
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
+    # A global, not a context processor: senders render emails straight from Jinja
+    # (``jinja_env.get_template(...).render``), which only globals reach. It is fixed
+    # for the app's life, as the settings are.
+    app.jinja_env.globals.update(
+        publication=publication_of(app.extensions["membership.settings"]),
+        appeal=appeal,
+        payment_methods=payment_methods,
+    )
+    # Until the catalogues are wired (membership.i18n), templates show the English source
+    # and speak English; when they are, i18n's own functions are already in place.
     app.jinja_env.globals.setdefault("_", _untranslated)
     app.jinja_env.globals.setdefault("gettext", _untranslated)
+    app.jinja_env.globals.setdefault("current_language", _source_language)
+
+
+def reader_language() -> str:
+    """The language the current page (or email, in ``force_locale``) is in: the one
+    ``membership.i18n`` chose, or English before it is wired."""
+    chooser = current_app.jinja_env.globals.get("current_language", _source_language)
+    return str(cast(Callable[[], str], chooser)())
 
 
 def _untranslated(text: str, **variables: Any) -> str:
     return text % variables if variables else text
+
+
+def _source_language() -> str:
+    return "en"

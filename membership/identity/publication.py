@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from flask import current_app, url_for
 
 from membership.identity.settings import PAYMENT_METHOD_LABELS, IdentitySettings
+
+if TYPE_CHECKING:
+    from membership.config import Settings
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,12 @@ def logo_path_for(identity: IdentitySettings) -> str | None:
 
 def publication() -> Publication:
     """The publication of the current app, for templates and senders."""
-    settings = current_app.extensions["membership.settings"]
-    identity: IdentitySettings = settings.identity
+    return publication_of(current_app.extensions["membership.settings"])
+
+
+def publication_of(settings: Settings) -> Publication:
+    """The publication ``settings`` describe."""
+    identity = settings.identity
     logo = logo_path_for(identity)
     return Publication(
         name=identity.publication_name,

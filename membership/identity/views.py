@@ -1,8 +1,8 @@
-"""The publication's logo, served by this app so no page asks another site for it."""
+"""The publication's logo, accent colour and icon, served by this app: no page asks another site."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, send_file
+from flask import Blueprint, abort, current_app, send_file, send_from_directory
 from werkzeug.wrappers import Response
 
 from membership.identity.publication import current_identity
@@ -28,3 +28,21 @@ def logo(suffix: str) -> Response:
     )
     response.headers["Content-Security-Policy"] = _LOGO_POLICY
     return response
+
+
+@blueprint.route("/accent.css", methods=["GET"])
+def accent() -> Response:
+    """ACCENT_COLOUR as the style sheets' ``--accent``: a file, as the Content-Security-Policy
+    allows no inline style."""
+    colour = current_identity().accent_colour
+    response = Response(f":root {{ --accent: {colour}; }}\n", mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def favicon() -> Response:
+    """``/favicon.ico``, which browsers ask for on any page without a ``<link rel=icon>``
+    (a JSON answer, an image opened on its own): an icon, not a 404 in the logs."""
+    return send_from_directory(
+        current_app.static_folder or "static", "favicon.ico", mimetype="image/vnd.microsoft.icon"
+    )

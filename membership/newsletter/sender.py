@@ -257,7 +257,7 @@ def confirmation_mail(settings: Settings, newsletter: NewsletterSettings, claime
         "confirm_url": confirm_url,
         "unsubscribe_url": unsubscribe_url,
         "consent_wording": claimed.consent_wording,
-        "publication": newsletter.publication_name,
+        "publication_name": newsletter.publication_name,
         "days": service.CONFIRM_WITHIN.days,
         "site": urlsplit(settings.public_base_url).netloc,
     }

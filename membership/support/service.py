@@ -71,7 +71,7 @@ class Gift:
 
     @property
     def display(self) -> str:
-        return money.format_money(self.amount_minor, self.currency)
+        return whole_or_exact(self.amount_minor, self.currency)
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,17 @@ class SupportChoices:
         query = {"frequency": frequency, "currency": self.currency, **self.attribution.as_query()}
         return urlencode(query)
 
+    def reminder_query(self) -> dict[str, str]:
+        """What "Remind me later" is about: the gift on the page (how often, how much, the
+        currency) and the article; ``/remind-me`` names it, and its email leads back to it."""
+        query = {"frequency": self.frequency, "currency": self.currency}
+        amount = self.selected_preset or self.custom_amount
+        if amount:
+            query["amount"] = amount
+        if self.attribution.source:
+            query["source"] = self.attribution.source
+        return query
+
 
 def support_choices(
     settings: Settings,
@@ -138,8 +149,7 @@ def support_choices(
         currency = settings.default_currency
     rule = settings.amount_rule(frequency, currency)
     presets = tuple(
-        Preset(money.format_plain(p, currency), money.format_money(p, currency))
-        for p in rule.presets
+        Preset(money.format_plain(p, currency), whole_or_exact(p, currency)) for p in rule.presets
     )
     selected, custom = None, ""
     if amount:
@@ -160,10 +170,23 @@ def support_choices(
         presets=presets,
         selected_preset=selected,
         custom_amount=custom,
-        minimum=money.format_money(rule.minimum, currency),
-        maximum=money.format_money(rule.maximum, currency),
+        minimum=whole_or_exact(rule.minimum, currency),
+        maximum=whole_or_exact(rule.maximum, currency),
         attribution=attribution,
     )
+
+
+def whole_or_exact(minor: int, currency: str) -> str:
+    """An amount as readers say it: "$5" for a whole one, "$5.50" otherwise, never "$5.00".
+
+    Drops the zero decimals from whatever ``money.format_money`` writes ("$5.00",
+    "5,00 €", "12.00 CHF"), so it follows that function's symbols and separators.
+    """
+    text = money.format_money(minor, currency)
+    places = money.exponent(currency)
+    if places == 0 or minor % 10**places:
+        return text
+    return re.sub(rf"[.,]0{{{places}}}(?=\D*$)", "", text, count=1)
 
 
 def make_gift(settings: Settings, frequency: str, currency: str, amount_text: str) -> Gift:
@@ -184,12 +207,12 @@ def make_gift(settings: Settings, frequency: str, currency: str, amount_text: st
     rule = settings.amount_rule(frequency, currency)
     if minor < rule.minimum:
         raise AmountTooSmall(
-            "amount", f"The smallest amount is {money.format_money(rule.minimum, currency)}."
+            "amount", f"The smallest amount is {whole_or_exact(rule.minimum, currency)}."
         )
     if minor > rule.maximum:
         raise AmountTooLarge(
             "amount",
-            f"The largest amount we take online is {money.format_money(rule.maximum, currency)}. "
+            f"The largest amount we take online is {whole_or_exact(rule.maximum, currency)}. "
             "Please contact us for larger gifts.",
         )
     return Gift(frequency=frequency, amount_minor=minor, currency=currency)
@@ -224,6 +247,7 @@ def start_checkout(
         # Only the attempt: the page it leads back to reads the gift and where the reader
         # came from (a reminder's token included) from it, so Stripe sees none of them.
         cancel_url=f"{settings.public_base_url}/support/cancelled?attempt={attempt_id}",
+        payment_method_configuration=settings.identity.stripe_payment_method_configuration,
     )
     try:
         session = stripe_gateway.create_checkout_session(settings, request)

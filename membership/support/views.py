@@ -21,6 +21,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
+from membership import identity
 from membership.config import current_settings
 from membership.extensions import csrf, limiter
 from membership.reminders import prompt
@@ -52,6 +53,7 @@ def _render_page(
 ) -> str:
     return render_template(
         "support/support.html",
+        appeal=identity.appeal(identity.reader_language()),
         choices=choices,
         labels=service.FREQUENCY_LABELS,
         notice=notice,
@@ -61,13 +63,14 @@ def _render_page(
     )
 
 
-def _page_cache() -> Callable[[bytes, str], str]:
-    """Pages already rendered, per app, keyed by query string and notice."""
+def _page_cache() -> Callable[[bytes, str, str], str]:
+    """Pages already rendered, per app, keyed by query string, notice and language (which
+    ``Accept-Language`` may choose without any query)."""
     cache = current_app.extensions.get("membership.support_pages")
     if cache is None:
 
         @lru_cache(_CACHED_PAGES)
-        def render(_query: bytes, notice: str) -> str:
+        def render(_query: bytes, notice: str, _language: str) -> str:
             return _render_page(_choices_from(), notice)
 
         cache = current_app.extensions["membership.support_pages"] = render
@@ -80,7 +83,7 @@ def _blank_page(notice: str = "") -> tuple[str, int]:
     A GET is rendered once per query string (the choice and attribution are all in it);
     a footer's POST is rare and rendered each time."""
     if request.method == "GET":
-        page = _page_cache()(request.query_string, notice)
+        page = _page_cache()(request.query_string, notice, identity.reader_language())
     else:
         page = _render_page(_choices_from(), notice)
     return _with_csrf_token(page), 200
@@ -163,6 +166,15 @@ def checkout() -> BaseResponse | tuple[str, int]:
     return redirect(opened.url, code=303)
 
 
+@blueprint.route("/other-ways", methods=["GET"])
+def other_ways() -> str:
+    """Other ways to give, for readers whose cards our payment provider cannot take: the
+    newsroom's text (``instance/other-ways.<lang>.md``) in the reader's language."""
+    return render_template(
+        "support/other_ways.html", text=identity.other_ways(identity.reader_language())
+    )
+
+
 @blueprint.route("/thank-you", methods=["GET"])
 def thank_you() -> tuple[str, int] | Response:
     """Thank the reader for exactly what Stripe confirmed, or say it is being confirmed."""
@@ -175,7 +187,12 @@ def thank_you() -> tuple[str, int] | Response:
         return render_template("support/stripe_setup.html", gift=None), 503
     except service.CheckoutUnavailable:
         return render_template("support/unavailable.html", query={}), 502
-    response = make_response(render_template("support/thank_you.html", confirmation=confirmation))
+    page = render_template(
+        "support/thank_you.html",
+        confirmation=confirmation,
+        appeal=identity.appeal(identity.reader_language()),
+    )
+    response = make_response(page)
     # The page states the gift: no shared or browser cache may keep it (a shared computer's
     # back button, a proxy), as for the cancelled page.
     response.headers["Cache-Control"] = "no-store, private"

@@ -34,10 +34,10 @@ def attempts_stored(app: Flask) -> int:
         pytest.param(
             {"currency": "JPY", "custom_amount": "500.5"}, "whole numbers", id="jpy-decimals"
         ),
-        pytest.param({"custom_amount": "1.99"}, "The smallest amount is $2.00", id="below-min"),
+        pytest.param({"custom_amount": "1.99"}, "The smallest amount is $2.", id="below-min"),
         pytest.param(
             {"custom_amount": "10000.01"},
-            "The largest amount we take online is $10,000.00",
+            "The largest amount we take online is $10,000.",
             id="above-max",
         ),
         pytest.param(
