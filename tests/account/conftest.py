@@ -16,6 +16,8 @@ from flask.testing import FlaskClient
 from membership.account import sender
 from membership.extensions import db
 from membership.ledger.models import Payment, RecurringSupport, Supporter
+from tests import stripe_events as se
+from tests.fake_stripe import FakeStripe
 from tests.reminders.conftest import SmtpSink, smtp, with_smtp  # noqa: F401  (fixtures)
 
 NOON = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -144,3 +146,45 @@ def clock_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[datetime], N
         monkeypatch.setattr("membership.clock.now", lambda: moment)
 
     yield set_to
+
+
+# -- the ledger as Stripe says -------------------------------------------------------------
+
+
+def ledger(app: Flask, recurring_id: int) -> dict[str, Any]:
+    with app.app_context():
+        row = db.session.get(RecurringSupport, recurring_id)
+        assert row is not None
+        return {
+            "amount_minor": row.amount_minor,
+            "currency": row.currency,
+            "frequency": row.frequency,
+            "status": row.status,
+            "cancel_at_period_end": row.cancel_at_period_end,
+            "collection_paused": row.collection_paused,
+            "collection_resumes_at": row.collection_resumes_at,
+        }
+
+
+def as_stripe_says(subscription: dict[str, Any]) -> dict[str, Any]:
+    """What the ledger should hold of a subscription, read from Stripe's object."""
+    price = subscription["items"]["data"][0]["price"]
+    pause = subscription["pause_collection"]
+    resumes_at = pause and pause["resumes_at"]
+    return {
+        "amount_minor": price["unit_amount"],
+        "currency": price["currency"].upper(),
+        "frequency": {"month": "monthly", "year": "annual"}[price["recurring"]["interval"]],
+        "status": subscription["status"],
+        "cancel_at_period_end": subscription["cancel_at_period_end"],
+        "collection_paused": pause is not None,
+        "collection_resumes_at": datetime.fromtimestamp(resumes_at, UTC) if resumes_at else None,
+    }
+
+
+def deliver_emitted(app: Flask, stripe: FakeStripe) -> None:
+    """Stripe's webhooks for what it did, through the signed route."""
+    client = app.test_client()
+    for event in stripe.events:
+        assert se.deliver(client, event).status_code == 200
+    stripe.events.clear()

@@ -18,8 +18,7 @@ from membership.account.changes import months_later
 from membership.account.models import SupportChange
 from membership.extensions import db
 from membership.ledger.models import RecurringSupport
-from tests import stripe_events as se
-from tests.account.conftest import NOON, page_csrf
+from tests.account.conftest import NOON, as_stripe_says, deliver_emitted, ledger, page_csrf
 from tests.fake_stripe import FakeStripe
 
 
@@ -37,45 +36,6 @@ def reader(
         "own": make_recurring(reader_id, "cus_reader", "sub_reader", amount_minor=500),
         "others": make_recurring(other_id, "cus_other", "sub_other", amount_minor=900),
     }
-
-
-def ledger(app: Flask, recurring_id: int) -> dict[str, Any]:
-    with app.app_context():
-        row = db.session.get(RecurringSupport, recurring_id)
-        assert row is not None
-        return {
-            "amount_minor": row.amount_minor,
-            "currency": row.currency,
-            "frequency": row.frequency,
-            "status": row.status,
-            "cancel_at_period_end": row.cancel_at_period_end,
-            "collection_paused": row.collection_paused,
-            "collection_resumes_at": row.collection_resumes_at,
-        }
-
-
-def as_stripe_says(subscription: dict[str, Any]) -> dict[str, Any]:
-    """What the ledger should hold of a subscription, read from Stripe's object."""
-    price = subscription["items"]["data"][0]["price"]
-    pause = subscription["pause_collection"]
-    resumes_at = pause and pause["resumes_at"]
-    return {
-        "amount_minor": price["unit_amount"],
-        "currency": price["currency"].upper(),
-        "frequency": {"month": "monthly", "year": "annual"}[price["recurring"]["interval"]],
-        "status": subscription["status"],
-        "cancel_at_period_end": subscription["cancel_at_period_end"],
-        "collection_paused": pause is not None,
-        "collection_resumes_at": datetime.fromtimestamp(resumes_at, UTC) if resumes_at else None,
-    }
-
-
-def deliver_emitted(app: Flask, stripe: FakeStripe) -> None:
-    """Stripe's webhooks for what it did, through the signed route."""
-    client = app.test_client()
-    for event in stripe.events:
-        assert se.deliver(client, event).status_code == 200
-    stripe.events.clear()
 
 
 def changes_asked(app: Flask) -> int:
