@@ -5,10 +5,11 @@ Stripe first: each recurring gift still running is cancelled at once and each of
 Stripe customers deleted. If Stripe cannot be reached nothing here changes, and the
 supporter (or staff) tries again. Then, in one transaction: the address is erased from
 reminders, the newsletter, pending and former emails and stored webhook payloads; their
-sign-in links go; payments, recurring gifts and failures keep amounts, dates and
-currencies for the accounts, with no supporter; the supporter row is deleted; and each
-customer id is remembered by a keyed hash (``ledger.erased``), so that a late webhook
-about them cannot write the email back. Last, the freed pages are scrubbed from disk.
+sign-in links and the emails still owed to them go; payments, recurring gifts and
+failures keep amounts, dates and currencies for the accounts, with no supporter; the
+supporter row is deleted; and each customer id is remembered by a keyed hash
+(``ledger.erased``), so that a late webhook about them cannot write the email back.
+Last, the freed pages are scrubbed from disk.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from membership.ledger.models import (
     Supporter,
 )
 from membership.newsletter.models import Subscriber
+from membership.notices.models import OPEN_STATUSES, Notice
 from membership.reminders.models import Reminder
 from membership.vocabulary import NewsletterStatus, RecurringStatus
 from membership.webhooks.models import StripeEvent
@@ -51,6 +53,7 @@ _SCRUBBED = (
     "reminders",
     "newsletter_subscribers",
     "account_sign_in_links",
+    "supporter_notices",
     "stripe_events",
 )
 
@@ -127,6 +130,9 @@ def _erase_here(supporter_id: int, customers: list[str], now: datetime) -> None:
     db.session.execute(delete(PendingCustomerEmail).where(or_(*pending)))
     _forget_payloads_naming(emails, customers)
     db.session.execute(delete(SignInLink).where(SignInLink.supporter_id == supporter_id))
+    db.session.execute(  # no email goes out to them any more
+        delete(Notice).where(Notice.supporter_id == supporter_id, Notice.status.in_(OPEN_STATUSES))
+    )
     for model in _LEDGER_ROWS:  # the money stays, nobody's
         db.session.execute(
             update(model)

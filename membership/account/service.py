@@ -45,6 +45,8 @@ from membership.ledger.models import (
     SupersededEmail,
     Supporter,
 )
+from membership.newsletter.models import Subscriber
+from membership.notices.models import Notice
 from membership.reminders.models import Reminder
 from membership.web.digits import is_digits
 
@@ -382,7 +384,11 @@ def _row(model: Any) -> dict[str, Any]:
 
 
 # Keys to other things, not data about the person: left out of what they download.
-_NOT_EXPORTED = {"reminders": {"token"}, "account_sign_in_links": {"token_hash", "nonce"}}
+_NOT_EXPORTED = {
+    "reminders": {"token"},
+    "account_sign_in_links": {"token_hash", "nonce"},
+    "newsletter_subscribers": {"confirm_token_hash", "unsubscribe_token_hash"},
+}
 
 
 def _rows(models: Any) -> list[dict[str, Any]]:
@@ -396,9 +402,11 @@ def _rows(models: Any) -> list[dict[str, Any]]:
 
 
 def supporter_data(supporter: Supporter) -> dict[str, Any]:
-    """Everything held about a supporter, by table: their row, gifts, recurring gifts,
-    checkout attempts, payment failures, former emails, reminders under their email, and
-    sign-in links (times only). The same for the supporter and for staff."""
+    """Everything held about a supporter, by table: their row, gifts, recurring gifts and
+    the changes they asked for, checkout attempts, payment failures, former emails,
+    reminders and newsletter sign-ups under their email, emails owed or sent to them
+    (kinds and dates), and sign-in links (times only). The same for the supporter and for
+    staff."""
 
     def of(model: Any, *where: Any) -> list[dict[str, Any]]:
         return _rows(db.session.scalars(select(model).where(*where).order_by(model.created_at)))
@@ -421,6 +429,18 @@ def supporter_data(supporter: Supporter) -> dict[str, Any]:
             )
         ),
         "reminders": of(Reminder, Reminder.email == supporter.email),
+        "newsletter_subscriptions": _rows(
+            db.session.scalars(select(Subscriber).where(Subscriber.email == supporter.email))
+        ),
+        "support_changes": _rows(
+            db.session.scalars(
+                select(SupportChange)
+                .join(RecurringSupport, RecurringSupport.id == SupportChange.recurring_support_id)
+                .where(RecurringSupport.supporter_id == supporter.id)
+                .order_by(SupportChange.requested_at)
+            )
+        ),
+        "notices": of(Notice, Notice.supporter_id == supporter.id),
         "sign_in_links": of(SignInLink, SignInLink.supporter_id == supporter.id),
     }
 

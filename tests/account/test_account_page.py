@@ -11,7 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from membership.account.models import SupportChange
 from membership.extensions import db
+from membership.ledger.models import RecurringSupport
+from membership.newsletter.models import Subscriber
+from membership.notices.models import Notice
 from membership.reminders.models import Reminder
 from membership.staff.models import AuditEntry
 from tests.account.conftest import NOON, page_csrf
@@ -165,3 +169,39 @@ def test_staff_export_needs_a_staff_account(app: Flask, two_supporters: tuple[in
     )
     assert result.exit_code != 0 and "reader@example.org" not in result.output
     assert "sub_reader" not in result.output
+
+
+def test_the_download_holds_their_newsletter_sign_up_changes_and_emails_owed(
+    app: Flask,
+    two_supporters: tuple[int, int],
+    signed_in: Callable[[str], FlaskClient],
+) -> None:
+    reader, _ = two_supporters
+    with app.app_context():
+        recurring = db.session.scalars(
+            select(RecurringSupport).where(RecurringSupport.supporter_id == reader)
+        ).one()
+        db.session.add_all(
+            [
+                Subscriber(
+                    email="reader@example.org",
+                    status="confirmed",
+                    language="ru",
+                    consented_at=NOON,
+                    consent_wording="Yes, the newsletter",
+                    unsubscribe_token_hash="f" * 64,
+                ),
+                Subscriber(email="other@example.org", language="en", consented_at=NOON),
+                SupportChange(recurring_support_id=recurring.id, kind="pause", resumes_at=NOON),
+                Notice(kind="receipt", key="receipt:test", supporter_id=reader),
+            ]
+        )
+        db.session.commit()
+    data = json.loads(signed_in("reader@example.org").get("/account/data").get_data(as_text=True))
+    (signup,) = data["newsletter_subscriptions"]
+    assert (signup["language"], signup["consent_wording"]) == ("ru", "Yes, the newsletter")
+    assert "unsubscribe_token_hash" not in signup  # a key, not data about them
+    assert [(c["kind"], c["resumes_at"]) for c in data["support_changes"]] == [
+        ("pause", NOON.isoformat())
+    ]
+    assert [n["kind"] for n in data["notices"]] == ["receipt"]

@@ -25,6 +25,7 @@ from membership.ledger.models import (
     Supporter,
 )
 from membership.newsletter.models import Subscriber
+from membership.notices.models import Notice
 from membership.reminders.models import Reminder
 from membership.staff.models import AuditEntry
 from membership.webhooks.models import StripeEvent
@@ -82,6 +83,7 @@ def reader(
                 SupersededEmail(email=FORMER, supporter_id=reader_id, superseded_at=NOON),
                 PendingCustomerEmail(stripe_customer_id="cus_reader", email=EMAIL, as_of=NOON),
                 SupportChange(recurring_support_id=recurring, kind="amount", amount_minor=700),
+                Notice(kind="receipt", key="receipt:reader", supporter_id=reader_id),
             ]
         )
         db.session.commit()
@@ -141,6 +143,7 @@ def test_erasing_from_the_page_forgets_the_reader_everywhere_and_keeps_the_money
         statuses = sorted((s.status, s.email) for s in db.session.scalars(select(Subscriber)))
         assert statuses == [("confirmed", "other@example.org"), ("unsubscribed", None)]
         assert db.session.scalars(select(SignInLink)).all() == []
+        assert db.session.scalars(select(Notice)).all() == []  # no email goes to them now
         assert db.session.scalars(select(PendingCustomerEmail)).all() == []
         payloads = {e.payload for e in db.session.scalars(select(StripeEvent))}
         assert "{}" in payloads and any("cus_other" in p for p in payloads)
