@@ -2,13 +2,20 @@
 
 An amount is always an ``int`` of minor units together with an ISO 4217 code.
 Floats never appear: parsing goes through ``Decimal`` and formatting through
-integer arithmetic.
+integer arithmetic or Babel's ``Decimal`` formatting.
+
+Amounts are read and written in the reader's language (``membership.i18n``): "$5.00" and
+"5.50" in English, "5,00 $" and "5,50" in Russian, from Babel's CLDR data.
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency, get_decimal_symbol
+
+from membership.i18n import current_language, gettext
 
 # Currencies whose minor unit is not 1/100. Everything else has exponent 2.
 # Source: ISO 4217 and Stripe's list of zero-decimal / three-decimal currencies.
@@ -81,30 +88,64 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency.upper(), 2)
 
 
-def parse_amount(text: str, currency: str) -> int:
+def parse_amount(text: str, currency: str, language: str | None = None) -> int:
     """Parse a major-unit amount typed by a reader ("5", "5.50", "1,000") into minor units.
+
+    Read as the reader writes numbers (``language``, by default the one they are served
+    in): in English "," groups thousands; in Russian "," is the decimal point ("10,50")
+    and spaces group thousands. A "." is a decimal point in both.
 
     Raises InvalidAmount with a reader-facing sentence when the text is not a
     positive number or has more decimal places than the currency allows.
     """
-    cleaned = text.strip().replace(",", "").replace("_", "")
+    cleaned = _decimal_text(text, language or current_language())
     if not _AMOUNT.match(cleaned):
-        raise InvalidAmount("Enter an amount as a number, such as 10 or 10.50.")
+        raise InvalidAmount(gettext("Enter an amount as a number, such as 10 or 10.50."))
     places = exponent(currency)
     whole, _, fraction = cleaned.partition(".")
     if len(whole.lstrip("0")) > _MAX_WHOLE_DIGITS:
-        raise InvalidAmount("That amount is too large.")
+        raise InvalidAmount(gettext("That amount is too large."))
     if len(fraction.rstrip("0")) > places:
         if places == 0:
-            raise InvalidAmount(f"{currency} amounts must be whole numbers.")
-        raise InvalidAmount(f"{currency} amounts can have at most {places} decimal places.")
+            raise InvalidAmount(
+                gettext("%(currency)s amounts must be whole numbers.", currency=currency)
+            )
+        raise InvalidAmount(
+            gettext(
+                "%(currency)s amounts can have at most %(places)s decimal places.",
+                currency=currency,
+                places=places,
+            )
+        )
     try:
         minor = int(Decimal(cleaned).scaleb(places))
     except InvalidOperation as exc:  # pragma: no cover - the regex already guarantees a number
-        raise InvalidAmount("Enter an amount as a number, such as 10 or 10.50.") from exc
+        raise InvalidAmount(gettext("Enter an amount as a number, such as 10 or 10.50.")) from exc
     if minor <= 0:
-        raise InvalidAmount("Enter an amount greater than zero.")
+        raise InvalidAmount(gettext("Enter an amount greater than zero."))
     return minor
+
+
+# Spaces readers (and Babel) put between groups of thousands: space, no-break, narrow.
+_GROUP_SPACES = re.compile("[ \u00a0\u202f_]")
+
+
+def _decimal_text(text: str, language: str) -> str:
+    """What a reader typed, as ``Decimal`` reads it: groups dropped, "." the decimal point."""
+    cleaned = _GROUP_SPACES.sub("", text.strip())
+    if _locale_decimal_symbol(language) != ",":
+        return cleaned.replace(",", "")
+    if "," in cleaned and "." in cleaned:  # "1.000,50": the last of the two is the point
+        group = "." if cleaned.rindex(",") > cleaned.rindex(".") else ","
+        cleaned = cleaned.replace(group, "")
+    return cleaned.replace(",", ".")
+
+
+def _locale_decimal_symbol(language: str) -> str:
+    try:
+        return str(get_decimal_symbol(language.replace("-", "_")))
+    except (ValueError, TypeError, LookupError):
+        return "."
 
 
 def to_minor(major: Decimal | int | str, currency: str) -> int:
@@ -127,8 +168,17 @@ def format_plain(minor: int, currency: str) -> str:
     return f"{sign}{whole}.{fraction:0{places}d}"
 
 
-def format_money(minor: int, currency: str) -> str:
-    """Minor units for display with the currency's symbol or code: "$5.00", "¥500", "12.50 CHF"."""
+def format_money(minor: int, currency: str, language: str | None = None) -> str:
+    """Minor units for display in the reader's language (``language``, by default the one
+    they are served in): "$5.00", "¥500", "12.50 CHF" in English, "5,00 $",
+    "1 000,00 ₽" in Russian (Babel's CLDR patterns)."""
+    language = language or current_language()
+    if language != "en":
+        value = Decimal(minor).scaleb(-exponent(currency))
+        try:
+            return str(format_currency(value, currency, locale=language.replace("-", "_")))
+        except (ValueError, TypeError, LookupError):
+            pass  # a language Babel does not know: the house style below
     places = exponent(currency)
     whole, fraction = divmod(abs(minor), 10**places)
     sign = "-" if minor < 0 else ""

@@ -72,6 +72,9 @@ class CheckoutAttempt(db.Model):  # type: ignore[name-defined]
     utm_medium: Mapped[str | None] = mapped_column(String(200))
     utm_campaign: Mapped[str | None] = mapped_column(String(200))
     utm_content: Mapped[str | None] = mapped_column(String(200))
+    # The language the reader gave in (membership.i18n): Checkout, the thank-you page and
+    # the supporter's emails (receipts) speak it. NULL before languages were kept.
+    language: Mapped[str | None] = mapped_column(String(35))
     stripe_session_id: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="open")
     # The "remind me later" email the reader came back through, if any.

@@ -101,6 +101,9 @@ class Reminder(db.Model):  # type: ignore[name-defined]
     amount_minor: Mapped[int | None] = mapped_column(Integer)
     currency: Mapped[str | None] = mapped_column(String(3))
     source: Mapped[str | None] = mapped_column(String(500))
+    # The language the reader asked in (membership.i18n): the email is written in it.
+    # NULL for reminders asked before languages were kept: the default language.
+    language: Mapped[str | None] = mapped_column(String(35))
     status: Mapped[str] = mapped_column(String(20), default="scheduled")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

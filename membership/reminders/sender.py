@@ -32,6 +32,7 @@ from sqlalchemy import and_, func, literal_column, or_, select, update
 from membership import clock, money
 from membership.config import Settings
 from membership.extensions import db
+from membership.i18n import force_locale, lazy_gettext
 from membership.mail import (
     SMTP_TIMEOUT_SECONDS,
     Mail,
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 50
 BACKOFF_BASE = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
-SUBJECT = "Your reminder: support independent journalism"
+SUBJECT = lazy_gettext("Your reminder: support independent journalism")
 
 
 class MailNotConfigured(RuntimeError):
@@ -82,6 +83,7 @@ class Claimed:
     currency: str | None
     source: str | None
     attempts: int
+    language: str | None = None  # the reader's, when they asked; None: the default
 
 
 # What a claimed reminder's email is built from.
@@ -94,6 +96,7 @@ MESSAGE_COLUMNS = (
     Reminder.currency,
     Reminder.source,
     Reminder.attempts,
+    Reminder.language,
 )
 
 
@@ -226,6 +229,7 @@ def _claim(settings: Settings, now: datetime, worker: str, size: int) -> list[Cl
             currency=row.currency,
             source=row.source,
             attempts=row.attempts,
+            language=row.language,
         )
         for row in rows
     ]
@@ -356,7 +360,8 @@ def _fail_exhausted_claims(settings: Settings, now: datetime) -> None:
 
 
 def links(settings: Settings, claimed: Claimed) -> tuple[str, str]:
-    """The link back to the gift they were considering, and the one-click cancel link."""
+    """The link back to the gift they were considering, and the one-click cancel link, each
+    asking for the reader's language."""
     query: dict[str, str] = {}
     if claimed.frequency:
         query["frequency"] = claimed.frequency
@@ -367,12 +372,26 @@ def links(settings: Settings, claimed: Claimed) -> tuple[str, str]:
     if claimed.source:
         query["source"] = claimed.source
     query.update(utm_source="reminder", utm_medium="email", reminder=claimed.token)
+    # The default language needs no asking (and keeps the links as they always were).
+    asked = claimed.language if claimed.language != settings.supported_languages[0] else None
+    language = f"?{urlencode({'lang': asked})}" if asked else ""
+    if asked:
+        query["lang"] = asked
     base = settings.public_base_url
-    return f"{base}/support?{urlencode(query)}", f"{base}/remind-me/cancel/{claimed.token}"
+    return (
+        f"{base}/support?{urlencode(query)}",
+        f"{base}/remind-me/cancel/{claimed.token}{language}",
+    )
 
 
 def reminder_mail(settings: Settings, claimed: Claimed) -> Mail:
-    """The one friendly email a reminder sends: plain text and HTML, no tracking."""
+    """The one friendly email a reminder sends: plain text and HTML, no tracking; in the
+    language the reader asked in."""
+    with force_locale(claimed.language):
+        return _reminder_mail(settings, claimed)
+
+
+def _reminder_mail(settings: Settings, claimed: Claimed) -> Mail:
     support_url, cancel_url = links(settings, claimed)
     gift = None
     if claimed.amount_minor is not None and claimed.currency:
@@ -388,7 +407,7 @@ def reminder_mail(settings: Settings, claimed: Claimed) -> Mail:
     }
     return Mail(
         to=claimed.email,
-        subject=SUBJECT,
+        subject=str(SUBJECT),
         # The templates straight from Jinja (cached there): Flask's render_template adds
         # request context and signals an email does not need, at a cost per message.
         text=current_app.jinja_env.get_template("reminders/email.txt").render(context),

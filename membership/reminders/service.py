@@ -23,7 +23,7 @@ from membership.attribution import source_of
 from membership.config import FREQUENCIES, Settings
 from membership.database import scrub_after_erasure
 from membership.extensions import db
-from membership.i18n import gettext, lazy_gettext
+from membership.i18n import current_language, gettext, lazy_gettext
 from membership.models import Supporter, normalise_email
 from membership.reminders.models import (
     ACTIVE_STATUSES,
@@ -75,6 +75,8 @@ class Signup:
     due_on: date
     consideration: Consideration
     source: str | None
+    # The language the reader asked in; the reminder email is written in it.
+    language: str | None = None
 
 
 def due_date(when: str, today: date) -> date:
@@ -118,7 +120,8 @@ def parse_signup(settings: Settings, fields: Mapping[str, str], today: date) -> 
     """Validate a sign-up from the form or the JSON widget; every problem is reported at once.
 
     ``fields`` holds ``email`` (already checked for shape by the form), ``when``
-    and optionally ``frequency``, ``amount``, ``currency``, ``source``.
+    and optionally ``frequency``, ``amount``, ``currency``, ``source``. The reminder keeps
+    the language the reader is served in (``membership.i18n``) for its email.
     """
     errors: dict[str, str] = {}
     email = normalise_email(fields.get("email") or "")
@@ -133,7 +136,13 @@ def parse_signup(settings: Settings, fields: Mapping[str, str], today: date) -> 
     source = source_of(fields.get("source"))  # the page, not the reader's query
     if errors or day is None:
         raise InvalidSignup(errors)
-    return Signup(email=email, due_on=day, consideration=consideration, source=source)
+    return Signup(
+        email=email,
+        due_on=day,
+        consideration=consideration,
+        source=source,
+        language=current_language(),
+    )
 
 
 def consideration_of(settings: Settings, fields: Mapping[str, str]) -> Consideration:
@@ -184,6 +193,7 @@ def schedule_reminder(
         "amount_minor": signup.consideration.amount_minor,
         "currency": signup.consideration.currency,
         "source": signup.source,
+        "language": signup.language,
         "status": "scheduled",
         "attempts": 0,
         "created_at": now,
@@ -205,6 +215,7 @@ _SIGNUP_COLUMNS = (
     "amount_minor",
     "currency",
     "source",
+    "language",
     "status",
     "attempts",
     "created_at",

@@ -1,0 +1,126 @@
+"""Pages in Russian: what a Russian reader sees has no English left in it, whether a
+string was never wrapped for translation or its translation is missing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from membership import create_app
+from tests.conftest import app_environ, csrf_token
+
+PUBLICATION = "Новая редакция"
+# Latin words a Russian page may carry: names of companies, payment methods, currencies,
+# the word "email" (as Russian sites write it), and the publication's address.
+_ALLOWED_WORDS = (
+    "stripe email usd eur gbp jpy rub visa mastercard amex american express apple google pay "
+    "link paypal sepa ideal bancontact klarna maestro discover unionpay jcb diners club "
+    # In a choice of languages each is named in its own: "English" beside "Русский".
+    "english"
+)
+ALLOWED = set(_ALLOWED_WORDS.split())
+_URL_OR_ADDRESS = re.compile(r"(https?://\S+|\S+@\S+|\S+\.(org|com|test|example)\S*)")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Attributes whose words are read aloud or shown: they need translating as text does.
+_READ_ATTRIBUTES = ("alt", "title", "aria-label", "placeholder")
+
+
+class VisibleText(HTMLParser):
+    """The words a reader sees or hears: text outside scripts and styles, and the read
+    attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._hidden += 1
+        for name, value in attrs:
+            if name in _READ_ATTRIBUTES and value:
+                self.parts.append(value)
+            if tag == "input" and name == "value" and value and ("type", "submit") in attrs:
+                self.parts.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._hidden = max(0, self._hidden - 1)
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden and data.strip():
+            self.parts.append(data.strip())
+
+
+def english_left(html: str) -> list[str]:
+    """Each piece of visible text that still holds a Latin word not in ``ALLOWED``."""
+    parser = VisibleText()
+    parser.feed(html)
+    left = []
+    for part in parser.parts:
+        words = _LATIN_WORD.findall(_URL_OR_ADDRESS.sub(" ", part))
+        if any(word.lower() not in ALLOWED for word in words):
+            left.append(part)
+    return left
+
+
+@pytest.fixture
+def russian_app(app: Flask, database_url: str) -> Iterator[Flask]:
+    """The suite's app, with a publication name as a Russian newsroom would set it."""
+    settings = {
+        "PUBLICATION_NAME": PUBLICATION,
+        "PRIVACY_POLICY_URL": "https://news.example.org/privacy",
+        "NEWSLETTER_LANGUAGES": "ru,en",
+    }
+    # The newsletter reads its settings from the Flask config as well (its own reader).
+    yield create_app(app_environ(database_url, **settings), **settings)
+
+
+@pytest.fixture
+def reader(russian_app: Flask) -> FlaskClient:
+    return russian_app.test_client()
+
+
+READER_PAGES = [
+    "/support/other-ways",
+    "/remind-me",
+    "/newsletter",
+    "/account",
+    "/embed/footer",
+    "/no-such-page",
+]
+
+
+@pytest.mark.parametrize("path", READER_PAGES)
+def test_a_page_asked_for_in_russian_has_no_english_left(reader: FlaskClient, path: str) -> None:
+    separator = "&" if "?" in path else "?"
+    response = reader.get(f"{path}{separator}lang=ru")
+    page = response.get_data(as_text=True)
+    assert response.status_code in (200, 404), path
+    assert '<html lang="ru">' in page
+    assert english_left(page) == []
+
+
+@pytest.mark.parametrize("path", ["/remind-me", "/newsletter", "/account"])
+def test_a_russian_browser_gets_russian_pages(reader: FlaskClient, path: str) -> None:
+    page = reader.get(path, headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"})
+    assert english_left(page.get_data(as_text=True)) == []
+
+
+def test_form_errors_are_in_russian(reader: FlaskClient) -> None:
+    token = csrf_token(reader, "/newsletter?lang=ru")
+    form = {"csrf_token": token, "email": "not an address", "lang": "ru"}
+    page = reader.post("/newsletter?lang=ru", data=form).get_data(as_text=True)
+    assert "Введите корректный адрес электронной почты" in page
+    assert english_left(page) == []
+
+
+def test_the_checker_finds_english(reader: FlaskClient) -> None:
+    """The check above would fail on an English page (it is not vacuous)."""
+    english = reader.get("/remind-me?lang=en").get_data(as_text=True)
+    assert "Remind me" in " ".join(english_left(english))
