@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from membership import i18n, money
 from membership.notices import sender
 from tests.notices.conftest import squeeze, text_of
 from tests.reminders.conftest import SmtpSink
@@ -28,6 +29,7 @@ def speaks(monkeypatch: pytest.MonkeyPatch) -> Callable[[str | None], None]:
 
 
 def test_a_russian_speaking_supporter_gets_a_russian_receipt(
+    app: Flask,
     post: Callable[..., Any],
     send: Callable[[], Any],
     smtp: SmtpSink,
@@ -42,7 +44,9 @@ def test_a_russian_speaking_supporter_gets_a_russian_receipt(
     (message,) = smtp.messages_to(READER)
     text = squeeze(text_of(message))
     assert message["Subject"] == "Спасибо! Квитанция от Our newsroom"
-    assert "Сумма: $25.00" in text
+    with app.app_context(), i18n.force_locale("ru"):
+        amount = money.format_money(2500, "USD")  # as the app writes amounts in Russian
+    assert squeeze(f"Сумма: {amount}") in text
     assert "21 сентября 2026" in text
     assert "Thank you" not in text
 

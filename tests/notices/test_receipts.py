@@ -5,17 +5,23 @@ receipts."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 
+from membership.account.erasure import erase_supporter
 from membership.config import ConfigError, load_settings
+from membership.extensions import db
+from membership.ledger.models import Payment, Supporter
 from membership.notices.models import NoticeKind, NoticeStatus
+from membership.notices.sender import WAIT_FOR_SUPPORTER
 from tests.conftest import app_environ
-from tests.notices.conftest import html_of, notices, squeeze, text_of
+from tests.fake_stripe import FakeStripe
+from tests.notices.conftest import NOW, html_of, notices, squeeze, text_of
 from tests.reminders.conftest import SmtpSink
-from tests.stripe_events import BASE_TIME, checkout_session, invoice
+from tests.stripe_events import BASE_TIME, checkout_session, customer, invoice
 
 READER = "reader@example.org"
 
@@ -113,9 +119,6 @@ def test_an_old_payment_replayed_is_history_not_news(
 def test_an_erased_supporter_gets_nothing(
     app: Flask, post: Callable[..., Any], send: Callable[[], Any], smtp: SmtpSink
 ) -> None:
-    from membership.extensions import db
-    from membership.ledger.models import Payment, Supporter
-
     one_time_gift(post)
     with app.app_context():  # as erasure does: the supporter goes, payments keep amounts
         supporter = db.session.scalar(db.select(Supporter))
@@ -124,6 +127,40 @@ def test_an_erased_supporter_gets_nothing(
         db.session.commit()
     assert send().sent == 0
     assert smtp.received == []
+
+
+def test_a_supporter_erased_at_their_request_is_never_written_to(
+    app: Flask,
+    post: Callable[..., Any],
+    send: Callable[[], Any],
+    smtp: SmtpSink,
+    stripe: FakeStripe,
+    clock: Callable[[datetime], None],
+) -> None:
+    one_time_gift(post)
+    with app.app_context():
+        supporter = db.session.scalar(db.select(Supporter))
+        assert supporter is not None
+        erase_supporter(app.extensions["membership.settings"], supporter)
+    assert send().sent == 0
+    clock(NOW + WAIT_FOR_SUPPORTER + timedelta(minutes=1))  # it waited for a supporter, in vain
+    send()
+    assert smtp.received == []
+    # Erasure deletes what was owed to them; whatever is left was never sent.
+    assert all(n.status != NoticeStatus.SENT and n.sent_at is None for n in notices(app))
+
+
+def test_the_supporters_current_address_is_used(
+    post: Callable[..., Any], send: Callable[[], Any], smtp: SmtpSink
+) -> None:
+    one_time_gift(post)
+    post(
+        "customer.updated",
+        customer(customer_id="cus_r1", email="new@example.org"),
+        created=BASE_TIME + 60,
+    )
+    assert send().sent == 1
+    assert [m["To"] for m in smtp.received] == ["new@example.org"]
 
 
 @pytest.mark.parametrize(
