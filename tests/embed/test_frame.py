@@ -207,3 +207,15 @@ def test_the_framed_footer_keeps_its_language_through_its_form(reader: FlaskClie
     assert "Continue" not in html and "Remind me later" not in html
     assert page.forms["mf-checkout"].fields["lang"] == "ru"
     assert parse_qs(urlsplit(page.links["mf-remind-link"][0]).query)["lang"] == ["ru"]
+
+
+@pytest.mark.parametrize("path", ["/embed/footer", "/embed/footer/fragment"])
+def test_readers_whose_cards_stripe_cannot_take_find_other_ways_to_give(
+    reader: FlaskClient, path: str
+) -> None:
+    html = reader.get(path, query_string={"lang": "ru"}).get_data(as_text=True)
+    href, target = read_page(html).links["mf-other-ways"]
+    assert urlsplit(href).path == "/support/other-ways"
+    assert parse_qs(urlsplit(href).query)["lang"] == ["ru"]
+    assert target == ("_top" if path == "/embed/footer" else None)
+    assert reader.get(href).status_code == 200
