@@ -151,3 +151,10 @@ def test_the_style_sheet_carries_the_publications_accent(reader: FlaskClient) ->
     assert response.mimetype == "text/css"
     assert "var(--mf-accent, #0b5cad)" in response.get_data(as_text=True)
     assert "Cookie" not in response.headers.get("Vary", "")
+
+
+def test_the_article_may_ask_for_another_of_the_accepted_currencies(reader: FlaskClient) -> None:
+    euros = read_page(reader.get("/embed/footer/fragment?currency=eur").get_data(as_text=True))
+    unknown = read_page(reader.get("/embed/footer/fragment?currency=XXX").get_data(as_text=True))
+    assert euros.forms["mf-checkout"].fields["currency"] == "EUR"
+    assert unknown.forms["mf-checkout"].fields["currency"] == "USD"  # the first, quietly
