@@ -9,17 +9,23 @@ from flask import Flask
 
 from membership import create_app
 from membership.ledger import hooks
-from membership.models import CheckoutAttempt, Payment, RecurringSupport, Supporter
+from membership.models import CheckoutAttempt, Payment, PaymentFailure, RecurringSupport, Supporter
+from membership.notices import service as notices
 from membership.reminders import service as reminders
 from membership.reports import rollups
 from tests.conftest import app_environ
 
 LEDGER = Path(__file__).resolve().parents[2] / "membership" / "ledger"
-FEATURES = ("reminders", "reports", "support", "staff", "webhooks", "demo")
+FEATURES = ("reminders", "reports", "support", "staff", "webhooks", "demo", "notices")
 
 
 def _receivers(signal: object) -> list[object]:
     return [ref() for ref in signal.receivers.values()]  # type: ignore[attr-defined]
+
+
+def _by_name(receivers: object) -> list[object]:
+    """Receivers in a fixed order (each part connects its own in create_app's order)."""
+    return sorted(receivers, key=lambda receiver: receiver.__qualname__)  # type: ignore[arg-type, attr-defined]
 
 
 def test_each_receiver_is_connected_once_however_many_apps(app: Flask, database_url: str) -> None:
@@ -28,11 +34,19 @@ def test_each_receiver_is_connected_once_however_many_apps(app: Flask, database_
     assert _receivers(hooks.payment_recorded) == [reminders.suppress_after_gift]
     assert _receivers(hooks.attempt_paid) == [reminders.convert_linked_reminder]
     assert _receivers(hooks.committing) == [rollups._write_pending]
-    assert _receivers(hooks.row_written) == [rollups._move_contributions]
-    # for the three tables whose rows count in the reports, and only those
-    for table in (Payment.__table__, RecurringSupport.__table__, CheckoutAttempt.__table__):
-        assert list(hooks.row_written.receivers_for(table)) == [rollups._move_contributions]
-    assert list(hooks.row_written.receivers_for(Supporter.__table__)) == []
+    assert _by_name(_receivers(hooks.row_written)) == _by_name(
+        [rollups._move_contributions, notices.receipt_for_payment, notices.warning_for_failure]
+    )
+    # the rollups for the three tables whose rows count in the reports, and only those;
+    # supporter notices for payments (receipts) and failed payments
+    written = hooks.row_written.receivers_for
+    assert _by_name(written(Payment.__table__)) == _by_name(
+        [rollups._move_contributions, notices.receipt_for_payment]
+    )
+    for table in (RecurringSupport.__table__, CheckoutAttempt.__table__):
+        assert list(written(table)) == [rollups._move_contributions]
+    assert list(written(PaymentFailure.__table__)) == [notices.warning_for_failure]
+    assert list(written(Supporter.__table__)) == []
 
 
 def test_no_ledger_module_imports_a_feature_package() -> None:
