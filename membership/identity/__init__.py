@@ -8,10 +8,7 @@ Continue (``publication.payment_methods``), and the logo served at ``/publicatio
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, cast
-
-from flask import Flask, current_app
+from flask import Flask
 
 from membership.identity.appeal import Appeal, appeal, other_ways
 from membership.identity.publication import (
@@ -34,7 +31,6 @@ __all__ = [
     "payment_methods",
     "publication",
     "publication_of",
-    "reader_language",
 ]
 
 
@@ -53,23 +49,3 @@ def init_app(app: Flask) -> None:
         appeal=appeal,
         payment_methods=payment_methods,
     )
-    # Until the catalogues are wired (membership.i18n), templates show the English source
-    # and speak English; when they are, i18n's own functions are already in place.
-    app.jinja_env.globals.setdefault("_", _untranslated)
-    app.jinja_env.globals.setdefault("gettext", _untranslated)
-    app.jinja_env.globals.setdefault("current_language", _source_language)
-
-
-def reader_language() -> str:
-    """The language the current page (or email, in ``force_locale``) is in: the one
-    ``membership.i18n`` chose, or English before it is wired."""
-    chooser = current_app.jinja_env.globals.get("current_language", _source_language)
-    return str(cast(Callable[[], str], chooser)())
-
-
-def _untranslated(text: str, **variables: Any) -> str:
-    return text % variables if variables else text
-
-
-def _source_language() -> str:
-    return "en"

@@ -145,6 +145,8 @@ def _render_form(form: ReminderForm, errors: dict[str, str]) -> str:
         errors=errors,
         when_choices=service.WHEN_CHOICES,
         chosen=form.when.data or service.DEFAULT_WHEN,
+        # The gift the reminder is about, so the reader sees which (invalid parts dropped).
+        considering=service.consideration_of(current_settings(), form.values()),
         csrf_token=csrf_token(),
         retention_days=current_settings().reminders.retention_days,
         tomorrow=clock.now().date() + timedelta(days=1),

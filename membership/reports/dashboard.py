@@ -8,22 +8,29 @@ divided by 12; the annual amounts are added up first and the total is rounded do
 the minor unit once (so 3 annual gifts of $100.00 give $25.00 of MRR, not 3 x $8.33).
 ARR is 12 x the monthly amounts plus the annual amounts, exact. "Active" means not
 ended: ``past_due`` supports still count (Stripe is retrying; see the at-risk report).
+
+A period that has not ended (this month, by default) is "to date": its revenue is also
+compared with the same length of time into the period before (``ToDate``), counted from
+the payments themselves as the rollups count them, since a few days of this month set
+against the whole of last month would always look like a fall.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
+from membership import clock
 from membership.extensions import db
-from membership.models import PaymentFailure
+from membership.models import Payment, PaymentFailure
 from membership.reminders.models import Reminder
 from membership.reports.models import MonthlyRevenue, RecurringFlow
 from membership.reports.periods import Period, add_months
-from membership.vocabulary import Frequency
+from membership.vocabulary import DISPUTE_HOLDS_MONEY, Frequency
 
 FREQUENCIES: tuple[str, ...] = tuple(Frequency)
 CHART_MONTHS = 24
@@ -88,6 +95,22 @@ class CurrencyFigures:
     previous_recurring: Recurring
     failures: Failures
     previous_failures: Failures
+    # When the period is to date: the period before's revenue over the same length of time.
+    previous_same_time: Revenue | None = None
+
+
+@dataclass(frozen=True)
+class ToDate:
+    """How far into a period that has not ended the figures go, and the same point into
+    the period before it."""
+
+    until: datetime
+    previous_until: datetime
+    days: int  # days begun since the period started: 1 on its first day
+
+    @property
+    def label(self) -> str:
+        return "the first day" if self.days == 1 else f"the first {self.days} days"
 
 
 @dataclass
@@ -114,11 +137,38 @@ class Dashboard:
     revenue_chart: dict[str, list[RevenueBar]]
     # Active recurring supports (all currencies: a count, not money) at each month's end.
     active_chart: list[tuple[str, int]]
+    # None for a period that has ended.
+    to_date: ToDate | None = None
+
+    @property
+    def period_label(self) -> str:
+        """The period, saying when it has not ended ("2026-12, month to date")."""
+        if self.to_date is None:
+            return self.period.label
+        return (
+            f"{self.period.label}, {'month' if len(self.period.months) == 1 else 'period'} to date"
+        )
 
 
-def dashboard(period: Period) -> Dashboard:
-    """Everything ``/staff/`` shows for ``period`` compared with the one before it."""
+def to_date(period: Period, now: datetime) -> ToDate | None:
+    """Where ``now`` is in ``period``, if the period has started and not ended."""
+    if not period.starts_at <= now < period.ends_before:
+        return None
+    elapsed = now - period.starts_at
     previous = period.previous()
+    return ToDate(
+        until=now,
+        previous_until=min(previous.starts_at + elapsed, previous.ends_before),
+        days=elapsed.days + 1,
+    )
+
+
+def dashboard(period: Period, now: datetime | None = None) -> Dashboard:
+    """Everything ``/staff/`` shows for ``period`` compared with the one before it (and,
+    while ``period`` runs, with the same time into the one before)."""
+    previous = period.previous()
+    partial = to_date(period, now or clock.now())
+    same_time = _revenue_between(previous.starts_at, partial.previous_until) if partial else {}
     chart_first = add_months(period.last, 1 - CHART_MONTHS)
     revenue_rows = _revenue_rows(min(previous.first, chart_first), period.last)
     flow = _flow()
@@ -137,6 +187,7 @@ def dashboard(period: Period) -> Dashboard:
             previous_recurring=_recurring(flow, currency, previous),
             failures=failures.get(currency, Failures()),
             previous_failures=previous_failures.get(currency, Failures()),
+            previous_same_time=same_time.get(currency, Revenue()) if partial else None,
         )
         for currency in currencies
     ]
@@ -158,7 +209,38 @@ def dashboard(period: Period) -> Dashboard:
             for currency in currencies
         },
         active_chart=_active_at_end_of_each(flow, chart_months),
+        to_date=partial,
     )
+
+
+def _revenue_between(start: datetime, end: datetime) -> dict[str, Revenue]:
+    """Revenue per currency of the payments paid from ``start`` until (not including)
+    ``end``, counted as ``rollups.payment_contributions`` counts them. At most a period's
+    payments, found through the index on ``paid_at``."""
+    held = case((Payment.status.in_(DISPUTE_HOLDS_MONEY), Payment.amount_disputed_minor), else_=0)
+    rows = db.session.execute(
+        select(
+            func.upper(Payment.currency),
+            func.coalesce(Payment.frequency, ""),
+            func.count(),
+            func.coalesce(func.sum(Payment.amount_minor), 0),
+            func.coalesce(func.sum(Payment.amount_refunded_minor), 0),
+            func.coalesce(func.sum(held), 0),
+        )
+        .where(Payment.paid_at >= start, Payment.paid_at < end)
+        .group_by(func.upper(Payment.currency), func.coalesce(Payment.frequency, ""))
+    )
+    revenue: dict[str, Revenue] = defaultdict(Revenue)
+    for currency, frequency, payments, gross, refunded, disputed in rows:
+        figures = revenue[currency]
+        figures.payments += payments
+        figures.gross_minor += gross
+        figures.refunded_minor += refunded
+        figures.disputed_minor += disputed
+        frequency = frequency if frequency in FREQUENCIES else "once"
+        figures.net_by_frequency[frequency] += gross - refunded - disputed
+        figures.gross_by_frequency[frequency] += gross
+    return dict(revenue)
 
 
 def _revenue_rows(first: str, last: str) -> list[MonthlyRevenue]:

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from membership import identity
 from membership.config import current_settings
 from membership.extensions import csrf, limiter
+from membership.i18n import current_language
 from membership.reminders import prompt
 from membership.support import service
 from membership.support.forms import CheckoutForm
@@ -53,7 +54,7 @@ def _render_page(
 ) -> str:
     return render_template(
         "support/support.html",
-        appeal=identity.appeal(identity.reader_language()),
+        appeal=identity.appeal(current_language()),
         choices=choices,
         labels=service.FREQUENCY_LABELS,
         notice=notice,
@@ -83,7 +84,7 @@ def _blank_page(notice: str = "") -> tuple[str, int]:
     A GET is rendered once per query string (the choice and attribution are all in it);
     a footer's POST is rare and rendered each time."""
     if request.method == "GET":
-        page = _page_cache()(request.query_string, notice, identity.reader_language())
+        page = _page_cache()(request.query_string, notice, current_language())
     else:
         page = _render_page(_choices_from(), notice)
     return _with_csrf_token(page), 200
@@ -170,9 +171,7 @@ def checkout() -> BaseResponse | tuple[str, int]:
 def other_ways() -> str:
     """Other ways to give, for readers whose cards our payment provider cannot take: the
     newsroom's text (``instance/other-ways.<lang>.md``) in the reader's language."""
-    return render_template(
-        "support/other_ways.html", text=identity.other_ways(identity.reader_language())
-    )
+    return render_template("support/other_ways.html", text=identity.other_ways(current_language()))
 
 
 @blueprint.route("/thank-you", methods=["GET"])
@@ -190,7 +189,7 @@ def thank_you() -> tuple[str, int] | Response:
     page = render_template(
         "support/thank_you.html",
         confirmation=confirmation,
-        appeal=identity.appeal(identity.reader_language()),
+        appeal=identity.appeal(current_language()),
     )
     response = make_response(page)
     # The page states the gift: no shared or browser cache may keep it (a shared computer's

@@ -182,3 +182,15 @@ def test_staff_pages_carry_the_publication_in_their_header(branded: Flask) -> No
         page,
     )
     assert "· Staff · The Free Ledger</title>" in page
+
+
+def test_the_appeal_speaks_the_readers_language_even_from_the_page_cache(
+    client: FlaskClient,
+) -> None:
+    """Accept-Language changes the page without changing its query: both are cached apart."""
+    for _ in range(2):
+        russian = client.get("/support", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+        english = client.get("/support", headers={"Accept-Language": "en"}).get_data(as_text=True)
+        assert '<h1 id="appeal-headline">Дорогие читатели!</h1>' in russian
+        assert '<h1 id="appeal-headline">Dear readers,</h1>' in english
+    assert "Редакция Our newsroom" in client.get("/support?lang=ru").get_data(as_text=True)
