@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -23,9 +25,9 @@ def _receivers(signal: object) -> list[object]:
     return [ref() for ref in signal.receivers.values()]  # type: ignore[attr-defined]
 
 
-def _by_name(receivers: object) -> list[object]:
+def _by_name(receivers: Iterable[Any]) -> list[Any]:
     """Receivers in a fixed order (each part connects its own in create_app's order)."""
-    return sorted(receivers, key=lambda receiver: receiver.__qualname__)  # type: ignore[arg-type, attr-defined]
+    return sorted(receivers, key=lambda receiver: receiver.__qualname__)
 
 
 def test_each_receiver_is_connected_once_however_many_apps(app: Flask, database_url: str) -> None:
