@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
+from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -62,10 +63,6 @@ def browser() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:
         _missing("no Chromium found (apt-get install chromium) for the browser tests")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright is not installed (make .venv/.installed-test)")
     # Chromium refuses to run as root with its sandbox (CI runs as root); the pages it
     # opens here are the suite's own.
     args = ["--no-sandbox"] if os.geteuid() == 0 else []
