@@ -471,12 +471,9 @@ def _subject(template: str, context: dict[str, Any]) -> str:
 def language_of(supporter_id: int) -> str | None:
     """The language the supporter gave in: that of their latest checkout which recorded
     one (None: the default language)."""
-    column = getattr(CheckoutAttempt, "language", None)
-    if column is None:  # TODO(h4): until checkout attempts record a language
-        return None
     language: str | None = db.session.scalar(
-        select(column)
-        .where(CheckoutAttempt.supporter_id == supporter_id, column.is_not(None))
+        select(CheckoutAttempt.language)
+        .where(CheckoutAttempt.supporter_id == supporter_id, CheckoutAttempt.language.is_not(None))
         .order_by(CheckoutAttempt.created_at.desc())
         .limit(1)
     )
