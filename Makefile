@@ -49,13 +49,13 @@ bench: $(VENV)/.installed-test ## print benchmark tables (ratios to baselines ru
 # tests/i18n checks that they match their .po).
 TRANSLATIONS := membership/translations
 translations: $(VENV)/.installed ## extract reader-facing strings, update en and ru, compile
-	$(BIN)/pybabel -q extract -F $(TRANSLATIONS)/babel.cfg -k lazy_gettext \
+	$(BIN)/pybabel -q extract -F $(TRANSLATIONS)/babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 \
 		--add-location=file --sort-by-file --project=membership \
 		-o $(TRANSLATIONS)/messages.pot .
 	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
-		--ignore-obsolete --init-missing -l en
+		--ignore-obsolete --no-fuzzy-matching --init-missing -l en
 	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
-		--ignore-obsolete --init-missing -l ru
+		--ignore-obsolete --no-fuzzy-matching --init-missing -l ru
 	$(BIN)/pybabel compile --statistics -d $(TRANSLATIONS)
 
 clean:

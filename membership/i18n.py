@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from babel import Locale, UnknownLocaleError
-from flask import Flask, current_app, has_app_context, has_request_context, request
+from flask import Flask, Response, current_app, has_app_context, has_request_context, request
 from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext, refresh
 from flask_babel import force_locale as _babel_force_locale
 from werkzeug.exceptions import HTTPException
@@ -74,6 +74,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     # A test (or a worker) may share one app context between requests: choose afresh.
     app.before_request(refresh)
     app.url_defaults(_keep_explicit_language)
+    app.after_request(_vary_by_language)
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["language_name"] = language_name
 
@@ -170,6 +171,15 @@ def force_locale(language: str | None) -> Iterator[None]:
     chosen = language_for(language) or supported_languages()[0]
     with _babel_force_locale(chosen.replace("-", "_")):
         yield
+
+
+def _vary_by_language(response: Response) -> Response:
+    """A reader's page chosen by ``Accept-Language`` differs by it: caches must know."""
+    if request.endpoint == "static" or request.blueprint in _STAFF_BLUEPRINTS:
+        return response
+    if _explicit_language() is None:
+        response.vary.add("Accept-Language")
+    return response
 
 
 def _keep_explicit_language(endpoint: str, values: dict[str, Any]) -> None:

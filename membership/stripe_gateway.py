@@ -61,6 +61,29 @@ class CheckoutRequest:
     cancel_url: str
     # STRIPE_PAYMENT_METHOD_CONFIGURATION: which methods Checkout offers; None, the account's.
     payment_method_configuration: str | None = None
+    # The reader's language (membership.i18n): Checkout speaks it when Stripe can.
+    language: str | None = None
+
+
+# The languages Stripe Checkout's ``locale`` takes (Stripe's API reference); for any other
+# the parameter is left out and Stripe chooses from the browser, as with "auto".
+_CHECKOUT_LOCALES = (
+    "bg cs da de el en en-GB es es-419 et fi fil fr fr-CA hr hu id it ja ko lt lv ms mt nb "
+    "nl pl pt pt-BR ro ru sk sl sv th tr vi zh zh-HK zh-TW"
+)
+CHECKOUT_LOCALES = frozenset(_CHECKOUT_LOCALES.split())
+
+
+def checkout_locale(language: str | None) -> str | None:
+    """Stripe's ``locale`` for one of our language tags ("pt-br" -> "pt-BR"), or None."""
+    if not language:
+        return None
+    primary, _, region = language.partition("-")
+    tag = f"{primary.lower()}-{region.upper()}" if region and len(region) == 2 else language
+    for candidate in (tag, primary.lower()):
+        if candidate in CHECKOUT_LOCALES:
+            return candidate
+    return None
 
 
 @dataclass(frozen=True)
@@ -260,6 +283,9 @@ def checkout_session_params(request: CheckoutRequest, product_id: str) -> dict[s
         params["customer_email"] = request.email
     if request.payment_method_configuration:
         params["payment_method_configuration"] = request.payment_method_configuration
+    locale = checkout_locale(request.language)
+    if locale:
+        params["locale"] = locale
     return params
 
 

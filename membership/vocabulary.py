@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+from membership.i18n import lazy_gettext
+
 
 class Frequency(StrEnum):
     """How often a gift is given."""
@@ -23,7 +25,8 @@ class Frequency(StrEnum):
 
     @property
     def label(self) -> str:
-        """What readers and staff see."""
+        """What readers and staff see, in the language being served (a lazy string: it is
+        translated where it is shown; staff pages are English)."""
         return _FREQUENCY_LABELS[self]
 
     @classmethod
@@ -33,9 +36,9 @@ class Frequency(StrEnum):
 
 
 _FREQUENCY_LABELS = {
-    Frequency.ONCE: "Once",
-    Frequency.MONTHLY: "Monthly",
-    Frequency.ANNUAL: "Annual",
+    Frequency.ONCE: lazy_gettext("Once"),
+    Frequency.MONTHLY: lazy_gettext("Monthly"),
+    Frequency.ANNUAL: lazy_gettext("Annual"),
 }
 _INTERVALS = {"month": Frequency.MONTHLY, "year": Frequency.ANNUAL}
 RECURRING_FREQUENCIES = (Frequency.MONTHLY, Frequency.ANNUAL)

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import Email, Length, Optional
 
+from membership.i18n import lazy_gettext
 from membership.web.forms import TOO_LONG, strip_text
 
 
@@ -16,16 +17,17 @@ class CheckoutForm(FlaskForm):
     currency = HiddenField("Currency")
     amount = StringField("Amount", validators=[Length(max=32, message=TOO_LONG)])
     custom_amount = StringField(
-        "Other amount", validators=[Length(max=32, message="Enter an amount, such as 10 or 10.50.")]
+        "Other amount",
+        validators=[Length(max=32, message=lazy_gettext("Enter an amount, such as 10 or 10.50."))],
     )
     email = EmailField(
         "Email (optional)",
         filters=[strip_text],
         validators=[
             Optional(),
-            Length(max=254, message="An email address is at most 254 characters."),
+            Length(max=254, message=lazy_gettext("An email address is at most 254 characters.")),
             Email(
-                message="Enter a valid email address, such as name@example.org.",
+                message=lazy_gettext("Enter a valid email address, such as name@example.org."),
                 check_deliverability=False,
             ),
         ],

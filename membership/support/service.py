@@ -19,6 +19,7 @@ from membership.attribution import source_of, tag_of
 from membership.config import FREQUENCIES, Settings
 from membership.database import sqlite_writer_turn
 from membership.extensions import db
+from membership.i18n import current_language, gettext, lazy_gettext
 from membership.models import CheckoutAttempt, is_public_id, new_public_id
 from membership.reminders.service import reminder_id_for_token, reminder_token_for_id
 from membership.vocabulary import ATTRIBUTION_FIELDS, Frequency
@@ -26,7 +27,12 @@ from membership.vocabulary import ATTRIBUTION_FIELDS, Frequency
 log = logging.getLogger(__name__)
 
 FREQUENCY_LABELS = {frequency: frequency.label for frequency in Frequency}
-FREQUENCY_ADJECTIVES = {"once": "one-time", "monthly": "monthly", "annual": "annual"}
+# "Thank you for your monthly support of $5": one sentence each, for translations to agree.
+SUPPORT_OF = {
+    "once": lazy_gettext("one-time support of %(amount)s"),
+    "monthly": lazy_gettext("monthly support of %(amount)s"),
+    "annual": lazy_gettext("annual support of %(amount)s"),
+}
 
 _SESSION_ID = re.compile(r"^cs_(?:test|live)_[A-Za-z0-9]{1,250}$")
 _REMINDER_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -192,28 +198,35 @@ def whole_or_exact(minor: int, currency: str) -> str:
 def make_gift(settings: Settings, frequency: str, currency: str, amount_text: str) -> Gift:
     """Validate a reader's choice against the configured rules for that frequency and currency."""
     if frequency not in FREQUENCIES:
-        raise InvalidGift("frequency", "Choose Once, Monthly or Annual.")
+        raise InvalidGift("frequency", gettext("Choose Once, Monthly or Annual."))
     currency = currency.strip().upper()
     if currency not in settings.currencies:
+        accepted = ", ".join(settings.currencies)
         raise InvalidGift(
-            "currency", f"Choose one of the currencies we accept: {', '.join(settings.currencies)}."
+            "currency",
+            gettext("Choose one of the currencies we accept: %(currencies)s.", currencies=accepted),
         )
     if not amount_text.strip():
-        raise InvalidGift("amount", "Choose an amount or enter your own.")
+        raise InvalidGift("amount", gettext("Choose an amount or enter your own."))
     try:
         minor = money.parse_amount(amount_text, currency)
     except money.InvalidAmount as exc:
         raise InvalidGift("amount", str(exc)) from exc
     rule = settings.amount_rule(frequency, currency)
     if minor < rule.minimum:
+        smallest = whole_or_exact(rule.minimum, currency)
         raise AmountTooSmall(
-            "amount", f"The smallest amount is {whole_or_exact(rule.minimum, currency)}."
+            "amount", gettext("The smallest amount is %(amount)s.", amount=smallest)
         )
     if minor > rule.maximum:
+        largest = whole_or_exact(rule.maximum, currency)
         raise AmountTooLarge(
             "amount",
-            f"The largest amount we take online is {whole_or_exact(rule.maximum, currency)}. "
-            "Please contact us for larger gifts.",
+            gettext(
+                "The largest amount we take online is %(amount)s. "
+                "Please contact us for larger gifts.",
+                amount=largest,
+            ),
         )
     return Gift(frequency=frequency, amount_minor=minor, currency=currency)
 
@@ -233,21 +246,34 @@ def start_checkout(
     Stripe failure leaves no row and a stored row always has its session id. Nothing
     touches the database before Stripe answers: the wait (hundreds of milliseconds)
     holds no pooled connection and no transaction.
+
+    The reader's language goes with the gift: Checkout speaks it (Stripe's ``locale``),
+    the pages Stripe sends the reader back to ask for it, and the attempt keeps it for
+    the supporter's emails.
     """
     if not settings.stripe_enabled:
         raise StripeNotConfigured()
     attempt_id = new_public_id()
+    language = current_language()
+    # The default language needs no asking (and keeps the return addresses as they were).
+    asked = (
+        f"&{urlencode({'lang': language})}" if language != settings.supported_languages[0] else ""
+    )
     request = stripe_gateway.CheckoutRequest(
         attempt_id=attempt_id,
         frequency=gift.frequency,
         amount_minor=gift.amount_minor,
         currency=gift.currency,
         email=email,
-        success_url=f"{settings.public_base_url}/support/thank-you?session_id={{CHECKOUT_SESSION_ID}}",
+        success_url=(
+            f"{settings.public_base_url}/support/thank-you?session_id={{CHECKOUT_SESSION_ID}}"
+            f"{asked}"
+        ),
         # Only the attempt: the page it leads back to reads the gift and where the reader
         # came from (a reminder's token included) from it, so Stripe sees none of them.
-        cancel_url=f"{settings.public_base_url}/support/cancelled?attempt={attempt_id}",
+        cancel_url=f"{settings.public_base_url}/support/cancelled?attempt={attempt_id}{asked}",
         payment_method_configuration=settings.identity.stripe_payment_method_configuration,
+        language=language,
     )
     try:
         session = stripe_gateway.create_checkout_session(settings, request)
@@ -260,6 +286,7 @@ def start_checkout(
         amount_minor=gift.amount_minor,
         currency=gift.currency,
         stripe_session_id=session.id,
+        language=language,
         reminder_id=reminder_id_for_token(attribution.reminder),
         **{name: getattr(attribution, name) for name in ATTRIBUTION_FIELDS},
     )
@@ -281,7 +308,7 @@ class Confirmation:
     def description(self) -> str:
         if self.gift is None:
             return ""
-        return f"{FREQUENCY_ADJECTIVES[self.gift.frequency]} support of {self.gift.display}"
+        return str(SUPPORT_OF[self.gift.frequency]) % {"amount": self.gift.display}
 
 
 def confirm_checkout(settings: Settings, session_id: str) -> Confirmation:

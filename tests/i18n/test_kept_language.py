@@ -1,5 +1,6 @@
-"""The reader's language kept through the journey: the reminder email in the language the
-reader asked in, with links that keep asking for it."""
+"""The reader's language kept through the journey: Checkout (Stripe's locale), the thank-you
+page, the reminder email in the language the reader asked in, with links that keep asking
+for it."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from sqlalchemy import select
 
 from membership.config import Settings
 from membership.extensions import db
+from membership.models import CheckoutAttempt
 from membership.reminders import sender
 from membership.reminders.models import Reminder
+from tests.conftest import csrf_token, post_checkout
+from tests.fake_stripe import FakeStripe
 from tests.reminders.conftest import SmtpSink, due_moment
 from tests.reminders.test_sending import links_in
 
@@ -74,3 +78,48 @@ def test_the_reminder_email_is_written_in_the_readers_language(
     support, cancel = links_in(message)
     assert "lang" not in parse_qs(urlsplit(support).query)
     assert urlsplit(cancel).query == ""
+
+
+def test_checkout_and_thanks_speak_the_readers_language(
+    app_ctx: None, client: FlaskClient, stripe: FakeStripe
+) -> None:
+    """From the Russian page to Stripe (its locale) and back to the thank-you page: the
+    amount typed the Russian way, the attempt keeping the language for the receipts."""
+    response = post_checkout(
+        client, frequency="monthly", currency="EUR", custom_amount="5,50", lang="ru"
+    )
+    assert response.status_code == 303
+    session_id = response.location.rsplit("/", 1)[1]
+    sent = stripe.created_with[session_id]
+    assert sent["locale"] == "ru"
+    assert sent["line_items"][0]["price_data"]["unit_amount"] == "550"
+    assert parse_qs(urlsplit(sent["success_url"]).query)["lang"] == ["ru"]
+    assert parse_qs(urlsplit(sent["cancel_url"]).query)["lang"] == ["ru"]
+    attempt = db.session.scalar(
+        select(CheckoutAttempt).where(CheckoutAttempt.stripe_session_id == session_id)
+    )
+    assert attempt is not None and attempt.language == "ru"
+
+    stripe.complete_session(session_id)
+    back = urlsplit(sent["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id))
+    page = client.get(f"{back.path}?{back.query}").get_data(as_text=True)
+    assert '<html lang="ru">' in page
+    assert "Спасибо за ежемесячную поддержку в размере 5,50\xa0€." in page
+
+
+@pytest.mark.parametrize(
+    ("headers", "locale"),
+    [({"Accept-Language": "ru"}, "ru"), ({}, "en")],
+    ids=["russian-browser", "default"],
+)
+def test_checkout_is_opened_in_the_language_of_the_page(
+    app_ctx: None, client: FlaskClient, stripe: FakeStripe, headers: dict[str, str], locale: str
+) -> None:
+    token = csrf_token(client)
+    form = {"csrf_token": token, "frequency": "once", "currency": "USD", "amount": "10"}
+    response = client.post("/support/checkout", data=form, headers=headers)
+    assert response.status_code == 303
+    session_id = response.location.rsplit("/", 1)[1]
+    assert stripe.created_with[session_id]["locale"] == locale
+    asked = parse_qs(urlsplit(stripe.created_with[session_id]["success_url"]).query)
+    assert asked.get("lang") == (None if locale == "en" else [locale])

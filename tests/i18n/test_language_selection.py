@@ -113,3 +113,9 @@ def test_the_first_supported_language_is_the_default(database_url: str) -> None:
     app = create_app(app_environ(database_url, SUPPORTED_LANGUAGES="ru,en"))
     with app.test_request_context("/support"):
         assert current_language() == "ru"
+
+
+def test_caches_are_told_a_page_depends_on_accept_language(client: FlaskClient) -> None:
+    assert "Accept-Language" in client.get("/support").vary
+    assert "Accept-Language" not in client.get("/support?lang=ru").vary
+    assert "Accept-Language" not in client.get("/staff/login").vary

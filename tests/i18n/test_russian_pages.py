@@ -87,6 +87,9 @@ def reader(russian_app: Flask) -> FlaskClient:
 
 
 READER_PAGES = [
+    "/support",
+    "/support?frequency=once",
+    "/support?frequency=annual&currency=EUR",
     "/support/other-ways",
     "/remind-me",
     "/newsletter",
@@ -106,7 +109,7 @@ def test_a_page_asked_for_in_russian_has_no_english_left(reader: FlaskClient, pa
     assert english_left(page) == []
 
 
-@pytest.mark.parametrize("path", ["/remind-me", "/newsletter", "/account"])
+@pytest.mark.parametrize("path", ["/support", "/remind-me", "/newsletter", "/account"])
 def test_a_russian_browser_gets_russian_pages(reader: FlaskClient, path: str) -> None:
     page = reader.get(path, headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"})
     assert english_left(page.get_data(as_text=True)) == []
@@ -124,3 +127,9 @@ def test_the_checker_finds_english(reader: FlaskClient) -> None:
     """The check above would fail on an English page (it is not vacuous)."""
     english = reader.get("/remind-me?lang=en").get_data(as_text=True)
     assert "Remind me" in " ".join(english_left(english))
+
+
+def test_presets_are_whole_amounts_written_the_russian_way(reader: FlaskClient) -> None:
+    page = reader.get("/support?lang=ru&frequency=monthly&currency=EUR").get_data(as_text=True)
+    assert "2\xa0€ в месяц" in page
+    assert "2,00" not in page

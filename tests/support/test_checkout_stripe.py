@@ -68,6 +68,7 @@ def test_once_opens_a_payment_session_marked_donate(
         "customer_email": "Reader@Example.org",
         "success_url": "http://support.test/support/thank-you?session_id={CHECKOUT_SESSION_ID}",
         "cancel_url": f"http://support.test/support/cancelled?attempt={attempt.id}",
+        "locale": "en",  # the reader's language (tests/i18n: Russian readers get "ru")
     }
     assert call.headers["Idempotency-Key"] == f"checkout-{attempt.id}"
     assert call.headers["Stripe-Version"] == "2026-10-28.endive"
@@ -102,6 +103,7 @@ def test_recurring_opens_a_subscription_session(
         "subscription_data": {"metadata": metadata},
         "success_url": "http://support.test/support/thank-you?session_id={CHECKOUT_SESSION_ID}",
         "cancel_url": f"http://support.test/support/cancelled?attempt={attempt.id}",
+        "locale": "en",  # the reader's language (tests/i18n: Russian readers get "ru")
     }
     assert "customer_email" not in call.params and "submit_type" not in call.params
     assert response.status_code == 303
