@@ -92,6 +92,26 @@ def test_continue_from_an_article_returns_the_checkout_address_for_the_chosen_gi
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_continue_in_russian_opens_checkout_in_russian(
+    reader: FlaskClient, stripe: FakeStripe
+) -> None:
+    """The footer's language (``data-lang``) is kept through Checkout (Stripe's ``locale``)."""
+    response = continue_json(reader, lang="ru")
+    assert response.status_code == 200
+    [call] = stripe.calls("POST", "/v1/checkout/sessions")
+    assert call.params["locale"] == "ru"
+    # ... and the thank-you page Stripe sends the reader back to speaks it too.
+    assert "lang=ru" in call.params["success_url"]
+
+
+def test_continue_in_english_leaves_checkout_to_the_default(
+    reader: FlaskClient, stripe: FakeStripe
+) -> None:
+    assert continue_json(reader, lang="en").status_code == 200
+    [call] = stripe.calls("POST", "/v1/checkout/sessions")
+    assert call.params.get("locale") in (None, "en")
+
+
 def test_every_configured_article_origin_is_accepted(
     reader: FlaskClient, stripe: FakeStripe
 ) -> None:

@@ -219,3 +219,13 @@ def test_readers_whose_cards_stripe_cannot_take_find_other_ways_to_give(
     assert parse_qs(urlsplit(href).query)["lang"] == ["ru"]
     assert target == ("_top" if path == "/embed/footer" else None)
     assert reader.get(href).status_code == 200
+
+
+def test_the_framed_footer_in_russian_opens_checkout_in_russian(
+    reader: FlaskClient, stripe: FakeStripe
+) -> None:
+    _, html = framed(reader, lang="ru")
+    response = submit(reader, read_page(html).forms["mf-checkout"])
+    assert response.status_code == 303
+    [call] = stripe.calls("POST", "/v1/checkout/sessions")
+    assert call.params["locale"] == "ru"
