@@ -162,7 +162,9 @@ def site(app: Flask, database_url: str, fake_stripe_server: FakeStripe) -> Itera
             SMTP_URL=sink.url,
             PRIVACY_POLICY_URL=PRIVACY_URL,
         ),
+        # The newsletter's own settings are read from the Flask config (newsletter.settings).
         PRIVACY_POLICY_URL=PRIVACY_URL,
+        NEWSLETTER_LANGUAGES="en,ru",  # the newsroom writes its newsletter in both
     )
     served.wsgi = live
     try:

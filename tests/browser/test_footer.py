@@ -4,7 +4,7 @@ Checkout with those terms; asks to be reminded and subscribes inline; after a gi
 footer stays hidden; all of it by keyboard alone. With one iframe and JavaScript off,
 Continue still reaches Checkout; another origin may not frame it. No serious
 accessibility violation; screenshots at 390 and 1280 px. In Russian:
-``test_footer_in_russian.py``."""
+``test_in_russian.py``."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from tests.browser.checks import link_in_mail, send_confirmations, subscriber
 from tests.browser.conftest import Site
 from tests.browser.keyboard import tab_to
 
-SUBMIT = 'form[action$="/newsletter"] button[type="submit"]'
+SUBMIT = 'form[action*="/newsletter"] button[type="submit"]'
 
 
 def test_signing_up_then_following_the_emailed_link_confirms(

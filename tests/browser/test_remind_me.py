@@ -20,7 +20,7 @@ from tests.browser.checks import reminders_for
 from tests.browser.conftest import Site
 from tests.browser.keyboard import tab_to
 
-SUBMIT = 'form[action$="/remind-me"] button[type="submit"]'
+SUBMIT = 'form[action*="/remind-me"] button[type="submit"]'
 
 
 def test_a_reader_asks_to_be_reminded_from_the_support_page(

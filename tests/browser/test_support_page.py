@@ -13,7 +13,7 @@ from tests.browser.checks import checkout_terms
 from tests.browser.conftest import Site
 from tests.browser.keyboard import tab_to
 
-CONTINUE = 'form[action$="/support/checkout"] button[type="submit"]'
+CONTINUE = 'form[action*="/support/checkout"] button[type="submit"]'
 
 
 def test_annual_gift_lands_on_checkout_with_its_terms(page: Any, fresh_site: Site) -> None:
