@@ -3,7 +3,8 @@
 - A payment written by the ledger (a first gift or a renewal) owes a receipt, unless
   Stripe sends receipts (``STRIPE_SENDS_RECEIPTS``).
 - A failed attempt to collect an invoice owes one "update your card" email, unless the
-  invoice is paid already or a later attempt of it is known.
+  invoice is paid already or a later attempt of it is known; it waits ``FAILURE_GRACE``
+  for a payment that makes it moot.
 - An annual gift charged within ``RENEWAL_NOTICE_AHEAD`` owes a notice, once per period
   (``queue_renewals_ahead``, run by the sender before each run).
 - A change a supporter asked Stripe for from their account page owes a confirmation.
@@ -41,6 +42,9 @@ FAILURES = PaymentFailure.__table__
 # An event about money older than this (a replay, a sync after a long outage, example
 # data) is history, not news: the account page lists it, no email announces it.
 NEWS_FOR = timedelta(days=7)
+# A failed payment is told this long after it failed, unless paid meanwhile: a reader whose
+# card is refused in Checkout usually tries another at once, and must not be told later.
+FAILURE_GRACE = timedelta(minutes=30)
 # An annual gift's renewal is announced this long before it is charged.
 RENEWAL_NOTICE_AHEAD = timedelta(days=7)
 # Gifts whose next period Stripe will charge.
@@ -68,6 +72,7 @@ def _queue(values: dict[str, Any]) -> None:
         "recurring_support_id": None,
         "support_change_id": None,
         "renews_at": None,
+        "next_attempt_at": None,
         "status": NoticeStatus.QUEUED,
         "attempts": 0,
         "created_at": clock.now(),
@@ -120,6 +125,7 @@ def warning_for_failure(
             "key": f"{NoticeKind.PAYMENT_FAILED}:{invoice_id}:{attempt}",
             "supporter_id": after["supporter_id"],
             "payment_failure_id": after["id"],
+            "next_attempt_at": after["failed_at"] + FAILURE_GRACE,
         }
     )
 

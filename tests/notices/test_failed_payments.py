@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from membership.notices.models import NoticeStatus
-from tests.notices.conftest import notices, squeeze, text_of
+from membership.notices.service import FAILURE_GRACE
+from tests.notices.conftest import NOW, notices, squeeze, text_of
 from tests.reminders.conftest import SmtpSink
 from tests.stripe_events import BASE_TIME, invoice
 
@@ -54,11 +56,15 @@ def test_a_failed_attempt_gets_one_email_with_the_way_to_update_the_card(
 
 
 def test_each_new_attempt_gets_its_own_email(
-    post: Callable[..., Any], send: Callable[[], Any], smtp: SmtpSink
+    post: Callable[..., Any],
+    send: Callable[[], Any],
+    smtp: SmtpSink,
+    clock: Callable[[datetime], None],
 ) -> None:
     post("invoice.payment_failed", failed(1), created=BASE_TIME)
     assert send().sent == 1
-    post("invoice.payment_failed", failed(2), created=BASE_TIME + 3 * 86400 // 3)
+    post("invoice.payment_failed", failed(2), created=BASE_TIME + 86400)
+    clock(NOW + timedelta(days=1))
     assert send().sent == 1
     assert len(smtp.messages_to(READER)) == 2
     assert len({m["Message-ID"] for m in smtp.received}) == 2
@@ -87,6 +93,27 @@ def test_duplicated_and_shuffled_events_send_at_most_one_email_per_attempt(
     # The latest attempt is always told; the first only when it was sent before the second
     # was known.
     assert by_attempt.get("payment_failed:in_due:2") == NoticeStatus.SENT
+
+
+def test_a_card_refused_in_checkout_and_replaced_at_once_gets_no_email(
+    app: Flask,
+    post: Callable[..., Any],
+    send: Callable[[], Any],
+    smtp: SmtpSink,
+    clock: Callable[[datetime], None],
+) -> None:
+    """The failure waits FAILURE_GRACE: the reader's next card, paid meanwhile, moots it."""
+    refused_at = NOW - timedelta(minutes=5)
+    post("invoice.payment_failed", failed(1), created=int(refused_at.timestamp()))
+    assert send().due == 0
+    post("invoice.paid", paid())
+    clock(refused_at + FAILURE_GRACE + timedelta(seconds=1))
+    send()
+    assert [m["Subject"] for m in smtp.messages_to(READER)] == [
+        "Thank you: your receipt from Our newsroom"
+    ]
+    statuses = {n.kind: n.status for n in notices(app)}
+    assert statuses["payment_failed"] == NoticeStatus.DROPPED
 
 
 def test_no_email_once_the_invoice_is_paid_even_if_it_was_queued(
