@@ -18,12 +18,14 @@ invoice, a changed gift or an erased address then drop it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, exists, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from membership import clock
 from membership.config import current_settings
@@ -34,6 +36,8 @@ from membership.notices.models import Notice, NoticeKind, NoticeStatus
 from membership.sql.rows import insert_ignoring
 from membership.sql.statements import Statement, connection
 from membership.vocabulary import Frequency, RecurringStatus
+
+log = logging.getLogger(__name__)
 
 NOTICES = Notice.__table__
 PAYMENTS = Payment.__table__
@@ -132,7 +136,8 @@ def warning_for_failure(
 
 def confirmation_for_change(change: Any, *, recurring: RecurringSupport, **extra: Any) -> None:
     """A supporter's change was accepted by Stripe (``account.changes.change_requested``):
-    they are owed a confirmation of what they asked. Its own short transaction."""
+    they are owed a confirmation of what they asked. Its own short transaction; a failure
+    here is logged, never the supporter's: their change is made."""
     values = {
         "kind": NoticeKind.CHANGE_CONFIRMED,
         "key": f"{NoticeKind.CHANGE_CONFIRMED}:{change.id}",
@@ -143,8 +148,12 @@ def confirmation_for_change(change: Any, *, recurring: RecurringSupport, **extra
         "attempts": 0,
         "created_at": clock.now(),
     }
-    insert_unless_exists(db.session, Notice, values)
-    db.session.commit()
+    try:
+        insert_unless_exists(db.session, Notice, values)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("could not owe the confirmation of change %s", change.id)
 
 
 def queue_renewals_ahead(now: datetime | None = None) -> int:

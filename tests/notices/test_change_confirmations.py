@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 
 from membership.notices.models import NoticeKind, NoticeStatus
 from tests.account.conftest import page_csrf
@@ -96,3 +97,27 @@ def test_a_change_stripe_refused_is_not_confirmed(
     client.post(f"/account/recurring/{gift}/cancel", data={"csrf_token": page_csrf(client)})
     send()
     assert smtp.received == [] and notices(app) == []
+
+
+def test_a_confirmation_that_cannot_be_owed_never_fails_the_change(
+    app: Flask,
+    gift: int,
+    signed_in: Callable[[str], FlaskClient],
+    stripe: FakeStripe,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stripe made the change: the supporter sees it asked, the failure goes to the log."""
+    client = signed_in(READER)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr("membership.notices.service.insert_unless_exists", broken)
+    response = client.post(
+        f"/account/recurring/{gift}/cancel", data={"csrf_token": page_csrf(client)}
+    )
+    assert response.status_code == 303
+    assert stripe.calls("POST", "/v1/subscriptions/sub_reader")
+    assert "could not owe the confirmation" in caplog.text
+    assert notices(app) == []
