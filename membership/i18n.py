@@ -161,6 +161,13 @@ def language_name(tag: str) -> str:
     return (name or tag)[:1].upper() + (name or tag)[1:]
 
 
+def asked_language(language: str | None) -> str | None:
+    """The ``lang`` a link written for a reader of ``language`` should carry: None for the
+    default language (its links need no asking) and for languages not served."""
+    served = language_for(language)
+    return served if served is not None and served != supported_languages()[0] else None
+
+
 @contextmanager
 def force_locale(language: str | None) -> Iterator[None]:
     """Render in ``language`` (a stored sign-up language; None or unknown: the default).

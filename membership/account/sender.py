@@ -16,7 +16,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app
 from sqlalchemy import and_, or_, select, update
@@ -26,6 +26,7 @@ from membership.account import service
 from membership.account.models import SignInLink
 from membership.config import Settings
 from membership.extensions import db
+from membership.i18n import asked_language, force_locale, lazy_gettext
 from membership.ledger.models import Supporter
 from membership.mail import (
     Mail,
@@ -34,11 +35,12 @@ from membership.mail import (
     MailUnavailable,
     message_id_for,
 )
+from membership.notices.sender import language_of
 from membership.reminders.sender import worker_name
 
 log = logging.getLogger(__name__)
 
-SUBJECT = "Your sign-in link"
+SUBJECT = lazy_gettext("Your sign-in link")
 CLAIM_TIMEOUT = timedelta(minutes=5)
 RETRY_AFTER = timedelta(minutes=1)
 BATCH_SIZE = 20
@@ -77,7 +79,7 @@ def _give_up_expired(now: datetime) -> None:
     db.session.commit()
 
 
-def _claim(now: datetime, worker: str) -> list[tuple[int, str, str]]:
+def _claim(now: datetime, worker: str) -> list[tuple[int, str, str, str | None]]:
     due = (
         select(SignInLink.id)
         .where(
@@ -112,33 +114,36 @@ def _claim(now: datetime, worker: str) -> list[tuple[int, str, str]]:
         .all()
     )
     rows = db.session.execute(
-        select(SignInLink.id, SignInLink.nonce, Supporter.email)
+        select(SignInLink.id, SignInLink.nonce, Supporter.email, SignInLink.supporter_id)
         .join(Supporter, Supporter.id == SignInLink.supporter_id)
         .where(SignInLink.id.in_(ids))
         .order_by(SignInLink.id)
     ).all()
     db.session.commit()
-    return [(row.id, row.nonce, row.email) for row in rows if row.nonce]
+    return [
+        (row.id, row.nonce, row.email, language_of(row.supporter_id)) for row in rows if row.nonce
+    ]
 
 
 def _send_batch(
     settings: Settings,
     secret_key: str,
     mailer: Mailer,
-    batch: list[tuple[int, str, str]],
+    batch: list[tuple[int, str, str, str | None]],
     now: datetime,
     worker: str,
     report: SendReport,
 ) -> bool:
     mine = and_(SignInLink.status == "sending", SignInLink.claimed_by == worker)
     reachable = True
-    for link_id, nonce, email in batch:
+    for link_id, nonce, email, language in batch:
         values: dict[str, object]
         if not reachable:
             values = {"status": "queued", "attempts": SignInLink.attempts - 1, "claimed_by": None}
         else:
             try:
-                mailer.send(sign_in_mail(settings, email, service.token_for(nonce, secret_key)))
+                token = service.token_for(nonce, secret_key)
+                mailer.send(sign_in_mail(settings, email, token, language))
             except MailRefused as exc:
                 if exc.permanent:
                     values = {"status": "failed", "nonce": None, "last_error": str(exc)[:500]}
@@ -171,17 +176,25 @@ def _send_batch(
     return reachable
 
 
-def sign_in_mail(settings: Settings, email: str, token: str) -> Mail:
-    """The sign-in email: plain text and HTML, one link, no tracking."""
+def sign_in_mail(settings: Settings, email: str, token: str, language: str | None = None) -> Mail:
+    """The sign-in email: plain text and HTML, one link, no tracking; in the language the
+    supporter last gave in (``notices.sender.language_of``), the default without one."""
+    with force_locale(language):
+        return _sign_in_mail(settings, email, token, language)
+
+
+def _sign_in_mail(settings: Settings, email: str, token: str, language: str | None) -> Mail:
+    asked = asked_language(language)
     context = {
-        "link": f"{settings.public_base_url}/account/sign-in/{token}",
+        "link": f"{settings.public_base_url}/account/sign-in/{token}"
+        + (f"?{urlencode({'lang': asked})}" if asked else ""),
         "site": urlsplit(settings.public_base_url).netloc,
         "minutes": int(service.LINK_LIFETIME.total_seconds() // 60),
     }
     env = current_app.jinja_env
     return Mail(
         to=email,
-        subject=SUBJECT,
+        subject=str(SUBJECT),
         text=env.get_template("account/email.txt").render(context),
         html=env.get_template("account/email.html").render(context),
         message_id=message_id_for("sign-in", token, settings.reminders.mail_from),

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
@@ -24,6 +24,7 @@ from sqlalchemy import and_, or_, select, update
 from membership import clock
 from membership.config import Settings
 from membership.extensions import db
+from membership.i18n import asked_language, force_locale, gettext
 from membership.mail import Mail, Mailer, MailRefused, MailUnavailable, sender_domain
 from membership.newsletter import service
 from membership.newsletter.models import Subscriber
@@ -47,6 +48,7 @@ class Claimed:
     attempts: int
     confirm_token: str
     unsubscribe_token: str
+    language: str | None = None  # the sign-up's: the email is written in it when served
 
 
 def send_due_confirmations(
@@ -127,7 +129,12 @@ def _claim(settings: Settings, now: datetime, worker: str, size: int) -> list[Cl
                 confirm_token_hash=service.token_hash(confirm_token),
                 unsubscribe_token_hash=service.token_hash(unsubscribe_token),
             )
-            .returning(Subscriber.email, Subscriber.consent_wording, Subscriber.mail_attempts)
+            .returning(
+                Subscriber.email,
+                Subscriber.consent_wording,
+                Subscriber.mail_attempts,
+                Subscriber.language,
+            )
             .execution_options(synchronize_session=False)
         ).one_or_none()
         if row is not None and row.email:
@@ -139,6 +146,7 @@ def _claim(settings: Settings, now: datetime, worker: str, size: int) -> list[Cl
                     row.mail_attempts,
                     confirm_token,
                     unsubscribe_token,
+                    row.language,
                 )
             )
     db.session.commit()
@@ -241,17 +249,28 @@ def _fail_exhausted_claims(settings: Settings, now: datetime) -> None:
 
 
 def links(settings: Settings, claimed: Claimed) -> tuple[str, str]:
-    """The confirmation link and the one-click unsubscribe ("not me") link."""
+    """The confirmation link and the one-click unsubscribe ("not me") link, asking for the
+    sign-up's language (when it is served and not the default)."""
     base = settings.public_base_url
+    asked = asked_language(claimed.language)
+    query = f"?{urlencode({'lang': asked})}" if asked else ""
     return (
-        f"{base}/newsletter/confirm/{claimed.confirm_token}",
-        f"{base}/newsletter/unsubscribe/{claimed.unsubscribe_token}",
+        f"{base}/newsletter/confirm/{claimed.confirm_token}{query}",
+        f"{base}/newsletter/unsubscribe/{claimed.unsubscribe_token}{query}",
     )
 
 
 def confirmation_mail(settings: Settings, newsletter: NewsletterSettings, claimed: Claimed) -> Mail:
     """The one email a sign-up sends: how the address came to us, the link that confirms,
-    that ignoring it keeps nothing; no images, no tracking, one-click unsubscribe."""
+    that ignoring it keeps nothing; no images, no tracking, one-click unsubscribe. In the
+    sign-up's language (the default when it is not one the app serves)."""
+    with force_locale(claimed.language):
+        return _confirmation_mail(settings, newsletter, claimed)
+
+
+def _confirmation_mail(
+    settings: Settings, newsletter: NewsletterSettings, claimed: Claimed
+) -> Mail:
     confirm_url, unsubscribe_url = links(settings, claimed)
     context = {
         "confirm_url": confirm_url,
@@ -264,7 +283,10 @@ def confirmation_mail(settings: Settings, newsletter: NewsletterSettings, claime
     domain = sender_domain(settings.reminders.mail_from)
     return Mail(
         to=claimed.email,
-        subject=f"Confirm your subscription to the newsletter of {newsletter.publication_name}",
+        subject=gettext(
+            "Confirm your subscription to the newsletter of %(name)s",
+            name=newsletter.publication_name,
+        ),
         text=current_app.jinja_env.get_template("newsletter/confirm_email.txt").render(context),
         html=current_app.jinja_env.get_template("newsletter/confirm_email.html").render(context),
         # New per attempt: a retry carries new links, and must not be dropped as a duplicate.

@@ -4,6 +4,9 @@ for it."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Iterator
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,9 +15,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from membership.account import sender as account_sender
 from membership.config import Settings
 from membership.extensions import db
 from membership.models import CheckoutAttempt
+from membership.newsletter import sender as newsletter_sender
+from membership.newsletter.settings import EXTENSION as NEWSLETTER
+from membership.newsletter.settings import NewsletterSettings
 from membership.reminders import sender
 from membership.reminders.models import Reminder
 from tests.conftest import csrf_token, post_checkout
@@ -67,6 +74,9 @@ def test_the_reminder_email_is_written_in_the_readers_language(
 
     message = sent_to(smtp, "ru@example.org")
     assert message["Subject"] == "Напоминание: поддержите независимую журналистику"
+    text = body_of(message)
+    assert "Вы думали о ежемесячном пожертвовании в размере 5,00\xa0€." in text
+    assert "Спасибо, что читаете нас." in text and "Thank you" not in text
     support, cancel = links_in(message)
     assert parse_qs(urlsplit(support).query)["lang"] == ["ru"]
     assert parse_qs(urlsplit(cancel).query)["lang"] == ["ru"]
@@ -123,3 +133,61 @@ def test_checkout_is_opened_in_the_language_of_the_page(
     assert stripe.created_with[session_id]["locale"] == locale
     asked = parse_qs(urlsplit(stripe.created_with[session_id]["success_url"]).query)
     assert asked.get("lang") == (None if locale == "en" else [locale])
+
+
+@pytest.fixture
+def newsletter_in_russian(app: Flask) -> Iterator[NewsletterSettings]:
+    """The newsletter offered in English and Russian, with a publication name."""
+    original = app.extensions[NEWSLETTER]
+    app.extensions[NEWSLETTER] = dataclasses.replace(
+        original, languages=("en", "ru"), publication_name="Новая редакция"
+    )
+    yield app.extensions[NEWSLETTER]
+    app.extensions[NEWSLETTER] = original
+
+
+def test_the_newsletter_confirmation_is_written_in_the_sign_ups_language(
+    app_ctx: None,
+    client: FlaskClient,
+    settings: Settings,
+    smtp: SmtpSink,
+    newsletter_in_russian: NewsletterSettings,
+) -> None:
+    for email, lang in (("ru@example.org", "ru"), ("en@example.org", "en")):
+        body = {"email": email, "consent": True, "lang": lang}
+        assert client.post("/newsletter", json=body).status_code == 202
+    report = newsletter_sender.send_due_confirmations(settings, newsletter_in_russian)
+    assert report.sent == 2
+
+    message = sent_to(smtp, "ru@example.org")
+    assert message["Subject"] == "Подтвердите подписку на рассылку Новая редакция"
+    text = body_of(message)
+    assert "Чтобы получать рассылку Новая редакция, подтвердите, что это ваш адрес:" in text
+    assert "Да, присылайте мне рассылку Новая редакция." in text  # the consent, as shown
+    (confirm,) = re.findall(r"http://support\.test(/newsletter/confirm/\S+)", text)
+    assert confirm.endswith("?lang=ru")
+    page = client.get(confirm).get_data(as_text=True)
+    assert "Вы подписаны" in page
+
+    message = sent_to(smtp, "en@example.org")
+    assert message["Subject"] == "Confirm your subscription to the newsletter of Новая редакция"
+    assert "?lang=" not in body_of(message)
+
+
+def test_the_sign_in_link_is_written_in_the_language_the_supporter_gave_in(
+    app: Flask, app_ctx: None
+) -> None:
+    settings = app.extensions["membership.settings"]
+    russian = account_sender.sign_in_mail(settings, "ru@example.org", "t" * 43, "ru")
+    assert russian.subject == "Ваша ссылка для входа"
+    assert "Чтобы войти, откройте эту ссылку" in russian.text
+    assert "/account/sign-in/" + "t" * 43 + "?lang=ru" in russian.text
+    english = account_sender.sign_in_mail(settings, "en@example.org", "t" * 43, None)
+    assert english.subject == "Your sign-in link"
+    assert "?lang=" not in english.text
+
+
+def body_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
