@@ -86,10 +86,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_supporter_notices')),
         sa.UniqueConstraint('key', name=op.f('uq_supporter_notices_key')),
     )
-    for column in (
-        'supporter_id', 'payment_id', 'payment_failure_id', 'recurring_support_id',
-        'support_change_id',
-    ):
+    for column in ('supporter_id', 'support_change_id'):
         op.create_index(f'ix_supporter_notices_{column}', 'supporter_notices', [column])
     op.create_index(
         'ix_supporter_notices_open',
