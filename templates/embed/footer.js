@@ -97,7 +97,9 @@
       say(checkoutStatus, messages.msgWorking);
       post("/embed/checkout", body).then(function (answer) {
         if (answer.ok && answer.data.url) {
-          try { window.top.location.assign(answer.data.url); } catch (error) { location.assign(answer.data.url); }
+          /* The whole window, even when the article is itself framed (another origin's
+             top may be navigated, not read: href, not assign()). */
+          try { window.top.location.href = answer.data.url; } catch (error) { location.href = answer.data.url; }
           return;
         }
         continueButton.disabled = false;
