@@ -220,19 +220,21 @@ def _revenue_between(start: datetime, end: datetime) -> dict[str, Revenue]:
     held = case((Payment.status.in_(DISPUTE_HOLDS_MONEY), Payment.amount_disputed_minor), else_=0)
     rows = db.session.execute(
         select(
-            func.upper(Payment.currency),
-            func.coalesce(Payment.frequency, ""),
+            Payment.currency,
+            Payment.frequency,
             func.count(),
             func.coalesce(func.sum(Payment.amount_minor), 0),
             func.coalesce(func.sum(Payment.amount_refunded_minor), 0),
             func.coalesce(func.sum(held), 0),
         )
         .where(Payment.paid_at >= start, Payment.paid_at < end)
-        .group_by(func.upper(Payment.currency), func.coalesce(Payment.frequency, ""))
+        .group_by(Payment.currency, Payment.frequency)
     )
     revenue: dict[str, Revenue] = defaultdict(Revenue)
-    for currency, frequency, payments, gross, refunded, disputed in rows:
-        figures = revenue[currency]
+    for currency, frequency, payments, *sums in rows:
+        # PostgreSQL sums bigints as numeric: back to whole minor units.
+        gross, refunded, disputed = (int(value) for value in sums)
+        figures = revenue[currency.upper()]
         figures.payments += payments
         figures.gross_minor += gross
         figures.refunded_minor += refunded
