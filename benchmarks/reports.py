@@ -1,25 +1,26 @@
-"""Render time of the staff dashboard and every report at 200,000 supporters and
-1,000,000 payments, on SQLite and PostgreSQL, with a ratio to a trivial staff page.
+"""Render time of the staff dashboard and every report at N payments and N/5 supporters
+(default 1,000,000 and 200,000), on SQLite and PostgreSQL, with a ratio to a trivial
+staff page.
 
-Goal (issue 5): every page under 100 ms. The dataset is built once per size and kept
-(SQLite: ``instance/bench-reports-<payments>.sqlite3``; PostgreSQL: the database
-``bench_reports``, created when missing and rebuilt when its size differs). It is
-generated in bulk with Core ``INSERT``s (the ledger one event at a time would take
-hours at this size; ``flask demo seed`` is the ledger path) and the rollups are then
-computed by ``rollups.rebuild()``, as ``flask reports rebuild-rollups`` does.
+Goal (issue 5): every page under 100 ms at 1,000,000 payments; issue 18: the same at
+10,000,000 on PostgreSQL. The dataset is built once per size and kept (SQLite:
+``instance/bench-reports-<payments>.sqlite3``; PostgreSQL: the database named by
+``--postgres-database``, ``bench_reports`` by default, created when missing and rebuilt
+when its size differs) by the bulk demo path (``membership.demo.bulk``, what
+``flask demo seed --bulk`` runs: the rows the ledger would write, proven equal to the
+ledger path on a sample, with their rollups), and the time it took is printed.
 
 Each page is requested through the Flask test client, signed in through the real
 ``/staff/login`` form, ``--requests`` times after one warm-up request; the median is
 printed. The baseline is ``/staff/profile`` (a signed-in page that reads one row).
 
     .venv/bin/python benchmarks/reports.py [--payments 1000000] [--databases sqlite,postgresql]
-        [--requests 7] [--rebuild]
+        [--requests 7] [--rebuild] [--postgres-database bench_reports]
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import re
 import statistics
 import sys
@@ -34,30 +35,18 @@ if str(PROJECT_ROOT) not in sys.path:
 
 import flask_migrate  # noqa: E402
 from flask import Flask  # noqa: E402
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from membership import create_app  # noqa: E402
+from membership.demo import bulk  # noqa: E402
 from membership.extensions import db  # noqa: E402
-from membership.models import (  # noqa: E402
-    CheckoutAttempt,
-    Payment,
-    PaymentFailure,
-    RecurringSupport,
-    Supporter,
-)
-from membership.reminders.models import Reminder  # noqa: E402
-from membership.reports import rollups  # noqa: E402
+from membership.models import Payment, Supporter  # noqa: E402
 
 GOAL_MS = 100.0
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_reports"
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 STAFF_EMAIL = "bench-admin@newsroom.test"
 STAFF_PASSWORD = "benchmark password 1234"
-BATCH = 10_000
-MONTHS = 24
-ARTICLES = [f"https://news.example/story/{n}" for n in range(300)]
-CAMPAIGNS = [None, None, "newsletter", "year-end", "press-freedom-day", "podcast"]
-CURRENCIES = ["USD"] * 7 + ["EUR"] * 2 + ["GBP"]
 
 
 def environ(database_url: str) -> dict[str, str]:
@@ -80,240 +69,29 @@ def ensure_dataset(app: Flask, payments: int, supporters: int, force: bool) -> N
             print(f"  dataset ready: {payments:,} payments")
             return
         started = time.perf_counter()
-        for table in reversed(db.metadata.sorted_tables):
-            if table.name != "alembic_version":
+        tables = [t for t in db.metadata.sorted_tables if t.name != "alembic_version"]
+        if db.engine.dialect.name == "postgresql":  # a DELETE checks every foreign key
+            names = ", ".join(table.name for table in tables)
+            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+        else:
+            for table in reversed(tables):
                 db.session.execute(table.delete())
         db.session.commit()
-        build(payments, supporters)
-        print(f"  built {payments:,} payments in {time.perf_counter() - started:.0f} s")
-        started = time.perf_counter()
-        rollups.rebuild()
-        db.session.commit()
-        print(f"  rollups rebuilt in {time.perf_counter() - started:.0f} s")
-        if db.engine.dialect.name == "postgresql":
-            for table in ("supporters", "recurring_supports", "payments", "payment_failures"):
-                db.session.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"
-                    )
-                )
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
-
-
-def build(payment_total: int, supporter_total: int) -> None:
-    """Supporters, their checkouts, recurring supports, payments (2% refunded, 0.5%
-    disputed), failures and reminders over the last 24 months, inserted in batches."""
-    rng = random.Random(5)
-    now = datetime.now(UTC).replace(microsecond=0)
-    first = now - timedelta(days=MONTHS * 30)
-    span = int((now - first).total_seconds())
-    recurring_share = 0.4
-    pay_id = 0
-    sub_id = 0
-    payments: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
-    recurring_rows: list[dict[str, Any]] = []
-    supporters: list[dict[str, Any]] = []
-    attempts: list[dict[str, Any]] = []
-    reminders: list[dict[str, Any]] = []
-    # Recurring supporters' renewals come first; one-time gifts fill up to the total.
-    budget_recurring = int(payment_total * 0.75)
-    once_budget = payment_total - supporter_total  # extra gifts beyond each one's first
-
-    def flush(force: bool = False) -> None:
-        """Insert every pending row (parents first) once any kind has a batch ready."""
-        tables = (
-            (Supporter, supporters),
-            (CheckoutAttempt, attempts),
-            (RecurringSupport, recurring_rows),
-            (Payment, payments),
-            (PaymentFailure, failures),
-            (Reminder, reminders),
+        load = time.perf_counter()
+        summary = bulk.load(
+            supporters,
+            payments,
+            seed_value=5,
+            progress=lambda done: print(
+                f"    {done:,} supporters ({time.perf_counter() - load:.0f} s)", flush=True
+            ),
         )
-        if not force and all(len(rows) < BATCH for _, rows in tables):
-            return
-        for model, rows in tables:
-            if rows:
-                db.session.execute(insert(model.__table__), rows)
-                rows.clear()
-        db.session.commit()
-
-    def payment(
-        supporter: int, amount: int, currency: str, paid_at: datetime, **extra: Any
-    ) -> None:
-        nonlocal pay_id
-        pay_id += 1
-        refunded, disputed, status, dispute = 0, 0, "succeeded", None
-        roll = rng.random()
-        if roll < 0.02:
-            refunded = amount if rng.random() < 0.7 else amount // 2
-            status = "refunded" if refunded == amount else "partially_refunded"
-        elif roll < 0.025:
-            dispute = rng.choice(["needs_response", "under_review", "lost", "won"])
-            disputed = amount if dispute != "won" else 0
-            status = {"lost": "dispute_lost", "won": "succeeded"}.get(dispute, "disputed")
-        payments.append(
-            {
-                "id": pay_id,
-                "stripe_payment_intent_id": f"pi_bench{pay_id}",
-                "stripe_customer_id": f"cus_bench{supporter}",
-                "supporter_id": supporter,
-                "amount_minor": amount,
-                "amount_refunded_minor": refunded,
-                "amount_disputed_minor": disputed,
-                "currency": currency,
-                "status": status,
-                "dispute_status": dispute,
-                "paid_at": paid_at,
-                "created_at": paid_at,
-                "stripe_invoice_id": extra.get("invoice"),
-                "stripe_subscription_id": extra.get("subscription"),
-                "recurring_support_id": extra.get("recurring_support_id"),
-                "frequency": extra["frequency"],
-                "checkout_attempt_id": extra["attempt"]["id"],
-                "source": extra["attempt"]["source"],
-                "utm_source": None,
-                "utm_medium": None,
-                "utm_campaign": extra["attempt"]["utm_campaign"],
-                "utm_content": None,
-            }
+        print(
+            f"  built {summary.supporters:,} supporters, {summary.payments:,} payments, "
+            f"{summary.attempts:,} checkout attempts, {summary.recurring:,} recurring supports "
+            f"(rollups and statistics included) in {time.perf_counter() - load:.0f} s "
+            f"({time.perf_counter() - started:.0f} s with emptying the database)"
         )
-
-    for n in range(1, supporter_total + 1):
-        start = first + timedelta(seconds=rng.randint(0, span))
-        currency = rng.choice(CURRENCIES)
-        supporters.append(
-            {
-                "id": n,
-                "email": f"reader{n}@example.org",
-                "name": f"Reader {n}",
-                "stripe_customer_id": f"cus_bench{n}",
-                "created_at": start,
-            }
-        )
-        recurring = budget_recurring > 0 and rng.random() < recurring_share
-        frequency = rng.choice(["monthly"] * 4 + ["annual"]) if recurring else "once"
-        amount = rng.choice(
-            {"once": [1000, 2500, 5000], "monthly": [500, 1000], "annual": [5000, 10000]}[frequency]
-        )
-        attempt = {
-            "id": f"{n:032x}",
-            "frequency": frequency,
-            "amount_minor": amount,
-            "currency": currency,
-            "source": rng.choice(ARTICLES),
-            "utm_campaign": rng.choice(CAMPAIGNS),
-            "stripe_session_id": f"cs_bench{n}",
-            "status": "paid",
-            "supporter_id": n,
-            "created_at": start,
-        }
-        attempts.append(attempt)
-        if rng.random() < 0.5:
-            attempts.append(
-                {
-                    **attempt,
-                    "id": f"e{n:031x}",
-                    "stripe_session_id": f"cs_bench{n}x",
-                    "status": "expired",
-                    "supporter_id": None,
-                }
-            )
-        if rng.random() < 0.1:
-            reminders.append(
-                {
-                    "token": f"bench{n}",
-                    "email": f"reader{n}@example.org",
-                    "due_at": start,
-                    "source": attempt["source"],
-                    "status": rng.choice(["sent", "converted", "cancelled"]),
-                    "attempts": 1,
-                    "sent_at": start,
-                    "converted_at": start if rng.random() < 0.5 else None,
-                    "created_at": start - timedelta(days=7),
-                    "updated_at": start,
-                }
-            )
-        if frequency == "once":
-            payment(n, amount, currency, start, frequency="once", attempt=attempt)
-        else:
-            sub_id += 1
-            step = timedelta(days=30 if frequency == "monthly" else 365)
-            months_kept = int(rng.expovariate(1 / 14)) + 1
-            moment, made, ended = start, 0, None
-            while moment <= now and budget_recurring > 0:
-                if made >= months_kept:
-                    ended = moment - timedelta(days=3)
-                    break
-                payment(
-                    n,
-                    amount,
-                    currency,
-                    moment,
-                    frequency=frequency,
-                    attempt=attempt,
-                    invoice=f"in_bench{pay_id + 1}",
-                    subscription=f"sub_bench{sub_id}",
-                    recurring_support_id=sub_id,
-                )
-                if rng.random() < 0.03:
-                    failures.append(
-                        {
-                            "stripe_invoice_id": f"in_fail{pay_id}",
-                            "attempt_count": 1,
-                            "stripe_subscription_id": f"sub_bench{sub_id}",
-                            "supporter_id": n,
-                            "recurring_support_id": sub_id,
-                            "amount_minor": amount,
-                            "currency": currency,
-                            "failed_at": moment + timedelta(days=1),
-                        }
-                    )
-                made += 1
-                budget_recurring -= 1
-                moment += step
-            status = "canceled" if ended else rng.choice(["active"] * 19 + ["past_due"])
-            recurring_rows.append(
-                {
-                    "id": sub_id,
-                    "stripe_subscription_id": f"sub_bench{sub_id}",
-                    "stripe_customer_id": f"cus_bench{n}",
-                    "supporter_id": n,
-                    "frequency": frequency,
-                    "amount_minor": amount,
-                    "currency": currency,
-                    "status": status,
-                    "cancel_at_period_end": False,
-                    "started_at": start,
-                    "canceled_at": ended,
-                    "ended_at": ended,
-                    "status_as_of": ended or start,
-                    "created_at": start,
-                    "checkout_attempt_id": attempt["id"],
-                    "source": attempt["source"],
-                    "utm_campaign": attempt["utm_campaign"],
-                }
-            )
-            once_budget -= made - 1
-        flush()
-    # Regulars: more one-time gifts by random supporters until the total is reached.
-    while pay_id < payment_total:
-        n = rng.randint(1, supporter_total)
-        attempt = {"id": f"{n:032x}", "source": rng.choice(ARTICLES), "utm_campaign": None}
-        paid_at = first + timedelta(seconds=rng.randint(0, span))
-        payment(
-            n,
-            rng.choice([1000, 2500]),
-            rng.choice(CURRENCIES),
-            paid_at,
-            frequency="once",
-            attempt=attempt,
-        )
-        if len(payments) >= BATCH:
-            flush()
-    flush(force=True)
 
 
 # -- Timing ----------------------------------------------------------------------------------
@@ -341,6 +119,10 @@ def signed_in(app: Flask) -> Any:
 def pages(app: Flask) -> list[tuple[str, str]]:
     with app.app_context():
         supporter = db.session.scalar(select(func.max(Supporter.id)))
+        # Demo emails are reader<run><n>@example.org: an exact one, and a part of many.
+        email = db.session.scalar(select(Supporter.email).where(Supporter.id == 124))
+    some = "12%40example"  # every supporter whose number ends in 12: one in a hundred
+    rare = (email or "@").split("@")[0][len("reader") :] + "%40"  # <run>123@: one supporter
     this_month = datetime.now(UTC).strftime("%Y-%m")
     year_ago = (datetime.now(UTC) - timedelta(days=335)).strftime("%Y-%m")
     return [
@@ -349,14 +131,16 @@ def pages(app: Flask) -> list[tuple[str, str]]:
         ("dashboard (12 months)", f"/staff/?from={year_ago}&to={this_month}"),
         ("supporters", "/staff/supporters"),
         ("supporters page 100", "/staff/supporters?page=100"),
-        ("supporters search (common)", "/staff/supporters?q=reader12"),
+        ("supporters search (common)", f"/staff/supporters?q={some}"),
+        ("supporters search (one)", f"/staff/supporters?q={rare}"),
         ("supporters search (no match)", "/staff/supporters?q=nobody-at-all"),
-        ("supporters search (an email)", "/staff/supporters?q=reader123%40example.org"),
+        ("supporters search (an email)", f"/staff/supporters?q={email}"),
         ("supporter detail", f"/staff/supporters/{supporter}"),
         ("sources (this month)", "/staff/reports/sources"),
         ("sources (12 months)", f"/staff/reports/sources?from={year_ago}&to={this_month}"),
         ("at risk", "/staff/reports/at-risk"),
         ("cohorts", "/staff/reports/cohorts"),
+        ("audit log", "/staff/audit"),
     ]
 
 
@@ -375,8 +159,8 @@ def time_pages(app: Flask, requests: int) -> list[tuple[str, float]]:
     return results
 
 
-def postgres_database() -> str:
-    url = make_url(POSTGRES_URL)
+def postgres_database(name: str) -> str:
+    url = make_url(POSTGRES_SERVER + name)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.scalar(
@@ -385,7 +169,7 @@ def postgres_database() -> str:
         if not exists:
             conn.execute(text(f'CREATE DATABASE "{url.database}"'))
     admin.dispose()
-    return POSTGRES_URL
+    return url.render_as_string(hide_password=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -395,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--requests", type=int, default=7)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the dataset")
+    parser.add_argument("--postgres-database", default="bench_reports")
     args = parser.parse_args(argv)
     supporters = args.supporters or args.payments // 5
     table: dict[str, list[tuple[str, float]]] = {}
@@ -405,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             path.parent.mkdir(exist_ok=True)
             url = f"sqlite:///{path}"
         else:
-            url = postgres_database()
+            url = postgres_database(args.postgres_database)
         app = create_app(environ(url))
         ensure_dataset(app, args.payments, supporters, args.rebuild)
         table[database] = time_pages(app, args.requests)

@@ -1,49 +1,29 @@
-"""Example activity for a new install: supporters, gifts, renewals, refunds, disputes,
-failed payments, cancellations, checkout attempts and reminders over the last 24 months.
+"""Example activity for a new install, recorded through the ledger: supporters, gifts,
+renewals, refunds, disputes, failed payments, cancellations, checkout attempts and
+reminders over the last 24 months (the stories of ``membership.demo.histories``).
 
 Everything goes through the ledger functions the Stripe webhook handlers call
 (``membership.ledger``), one supporter per transaction, so the report rollups are kept
-up to date exactly as in production. Emails are ``@example.org`` and every Stripe id
-starts with ``demo_``-style prefixes that Stripe never issues. Deterministic for a
-given ``seed``.
+up to date exactly as in production. Deterministic for a given ``seed``. For millions of
+payments, ``membership.demo.bulk`` writes the same rows in bulk.
 """
 
 from __future__ import annotations
 
-import random
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from membership import clock
+from membership.demo.histories import Failure, Gift, History, SeedRefused, histories
 from membership.extensions import db
 from membership.ledger import attempts, payments, recurring, supporters
 from membership.ledger.recurring import SubscriptionState
-from membership.models import CheckoutAttempt, new_public_id
+from membership.models import CheckoutAttempt
 from membership.reminders.models import Reminder
 from membership.sql.rows import Row
 
-MONTHS_OF_HISTORY = 24
-CURRENCIES = (("USD", 0.7), ("EUR", 0.2), ("GBP", 0.1))
-KINDS = (("once", 0.6), ("monthly", 0.3), ("annual", 0.1))
-AMOUNTS = {
-    "once": (1000, 2500, 5000, 10000),
-    "monthly": (200, 500, 1000),
-    "annual": (2500, 5000, 10000),
-}
-ARTICLES = [f"https://news.example/investigations/story-{n}" for n in range(1, 41)]
-CAMPAIGNS = ("", "", "newsletter", "year-end", "press-freedom-day", "podcast")
-UTM_SOURCES = ("", "newsletter", "mastodon", "telegram", "partner-site")
-MONTHLY_CHURN = 0.04
-REFUND_RATE = 0.02
-DISPUTE_RATE = 0.005
-FAILURE_RATE = 0.03
-UNCONVERTED_ATTEMPTS = 2  # checkouts opened and abandoned per converted one, on average
-REMINDER_RATE = 0.15
-
-
-class SeedRefused(RuntimeError):
-    """The seed would not make sense (say, fewer payments than supporters)."""
+__all__ = ["SeedRefused", "SeedSummary", "seed", "record"]
 
 
 @dataclass
@@ -54,94 +34,67 @@ class SeedSummary:
     attempts: int = 0
     reminders: int = 0
 
+    def count(self, history: History) -> None:
+        self.supporters += 1
+        self.payments += history.payments
+        self.recurring += history.kind != "once"
+        self.attempts += len(history.attempts)
+        self.reminders += history.reminder is not None
 
-def seed(supporter_count: int, payment_count: int, *, seed_value: int = 1) -> SeedSummary:
-    """Add ``supporter_count`` supporters with ``payment_count`` payments in all."""
-    if supporter_count < 1 or payment_count < supporter_count:
-        raise SeedRefused("give at least one supporter and at least one payment per supporter")
-    rng = random.Random(seed_value)  # noqa: S311  (demo data, not secrets)
-    run = secrets.token_hex(4)  # several seeds can share a database
-    now = clock.now()
+
+def seed(
+    supporter_count: int, payment_count: int, *, seed_value: int = 1, run: str | None = None
+) -> SeedSummary:
+    """Add ``supporter_count`` supporters with ``payment_count`` payments in all; ``run``
+    prefixes their keys (by default a new one: several seeds can share a database)."""
+    run = run if run is not None else secrets.token_hex(4)
     summary = SeedSummary()
-    extra = payment_count - supporter_count  # payments beyond each supporter's first
-    for i in range(supporter_count):
-        remaining = supporter_count - i - 1
-        fair_share = extra // (remaining + 1) if remaining else extra
-        budget = 1 + min(extra, rng.randint(0, 2 * fair_share) if remaining else extra)
-        # The last supporter gives once, as often as it takes to reach exactly M payments.
-        made = _supporter(rng, f"{run}{i}", now, budget, summary, last=not remaining)
-        extra -= made - 1
+    now = clock.now()
+    for history in histories(
+        supporter_count, payment_count, seed_value=seed_value, run=run, now=now
+    ):
+        record(history)
         db.session.commit()
+        summary.count(history)
     return summary
 
 
-def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
-    return rng.choices([v for v, _ in weighted], [w for _, w in weighted])[0]
-
-
-def _supporter(
-    rng: random.Random, key: str, now: datetime, budget: int, summary: SeedSummary, last: bool
-) -> int:
-    """One supporter's history; returns how many payments it made (1 to ``budget``)."""
-    currency = _pick(rng, CURRENCIES)
-    kind = "once" if last else _pick(rng, KINDS)
-    amount = rng.choice(AMOUNTS[kind])
-    start = now - timedelta(seconds=rng.randint(3600, MONTHS_OF_HISTORY * 30 * 86400))
-    attempt = _attempts(rng, key, kind, amount, currency, start, summary)
-    email = f"reader{key}@example.org"
+def record(history: History) -> None:
+    """One supporter's story, through the ledger as the webhooks would record it."""
+    attempt = _attempts(history)
     supporter_id = supporters.find_or_create_supporter(
-        customer_id=f"cus_demo{key}",
-        email=email,
+        customer_id=history.customer_id, email=history.email
     )
     assert supporter_id is not None
     attempts.advance_attempt(attempt, "paid", supporter_id)
-    summary.supporters += 1
-    if rng.random() < REMINDER_RATE:
-        _reminder(rng, email, attempt, start, now, summary)
-    if kind == "once":
-        made = _one_time_gifts(rng, key, supporter_id, attempt, start, now, budget)
+    if history.reminder is not None:
+        _reminder(history)
+    if history.kind == "once":
+        for gift in history.events:
+            assert isinstance(gift, Gift)
+            _pay(history, gift, supporter_id, attempt)
     else:
-        made = _recurring(rng, key, supporter_id, attempt, kind, start, now, budget)
-        summary.recurring += 1
-    summary.payments += made
-    return made
+        _recurring(history, supporter_id, attempt)
 
 
-def _attempts(
-    rng: random.Random,
-    key: str,
-    kind: str,
-    amount: int,
-    currency: str,
-    start: datetime,
-    summary: SeedSummary,
-) -> Row:
-    """The checkout that converted, and a few abandoned ones from the same page (stored as
+def _attempts(history: History) -> Row:
+    """The checkout that converted and the abandoned ones from the same page (stored as
     the support form stores them, then read back as the ledger reads them)."""
-    source = rng.choice(ARTICLES)
-    attribution = {
-        "source": source,
-        "utm_source": rng.choice(UTM_SOURCES) or None,
-        "utm_medium": None,
-        "utm_campaign": rng.choice(CAMPAIGNS) or None,
-    }
-    opened = []
-    for n in range(rng.randint(0, 2 * UNCONVERTED_ATTEMPTS) + 1):
-        attempt = CheckoutAttempt(
-            id=new_public_id(),
-            frequency=kind,
-            amount_minor=amount,
-            currency=currency,
-            stripe_session_id=f"cs_demo{key}_{n}",
-            status="open",
-            created_at=start - timedelta(minutes=5 * n),
-            **attribution,
+    for opened in history.attempts:
+        db.session.add(
+            CheckoutAttempt(
+                id=opened.id,
+                frequency=history.kind,
+                amount_minor=history.amount_minor,
+                currency=history.currency,
+                stripe_session_id=opened.session_id,
+                status="open",
+                created_at=opened.created_at,
+                **history.attribution,
+            )
         )
-        db.session.add(attempt)
-        opened.append(attempt)
-        summary.attempts += 1
     db.session.flush()
-    found = [attempts.find_attempt(attempt.id) for attempt in opened]
+    found = [attempts.find_attempt(opened.id) for opened in history.attempts]
     for abandoned in found[1:]:
         assert abandoned is not None
         attempts.advance_attempt(abandoned, "expired")
@@ -149,160 +102,128 @@ def _attempts(
     return found[0]
 
 
-def _one_time_gifts(
-    rng: random.Random,
-    key: str,
-    supporter_id: int,
-    attempt: Row,
-    start: datetime,
-    now: datetime,
-    budget: int,
-) -> int:
-    gifts = budget  # regulars give again and again, spread between their first gift and now
-    span = (now - start).total_seconds()
-    moments = [start] + sorted(
-        start + timedelta(seconds=rng.uniform(0, span)) for _ in range(gifts - 1)
+def _pay(
+    history: History, gift: Gift, supporter_id: int, attempt: Row, support: Row | None = None
+) -> None:
+    payments.record_payment(
+        payments.PaymentFacts(
+            amount_minor=history.amount_minor,
+            currency=history.currency,
+            paid_at=gift.paid_at,
+            customer_id=history.customer_id,
+            payment_intent_id=gift.payment_intent_id,
+            invoice_id=gift.invoice_id,
+            subscription_id=history.subscription_id if support is not None else None,
+            frequency=history.kind,
+        ),
+        supporter_id=supporter_id,
+        attempt=attempt,
+        recurring=support,
     )
-    for n, moment in enumerate(moments):
-        intent = f"pi_demo{key}_{n}"
-        payments.record_payment(
-            payments.PaymentFacts(
-                amount_minor=attempt["amount_minor"],
-                currency=attempt["currency"],
-                paid_at=moment,
-                customer_id=f"cus_demo{key}",
-                payment_intent_id=intent,
-                frequency="once",
-            ),
-            supporter_id=supporter_id,
-            attempt=attempt,
+    adjustment = gift.adjustment
+    if adjustment is None:
+        return
+    if adjustment.dispute_status is None:
+        payments.record_refunds(
+            gift.payment_intent_id, adjustment.charge_id, adjustment.refunded_minor
         )
-        _maybe_refund_or_dispute(rng, intent, attempt["amount_minor"], moment, now)
-    return gifts
+    else:
+        assert adjustment.as_of is not None
+        payments.record_dispute(
+            gift.payment_intent_id,
+            adjustment.charge_id,
+            adjustment.dispute_status,
+            adjustment.disputed_minor,
+            adjustment.as_of,
+        )
 
 
-def _recurring(
-    rng: random.Random,
-    key: str,
-    supporter_id: int,
-    attempt: Row,
-    kind: str,
-    start: datetime,
-    now: datetime,
-    budget: int,
-) -> int:
-    """A subscription: paid each period until it is cancelled, runs out of budget, or now."""
-    subscription_id = f"sub_demo{key}"
-    support = recurring.get_or_create_recurring(subscription_id, customer_id=f"cus_demo{key}")
-    recurring.link_recurring(support, supporter_id=supporter_id, attempt=attempt)
-    amount, currency = attempt["amount_minor"], attempt["currency"]
-    active = SubscriptionState(
+def active_state(history: History) -> SubscriptionState:
+    """What ``customer.subscription.created`` says of a history's subscription."""
+    return SubscriptionState(
         status="active",
-        as_of=start,
-        amount_minor=amount,
-        currency=currency,
-        frequency=kind,
-        started_at=start,
+        as_of=history.start,
+        amount_minor=history.amount_minor,
+        currency=history.currency,
+        frequency=history.kind,
+        started_at=history.start,
     )
+
+
+def _recurring(history: History, supporter_id: int, attempt: Row) -> None:
+    """A subscription: each invoice paid or failed in turn, then perhaps cancelled."""
+    support = recurring.get_or_create_recurring(
+        history.subscription_id, customer_id=history.customer_id
+    )
+    recurring.link_recurring(support, supporter_id=supporter_id, attempt=attempt)
+    active = active_state(history)
     recurring.apply_state(support, active)
     recurring.save_recurring(support)
-    step = timedelta(days=30 if kind == "monthly" else 365)
-    moment, made = start, 0
-    while moment <= now and made < budget:
-        if made and rng.random() < FAILURE_RATE:
+    for event in history.events:
+        if isinstance(event, Failure):
             payments.record_failure(
-                invoice_id=f"in_demo{key}_{made}",
+                invoice_id=event.invoice_id,
                 attempt_count=1,
-                subscription_id=subscription_id,
-                customer_id=f"cus_demo{key}",
+                subscription_id=history.subscription_id,
+                customer_id=history.customer_id,
                 recurring=support,
                 supporter_id=supporter_id,
-                amount_minor=amount,
-                currency=currency,
-                failed_at=moment,
+                amount_minor=history.amount_minor,
+                currency=history.currency,
+                failed_at=event.failed_at,
             )
-            recurring.mark_past_due(support, moment)
+            recurring.mark_past_due(support, event.failed_at)
             recurring.save_recurring(support)
-            if moment + step > now:
-                return made  # still past due today: the at-risk report lists it
-        intent = f"pi_demo{key}_{made}"
-        payments.record_payment(
-            payments.PaymentFacts(
-                amount_minor=amount,
-                currency=currency,
-                paid_at=moment + timedelta(hours=1),
-                customer_id=f"cus_demo{key}",
-                payment_intent_id=intent,
-                invoice_id=f"in_demo{key}_{made}",
-                subscription_id=subscription_id,
-                frequency=kind,
-            ),
-            supporter_id=supporter_id,
-            attempt=attempt,
-            recurring=support,
-        )
+            continue
+        _pay(history, event, supporter_id, attempt, support)
+        recurring.note_paid(support, event.paid_at)
         if support["status"] == "past_due":
-            recurring.apply_state(
-                support,
-                replace(active, as_of=moment + timedelta(hours=1)),
-            )
-            recurring.save_recurring(support)
-        _maybe_refund_or_dispute(rng, intent, amount, moment, now)
-        made += 1
-        moment += step
-        churn = MONTHLY_CHURN if kind == "monthly" else MONTHLY_CHURN * 6
-        if rng.random() < churn or (made >= budget and moment <= now):
-            end = min(moment - timedelta(days=rng.randint(1, 20)), now)
-            recurring.apply_state(
-                support,
-                replace(active, status="canceled", as_of=end, canceled_at=end, ended_at=end),
-            )
-            recurring.save_recurring(support)
-            break
-    return made
+            recurring.apply_state(support, active_state_as_of(history, event.paid_at))
+        recurring.save_recurring(support)
+    if history.canceled_at is not None:
+        recurring.apply_state(support, canceled_state(history))
+        recurring.save_recurring(support)
 
 
-def _maybe_refund_or_dispute(
-    rng: random.Random, intent: str, amount: int, paid_at: datetime, now: datetime
-) -> None:
-    roll = rng.random()
-    later = min(paid_at + timedelta(days=rng.randint(1, 20)), now)
-    if roll < REFUND_RATE:
-        refunded = amount if rng.random() < 0.7 else amount // 2
-        payments.record_refunds(intent, f"ch_demo_{intent}", refunded)
-    elif roll < REFUND_RATE + DISPUTE_RATE:
-        status = rng.choice(("needs_response", "under_review", "lost", "won"))
-        payments.record_dispute(intent, f"ch_demo_{intent}", status, amount, later)
+def active_state_as_of(history: History, as_of: datetime) -> SubscriptionState:
+    """Active again once a renewal is paid after a failure."""
+    return replace(active_state(history), as_of=as_of)
 
 
-def _reminder(
-    rng: random.Random,
-    email: str,
-    attempt: Row,
-    start: datetime,
-    now: datetime,
-    summary: SeedSummary,
-) -> None:
-    """A "remind me later" the reader asked for before giving."""
-    asked = start - timedelta(days=rng.randint(1, 30))
-    due = asked + timedelta(days=7)
-    status = rng.choice(("sent", "converted", "converted", "cancelled"))
-    db.session.add(
-        Reminder(
-            token=secrets.token_urlsafe(32),
-            email=email,
-            due_at=due,
-            frequency=attempt["frequency"],
-            amount_minor=attempt["amount_minor"],
-            currency=attempt["currency"],
-            source=attempt["source"],
-            status=status,
-            attempts=1 if status != "cancelled" else 0,
-            sent_at=due if status != "cancelled" else None,
-            converted_at=start if status == "converted" else None,
-            cancelled_at=due if status == "cancelled" else None,
-            created_at=asked,
-            updated_at=now,
-        )
+def canceled_state(history: History) -> SubscriptionState:
+    """What ``customer.subscription.deleted`` says when the reader stopped giving."""
+    end = history.canceled_at
+    assert end is not None
+    return replace(
+        active_state(history), status="canceled", as_of=end, canceled_at=end, ended_at=end
     )
-    summary.reminders += 1
+
+
+def _reminder(history: History) -> None:
+    """A "remind me later" the reader asked for before giving."""
+    reminder = history.reminder
+    assert reminder is not None
+    db.session.add(Reminder(**reminder_values(history)))
+
+
+def reminder_values(history: History) -> dict[str, object]:
+    """The reminder row a history's "remind me later" leaves (the token is a new secret)."""
+    reminder = history.reminder
+    assert reminder is not None
+    status, due = reminder.status, reminder.due_at
+    return {
+        "token": secrets.token_urlsafe(32),
+        "email": history.email,
+        "due_at": due,
+        "frequency": history.kind,
+        "amount_minor": history.amount_minor,
+        "currency": history.currency,
+        "source": history.attribution["source"],
+        "status": status,
+        "attempts": 1 if status != "cancelled" else 0,
+        "sent_at": due if status != "cancelled" else None,
+        "converted_at": history.start if status == "converted" else None,
+        "cancelled_at": due if status == "cancelled" else None,
+        "created_at": reminder.asked_at,
+        "updated_at": clock.now(),
+    }

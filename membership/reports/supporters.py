@@ -26,6 +26,7 @@ from membership.models import (
 )
 from membership.notices.service import SentNotice, notices_of
 from membership.reminders.models import Reminder
+from membership.reports import search
 
 PAGE_SIZE = 50
 MAX_QUERY_LENGTH = 254
@@ -76,20 +77,14 @@ class SupporterDetail:
     notices: list[SentNotice] = field(default_factory=list)
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def supporters_page(query: str = "", page: int = 1) -> SupporterPage:
-    """A page of supporters, newest first, whose email contains ``query``."""
+    """A page of supporters, newest first, whose email contains ``query``; raises
+    ``search.SearchTooShort`` for a query too short to search for."""
     query = query.strip()[:MAX_QUERY_LENGTH]
     page = max(page, 1)
     statement = select(Supporter).order_by(Supporter.id.desc())
     if query:
-        # A scan of the supporters (no index serves "contains").
-        pattern = _like_pattern(query.lower())
-        statement = statement.where(Supporter.email.like(pattern, escape="\\"))
+        statement = statement.where(search.email_contains(query.lower()))
     found = list(db.session.scalars(statement.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
     supporters = found[:PAGE_SIZE]
     ids = [s.id for s in supporters]

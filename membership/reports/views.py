@@ -39,10 +39,12 @@ from membership.reports.at_risk import at_risk_counts, at_risk_report
 from membership.reports.cohorts import RETENTION_MONTHS, cohorts_report
 from membership.reports.dashboard import FREQUENCIES, dashboard
 from membership.reports.periods import InvalidPeriod, Period, parse_period
+from membership.reports.search import SearchTooShort
 from membership.reports.sources import DIMENSION_TITLES, sources_report
 from membership.reports.supporters import (
     InvalidLookup,
     SupporterNotFound,
+    SupporterPage,
     find_supporter_id,
     supporter_detail,
     supporters_page,
@@ -111,7 +113,7 @@ supporter_lookups = limiter.shared_limit(
 
 @blueprint.get("/supporters")
 @care_required
-def supporters_list() -> str:
+def supporters_list() -> str | tuple[str, int]:
     """Care: the form that finds one supporter by exact email. Admins: also every
     supporter, newest first, searchable by part of an email or name (audited: which page,
     and whether it was a search, never what was searched for)."""
@@ -122,7 +124,12 @@ def supporters_list() -> str:
     if number is None or not 1 <= number <= MAX_PAGE:
         abort(400, f"page must be a whole number from 1 to {MAX_PAGE}")
     query = request.args.get("q", "")
-    page_html = render_template("reports/supporters.html", result=supporters_page(query, number))
+    try:
+        result = supporters_page(query, number)
+    except SearchTooShort as exc:
+        empty = SupporterPage(query.strip(), number, [], has_next=False)
+        return render_template("reports/supporters.html", result=empty, error=str(exc)), 400
+    page_html = render_template("reports/supporters.html", result=result)
     # After rendering: the commit expires the rows the template reads.
     record_audit_now(
         audit.LIST_SUPPORTERS, target=f"page {page}", detail="search" if query else None
