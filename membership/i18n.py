@@ -121,9 +121,9 @@ def _explicit_language() -> str | None:
             body = request.get_json(silent=True)
             if isinstance(body, dict):
                 return language_for(body.get(LANG_FIELD))
-    except (HTTPException, ValueError):
-        # A body too large or a query that is not UTF-8: its error page is served in the
-        # browser's language, and reading the request again must not fail a second time.
+    except (HTTPException, ValueError, RecursionError):
+        # A body too large, JSON nested too deep or a query that is not UTF-8: its error
+        # page is served in the browser's language; reading the request must not fail again.
         return None
     return None
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from membership.config import Settings
+from membership.i18n import gettext
 from membership.support import service as support
 from membership.support.forms import CheckoutForm
 from membership.vocabulary import ATTRIBUTION_FIELDS, Frequency
@@ -141,15 +142,20 @@ def check_origin(settings: Settings, origin: str | None, *, framed_footer: bool)
     """
     if not origin or origin == "null":
         raise RefusedOrigin(
-            "This request does not say which page it comes from (no Origin header), so it "
-            "cannot be accepted. Continue from an article page or from our support page."
+            gettext(
+                "This request does not say which page it comes from (no Origin header), so "
+                "it cannot be accepted. Continue from an article page or from our support page."
+            )
         )
     own = _origin_of(settings.public_base_url)
     if cors.is_article_origin(origin) or (framed_footer and origin.rstrip("/").lower() == own):
         return
     raise RefusedOrigin(
-        f"Gifts are accepted from the newsroom's article pages only, not from {origin}. "
-        "Continue on our support page instead."
+        gettext(
+            "Gifts are accepted from the newsroom's article pages only, not from %(origin)s. "
+            "Continue on our support page instead.",
+            origin=origin,
+        )
     )
 
 

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from membership import identity
 from membership.config import current_settings
 from membership.extensions import csrf, limiter
-from membership.i18n import current_language
+from membership.i18n import current_language, gettext
 from membership.reminders import prompt
 from membership.support import service
 from membership.support.forms import CheckoutForm
@@ -209,7 +209,7 @@ def cancelled() -> Response:
     attempt = request.args.get("attempt")
     mine = attempt is not None and attempt == session.get(_OPENED_ATTEMPT)
     choices = _choices_from(service.choices_after_cancel(attempt) if mine else {})
-    notice = "No payment was taken. Your choices are below if you would like to try again."
+    notice = gettext("No payment was taken. Your choices are below if you would like to try again.")
     response = make_response(_with_csrf_token(_render_page(choices, notice)))
     response.headers["Cache-Control"] = "no-store, private"
     return response

@@ -16,8 +16,12 @@ from typing import Any
 
 from flask import Flask, Response, abort, jsonify, request
 
-REFUSAL = "The request contains a NUL character or an invalid one, which no field accepts."
-TOO_DEEP = "The JSON is nested deeper than any request of ours."
+from membership.i18n import lazy_gettext
+
+REFUSAL = lazy_gettext(
+    "The request contains a NUL character or an invalid one, which no field accepts."
+)
+TOO_DEEP = lazy_gettext("The JSON is nested deeper than any request of ours.")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 

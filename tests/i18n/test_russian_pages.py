@@ -4,7 +4,7 @@ string was never wrapped for translation or its translation is missing."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 
 import pytest
@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from membership import create_app
+from membership.identity.settings import DEFAULT_NAME
 from tests.conftest import app_environ, csrf_token
 
 PUBLICATION = "Новая редакция"
@@ -133,3 +134,21 @@ def test_presets_are_whole_amounts_written_the_russian_way(reader: FlaskClient) 
     page = reader.get("/support?lang=ru&frequency=monthly&currency=EUR").get_data(as_text=True)
     assert "2\xa0€ в месяц" in page
     assert "2,00" not in page
+
+
+def test_a_supporters_account_page_in_russian(
+    signed_in: Callable[[str], FlaskClient],
+    make_supporter: Callable[..., int],
+    make_gift: Callable[..., int],
+    make_recurring: Callable[..., int],
+) -> None:
+    supporter = make_supporter("reader@example.org", customer="cus_ru")
+    make_gift(supporter, 2500, frequency="monthly")
+    make_recurring(supporter, "cus_ru", "sub_ru", cancel_at_period_end=True)
+    browser = signed_in("reader@example.org")
+    page = browser.get("/account?lang=ru").get_data(as_text=True)
+    assert "Регулярные пожертвования" in page
+    assert "Действует, прекратится в конце этого периода" in page
+    assert "25,00\xa0$" in page and "Оплачено" in page
+    # The newsroom's own name is its setting, not a string to translate.
+    assert english_left(page.replace(DEFAULT_NAME, "")) == ["(JSON)."]
