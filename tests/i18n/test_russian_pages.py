@@ -92,6 +92,7 @@ READER_PAGES = [
     "/support?frequency=once",
     "/support?frequency=annual&currency=EUR",
     "/support/other-ways",
+    "/support/cancelled",
     "/remind-me",
     "/newsletter",
     "/account",
@@ -152,3 +153,17 @@ def test_a_supporters_account_page_in_russian(
     assert "25,00\xa0$" in page and "Оплачено" in page
     # The newsroom's own name is its setting, not a string to translate.
     assert english_left(page.replace(DEFAULT_NAME, "")) == ["(JSON)."]
+
+
+def test_the_footers_json_answers_in_the_language_it_sends(reader: FlaskClient) -> None:
+    """The footer posts JSON with its ``lang``: errors and confirmations come back in it."""
+    refused = reader.post("/remind-me", json={"email": "not an address", "lang": "ru"})
+    assert refused.status_code == 400
+    assert refused.get_json()["errors"]["email"].startswith("Введите корректный адрес")
+    accepted = reader.post(
+        "/newsletter", json={"email": "reader@example.org", "consent": True, "lang": "ru"}
+    )
+    assert accepted.status_code == 202
+    assert accepted.get_json()["message"].startswith("Проверьте почту")
+    wording = reader.get("/newsletter/consent?lang=ru").get_json()["wording"]
+    assert wording.startswith(f"Да, присылайте мне рассылку {PUBLICATION}.")
