@@ -15,6 +15,21 @@
       r.addEventListener("change", function () { custom.value = ""; });
     });
   }
+  // "Remind me later" is about the gift chosen now, not the one the page opened with.
+  var remind = document.getElementById("remind-later");
+  if (remind && custom) {
+    var follow = function () {
+      var url = new URL(remind.href);
+      var chosen = document.querySelector('input[name="amount"]:checked');
+      var amount = custom.value.trim() || (chosen ? chosen.value : "");
+      if (amount) { url.searchParams.set("amount", amount); } else { url.searchParams.delete("amount"); }
+      remind.href = url.pathname + url.search;
+    };
+    custom.addEventListener("input", follow);
+    document.querySelectorAll('input[name="amount"]').forEach(function (r) {
+      r.addEventListener("change", follow);
+    });
+  }
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
 })();

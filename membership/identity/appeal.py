@@ -155,7 +155,10 @@ def _parse_appeal(source: str) -> Appeal:
         message=markdown.render(message),
         signature=markdown.render_lines(signature),
         headline_text=markdown.plain(headline),
-        message_text="\n\n".join(markdown.plain(p) for p in markdown.paragraphs(message)),
+        message_text="\n\n".join(
+            "\n".join(markdown.plain(line) for line in lines)
+            for lines in markdown.paragraphs(message)
+        ),
         signature_text=markdown.plain(signature.strip()),
     )
 

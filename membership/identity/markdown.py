@@ -1,6 +1,7 @@
 """The safe Markdown subset the newsroom's texts are written in (``instance/*.md``).
 
-Paragraphs (separated by a blank line; a single line break is kept), ``**bold**``,
+Paragraphs (separated by a blank line; a line ending in two spaces or a backslash
+breaks the line, others run on as in Markdown), ``**bold**``,
 ``*emphasis*`` and ``[links](https://...)`` to http(s) addresses only. Everything else,
 HTML included, is shown as the characters typed: the files are edited by people, not
 reviewed as code, and their text lands on every page and in every email.
@@ -37,23 +38,34 @@ def _emphasis(text: str) -> str:
     return _EMPHASIS.sub(r"<em>\1</em>", escaped)
 
 
-def paragraphs(text: str) -> list[str]:
-    """The text's paragraphs, each with its lines trimmed, empty ones dropped."""
-    blocks = re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip())
-    return [
-        "\n".join(line.strip() for line in block.splitlines() if line.strip())
-        for block in blocks
-        if block.strip()
-    ]
+def paragraphs(text: str) -> list[list[str]]:
+    """The text's paragraphs, each as its lines. As in Markdown, the lines of a paragraph
+    run on as one, except after a hard break: a line ending in two spaces or a backslash."""
+    result = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()):
+        lines: list[str] = []
+        current: list[str] = []
+        for raw in block.split("\n"):
+            piece = raw.strip()
+            hard = raw.endswith("  ") or piece.endswith("\\")
+            piece = piece.removesuffix("\\").rstrip()
+            if piece:
+                current.append(piece)
+            if hard and current:
+                lines.append(" ".join(current))
+                current = []
+        if current:
+            lines.append(" ".join(current))
+        if lines:
+            result.append(lines)
+    return result
 
 
 def render(text: str) -> Markup:
     """Markdown-subset text as HTML paragraphs."""
     return Markup("\n").join(
-        Markup("<p>{}</p>").format(
-            Markup("<br>\n").join(inline(line) for line in block.split("\n"))
-        )
-        for block in paragraphs(text)
+        Markup("<p>{}</p>").format(Markup("<br>\n").join(inline(line) for line in lines))
+        for lines in paragraphs(text)
     )
 
 

@@ -41,12 +41,12 @@ def test_the_newsrooms_file_replaces_the_built_in_appeal(instance: Path) -> None
     russian = appeal("ru")
     assert russian.headline == "Дорогие читатели"
     assert russian.message == (
-        "<p>Мы <strong>независимы</strong>.<br>\n&lt;img src=x onerror=alert(1)&gt;</p>\n"
+        "<p>Мы <strong>независимы</strong>. &lt;img src=x onerror=alert(1)&gt;</p>\n"
         '<p>Подробнее <a href="https://news.example/about">о нас</a>.</p>'
     )
     assert russian.signature == "Главный редактор<br>\nИван Петров"
     assert russian.message_text == (
-        "Мы независимы.\n<img src=x onerror=alert(1)>\n\nПодробнее о нас (https://news.example/about)."
+        "Мы независимы. <img src=x onerror=alert(1)>\n\nПодробнее о нас (https://news.example/about)."
     )
     assert russian.signature_text == "Главный редактор\nИван Петров"
     assert appeal("en").headline == "Dear readers,"  # the other language keeps its own

@@ -12,7 +12,10 @@ from membership.identity import markdown
     [
         ("Hello", "<p>Hello</p>"),
         ("One\n\nTwo", "<p>One</p>\n<p>Two</p>"),
-        ("Line one\nline two", "<p>Line one<br>\nline two</p>"),
+        ("Line one\nline two", "<p>Line one line two</p>"),
+        ("Line one  \nline two", "<p>Line one<br>\nline two</p>"),
+        ("Line one\\\nline two", "<p>Line one<br>\nline two</p>"),
+        ("**bold\nacross lines**", "<p><strong>bold across lines</strong></p>"),
         ("**bold** and *em*", "<p><strong>bold</strong> and <em>em</em></p>"),
         (
             "[About us](https://news.example/about?a=1&b=2)",
@@ -24,7 +27,18 @@ from membership.identity import markdown
         ),
         ("2 * 3 * 4", "<p>2 * 3 * 4</p>"),
     ],
-    ids=["paragraph", "paragraphs", "line-break", "bold-em", "link", "bold-link", "lone-stars"],
+    ids=[
+        "paragraph",
+        "paragraphs",
+        "lines-run-on",
+        "two-spaces-break",
+        "backslash-breaks",
+        "bold-across-lines",
+        "bold-em",
+        "link",
+        "bold-link",
+        "lone-stars",
+    ],
 )
 def test_the_subset_is_rendered(source: str, html: str) -> None:
     assert markdown.render(source) == html
