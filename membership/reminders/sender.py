@@ -32,7 +32,7 @@ from sqlalchemy import and_, func, literal_column, or_, select, update
 from membership import clock, money
 from membership.config import Settings
 from membership.extensions import db
-from membership.i18n import force_locale, lazy_gettext
+from membership.i18n import asked_language, force_locale, lazy_gettext
 from membership.mail import (
     SMTP_TIMEOUT_SECONDS,
     Mail,
@@ -372,8 +372,7 @@ def links(settings: Settings, claimed: Claimed) -> tuple[str, str]:
     if claimed.source:
         query["source"] = claimed.source
     query.update(utm_source="reminder", utm_medium="email", reminder=claimed.token)
-    # The default language needs no asking (and keeps the links as they always were).
-    asked = claimed.language if claimed.language != settings.supported_languages[0] else None
+    asked = asked_language(claimed.language)  # None for the default: links as they were
     language = f"?{urlencode({'lang': asked})}" if asked else ""
     if asked:
         query["lang"] = asked

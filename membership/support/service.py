@@ -19,7 +19,7 @@ from membership.attribution import source_of, tag_of
 from membership.config import FREQUENCIES, Settings
 from membership.database import sqlite_writer_turn
 from membership.extensions import db
-from membership.i18n import current_language, gettext, lazy_gettext
+from membership.i18n import asked_language, current_language, gettext, lazy_gettext
 from membership.models import CheckoutAttempt, is_public_id, new_public_id
 from membership.reminders.service import reminder_id_for_token, reminder_token_for_id
 from membership.vocabulary import ATTRIBUTION_FIELDS, Frequency
@@ -256,9 +256,7 @@ def start_checkout(
     attempt_id = new_public_id()
     language = current_language()
     # The default language needs no asking (and keeps the return addresses as they were).
-    asked = (
-        f"&{urlencode({'lang': language})}" if language != settings.supported_languages[0] else ""
-    )
+    asked = f"&{urlencode({'lang': language})}" if asked_language(language) else ""
     request = stripe_gateway.CheckoutRequest(
         attempt_id=attempt_id,
         frequency=gift.frequency,
