@@ -363,6 +363,7 @@ def _renewal_ahead(settings: Settings, notice: Notice, now: datetime) -> Compose
         or notice.renews_at is None
         or recurring.status not in RENEWING_STATUSES
         or recurring.cancel_at_period_end
+        or recurring.collection_paused
         or recurring.current_period_end != notice.renews_at
         or notice.renews_at <= now
         or recurring.amount_minor is None

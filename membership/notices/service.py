@@ -169,6 +169,7 @@ def queue_renewals_ahead(now: datetime | None = None) -> int:
             RecurringSupport.current_period_end <= now + RENEWAL_NOTICE_AHEAD,
             RecurringSupport.status.in_(RENEWING_STATUSES),
             RecurringSupport.cancel_at_period_end.is_(False),
+            RecurringSupport.collection_paused.is_(False),
         )
     ).all()
     queued = 0

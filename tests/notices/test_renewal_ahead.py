@@ -21,9 +21,13 @@ READER = "reader@example.org"
 DAY = 86400
 
 
-def annual(period_end: int, *, old_shape: bool = False, **changes: Any) -> dict[str, Any]:
+def annual(
+    period_end: int, *, old_shape: bool = False, paused: bool = False, **changes: Any
+) -> dict[str, Any]:
     changes.setdefault("interval", "year")
     obj = subscription(subscription_id="sub_year", customer="cus_year", amount=6000, **changes)
+    if paused:  # Stripe's pause_collection: the gift stays active, nothing is collected
+        obj["pause_collection"] = {"behavior": "void", "resumes_at": None}
     item = obj["items"]["data"][0]
     if old_shape:  # API versions before basil: the period on the subscription
         item.pop("current_period_end", None)
@@ -98,8 +102,13 @@ def test_the_renewal_is_announced_a_week_ahead_once_per_period(
 
 @pytest.mark.parametrize(
     "changes",
-    [{"cancel_at_period_end": True}, {"status": "canceled"}, {"interval": "month"}],
-    ids=["cancels-at-period-end", "canceled", "monthly"],
+    [
+        {"cancel_at_period_end": True},
+        {"status": "canceled"},
+        {"interval": "month"},
+        {"paused": True},
+    ],
+    ids=["cancels-at-period-end", "canceled", "monthly", "paused"],
 )
 def test_no_notice_for_a_gift_that_will_not_renew_yearly(
     supporter: None,
