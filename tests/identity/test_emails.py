@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from membership import create_app
+from membership import create_app, i18n
 from membership.account.sender import sign_in_mail
 from membership.config import current_settings
 from membership.mail import Mail
@@ -64,3 +64,14 @@ def test_every_email_carries_the_publication_and_its_signature(
     )
     assert '<p style="margin-top: 1.5em;">The editors of The Free Ledger</p>' in mail.html
     assert '<a href="https://ledger.example/privacy">Privacy policy</a>' in mail.html
+
+
+def test_an_email_is_signed_in_the_language_it_is_rendered_in(branded: Flask) -> None:
+    """Senders render a reader's email in ``force_locale(their language)``."""
+    templates = branded.jinja_env
+    with i18n.force_locale("ru"):
+        text = templates.get_template("identity/email_signature.txt").render()
+        html = templates.get_template("identity/email_signature.html").render()
+    assert text.startswith("\n-- \nРедакция The Free Ledger\n")
+    assert '<a href="https://ledger.example/privacy">Политика конфиденциальности</a>' in html
+    assert '<p style="margin-top: 1.5em;">Редакция The Free Ledger</p>' in html

@@ -84,3 +84,11 @@ def test_every_payment_method_has_its_icon(project_root: Path) -> None:
         if not (project_root / "static" / "payment-methods" / f"{code}.svg").is_file()
     ]
     assert missing == []
+
+
+def test_the_masthead_shows_the_logo_beside_the_name(database_url: str, tmp_path: Path) -> None:
+    page = _branded_app(database_url, tmp_path).test_client().get("/support")
+    assert (
+        '<a class="brand" href="https://ledger.example"><img src="/publication/logo.svg" alt=""'
+        ' height="40"><span>The Free Ledger</span></a>'
+    ) in page.get_data(as_text=True)
