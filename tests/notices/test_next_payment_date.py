@@ -48,4 +48,16 @@ def test_no_next_payment_for_a_gift_that_ends_with_its_period(
         monthly(BASE_TIME + 20 * DAY, cancel_at_period_end=True),
     )
     page = signed_in(READER).get("/account").get_data(as_text=True)
+    assert "Next payment" in page  # the gift is listed
+    assert "11 October 2026" not in page
+
+
+def test_no_next_payment_while_collection_is_paused(
+    app: Flask, started: None, post: Callable[..., Any], signed_in: Callable[[str], FlaskClient]
+) -> None:
+    paused = monthly(BASE_TIME + 20 * DAY)
+    paused["pause_collection"] = {"behavior": "void", "resumes_at": BASE_TIME + 60 * DAY}
+    post("customer.subscription.updated", paused)
+    page = signed_in(READER).get("/account").get_data(as_text=True)
+    assert "paused until" in page  # the gift is listed, as paused
     assert "11 October 2026" not in page
