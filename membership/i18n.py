@@ -48,6 +48,8 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 SOURCE_LANGUAGE = "en"
 # The parameter (query, form field or JSON key) that asks for a language.
 LANG_FIELD = "lang"
+# Responses whose words depend on the language: pages, plain text, API messages.
+_WORDED_TYPES = ("text/html", "text/plain", "application/json")
 # Staff pages stay English, whatever the browser asks for, and their links carry no lang.
 _STAFF_BLUEPRINTS = ("staff", "reports")
 
@@ -181,8 +183,9 @@ def force_locale(language: str | None) -> Iterator[None]:
 
 
 def _vary_by_language(response: Response) -> Response:
-    """A reader's page chosen by ``Accept-Language`` differs by it: caches must know."""
-    if request.endpoint == "static" or request.blueprint in _STAFF_BLUEPRINTS:
+    """A reader's page chosen by ``Accept-Language`` differs by it: caches must know.
+    Scripts, styles and images are the same in every language: their caching is kept."""
+    if response.mimetype not in _WORDED_TYPES or request.blueprint in _STAFF_BLUEPRINTS:
         return response
     if _explicit_language() is None:
         response.vary.add("Accept-Language")

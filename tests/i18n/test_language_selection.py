@@ -119,3 +119,5 @@ def test_caches_are_told_a_page_depends_on_accept_language(client: FlaskClient) 
     assert "Accept-Language" in client.get("/support").vary
     assert "Accept-Language" not in client.get("/support?lang=ru").vary
     assert "Accept-Language" not in client.get("/staff/login").vary
+    assert "Accept-Language" not in client.get("/static/site.css").vary
+    assert "Accept-Language" in client.post("/remind-me", json={}).vary
