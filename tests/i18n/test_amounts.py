@@ -7,6 +7,7 @@ from flask import Flask
 
 from membership import money
 from membership.i18n import force_locale
+from membership.support.service import whole_or_exact
 
 
 @pytest.mark.parametrize(
@@ -56,3 +57,21 @@ def test_a_bad_amount_is_explained_in_the_readers_language(app: Flask) -> None:
     with app.app_context(), force_locale("ru"), pytest.raises(money.InvalidAmount) as error:
         money.parse_amount("десять", "USD")
     assert str(error.value) == "Введите сумму числом, например 10 или 10,50."
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "english", "russian"),
+    [
+        (200, "USD", "$2", "2\xa0$"),
+        (100000, "RUB", "1,000 RUB", "1\xa0000\xa0₽"),
+        (250, "EUR", "€2.50", "2,50\xa0€"),
+        (3000, "JPY", "¥3,000", "3\xa0000\xa0¥"),
+    ],
+)
+def test_presets_drop_zero_decimals_in_either_language(
+    app: Flask, minor: int, currency: str, english: str, russian: str
+) -> None:
+    with app.app_context():
+        assert whole_or_exact(minor, currency) == english
+        with force_locale("ru"):
+            assert whole_or_exact(minor, currency) == russian
