@@ -4,7 +4,8 @@ refused), and whatever order and number of times Stripe's webhooks for it arrive
 ledger ends as Stripe's state of the subscription.
 
 The fake Stripe applies each request as Stripe does and emits the webhook Stripe would
-send; a pause also ends by itself when its ``resumes_at`` passes. Each event has its own
+send; as time passes, a pause ends by itself at its ``resumes_at`` and a gift cancelled at
+the period's end ends. Each event has its own
 second (the ledger orders states by their event's ``created``, in whole seconds). First
 the events are delivered as they come, and the ledger checked after each action (the
 round trip); then the ledger's record of the gift is dropped and every event delivered
@@ -39,7 +40,7 @@ STEP = timedelta(hours=2)  # longer than a change's patience: each action stands
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # a change's kind, or "time passes" (a pause's end, at Stripe)
+    kind: str  # a change's kind, or "time passes" (a pause's or a period's end, at Stripe)
     amount: str | None = None
     months: str | None = None
 
@@ -86,7 +87,14 @@ def act(stripe: FakeStripe, recurring_id: int, action: Action, now: datetime) ->
     if action.kind == "time passes":
         subscription = stripe.subscriptions["sub_reader"]
         pause = subscription["pause_collection"]
-        if subscription["status"] == "canceled" or not pause or not pause["resumes_at"]:
+        if subscription["status"] == "canceled":
+            return False
+        if subscription["cancel_at_period_end"]:  # the period ends: Stripe ends the gift
+            ended = int(now.timestamp())
+            subscription.update(status="canceled", canceled_at=ended, ended_at=ended)
+            stripe.emit("customer.subscription.deleted", subscription)
+            return True
+        if not pause or not pause["resumes_at"]:
             return False
         subscription["pause_collection"] = None  # what Stripe does when resumes_at comes
         stripe.emit("customer.subscription.updated", subscription)
