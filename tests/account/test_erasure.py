@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from membership.account.models import SignInLink, SupportChange
 from membership.extensions import db
@@ -31,6 +33,7 @@ from membership.staff.models import AuditEntry
 from membership.webhooks.models import StripeEvent
 from tests import stripe_events as se
 from tests.account.conftest import NOON, page_csrf
+from tests.conftest import ON_POSTGRES
 from tests.fake_stripe import FakeStripe
 
 EMAIL = "reader@example.org"
@@ -319,3 +322,29 @@ def test_a_tombstone_made_under_a_retired_key_is_still_recognised(
     with app.app_context():
         keys = set(db.session.scalars(select(ErasedCustomer.customer_key)))
         assert customer_key("cus_gone", "a-new-key-" + "x" * 40) in keys
+
+
+def test_the_erased_address_is_gone_from_the_database_files(
+    app: Flask,
+    reader: dict[str, Any],
+    signed_in: Callable[[str], FlaskClient],
+    stripe: FakeStripe,
+    database_url: str,
+) -> None:
+    """Not only from the rows: SQLite's freed pages and its WAL are scrubbed too. (On
+    PostgreSQL the tables are vacuumed; tests/webhooks/test_erasure.py shows VACUUM's
+    effect there.)"""
+    database = Path(str(make_url(database_url).database))
+    files = (
+        [p for p in (database, Path(f"{database}-wal")) if p.exists()] if not ON_POSTGRES else []
+    )
+    spellings = [EMAIL.encode(), b"Reader@Example.org", FORMER.encode()]
+    if files:
+        assert any(s in path.read_bytes() for path in files for s in spellings)
+    assert erase_from_the_page(signed_in(EMAIL)).status_code == 303
+    with app.app_context():
+        db.session.remove()
+    for path in files:
+        content = path.read_bytes()
+        for spelling in spellings:
+            assert spelling not in content, (path.name, spelling)
