@@ -40,8 +40,10 @@ def run_once(limit: int | None = None) -> SendReport:
 
 
 @notices_cli.command("status")
-def status() -> None:
-    """Notices by kind and status: counts only."""
+@click.option("--failed", "show_failed", is_flag=True, help="Also list failed notices.")
+def status(show_failed: bool) -> None:
+    """Notices by kind and status (counts only); with --failed, each failed notice's kind,
+    attempts and last error (the server's answer, addresses masked)."""
     counts = {
         (kind, state): count
         for kind, state, count in db.session.execute(
@@ -52,3 +54,11 @@ def status() -> None:
     for kind in NoticeKind:
         row = "".join(f"{counts.get((kind, state), 0):>9}" for state in NoticeStatus)
         click.echo(f"{kind:<18}{row}")
+    if show_failed:
+        failed = db.session.execute(
+            select(Notice.id, Notice.kind, Notice.attempts, Notice.last_error)
+            .where(Notice.status == NoticeStatus.FAILED)
+            .order_by(Notice.id)
+        )
+        for notice_id, failed_kind, attempts, last_error in failed:
+            click.echo(f"#{notice_id} {failed_kind} attempts {attempts}: {last_error}")

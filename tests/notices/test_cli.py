@@ -79,3 +79,16 @@ def test_the_reminders_worker_sends_notices_too(
         thread.join(timeout=10)
     assert not thread.is_alive()
     assert [m["To"] for m in smtp.received] == ["reader@example.org"]
+
+
+def test_status_lists_failed_notices_with_their_error_and_no_address(
+    app: Flask, database_url: str, post: Callable[..., Any], smtp: SmtpSink
+) -> None:
+    gift(post)
+    smtp.refuse_rcpt = lambda address: f"550 5.1.1 <{address}> unknown"
+    cron_app = create_app(app_environ(database_url, SMTP_URL=smtp.url))
+    runner = cron_app.test_cli_runner()
+    assert "failed 1" in runner.invoke(args=["notices", "send"]).output
+    output = runner.invoke(args=["notices", "status", "--failed"]).output
+    assert "receipt attempts 1: 550" in output
+    assert "reader@example.org" not in output
