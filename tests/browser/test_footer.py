@@ -202,3 +202,13 @@ def test_only_the_article_origins_may_frame_the_footer(page: Any, fresh_site: Si
     assert frame is None or frame.locator(FOOTER).count() == 0
     page.goto(fresh_site.article("iframe"))
     page.frame_locator("iframe").locator(FOOTER).wait_for()
+
+
+def test_an_origin_not_allowed_gets_no_script_footer(page: Any, fresh_site: Site) -> None:
+    """The same article page on an origin not in CORS_ALLOWED_ORIGINS: the script may load,
+    but the app's answers are not for that page to read, so no footer appears."""
+    other = fresh_site.article("script").replace("127.0.0.1", "localhost")
+    page.goto(other)
+    page.wait_for_load_state("networkidle")
+    assert page.locator(FOOTER).count() == 0
+    open_article(page, fresh_site)  # while the allowed origin gets it
