@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -39,6 +39,9 @@ from tests.stripe_events import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET
 
 PRIVACY_URL = "https://news.example.org/privacy"
 WIDTHS = {"phone": 390, "desktop": 1280}
+# How long a page, a click's result or an assertion may take (a loaded CI machine is slow).
+TIMEOUT_MS = 15_000
+expect.set_options(timeout=TIMEOUT_MS)
 SCREENSHOTS = pytest.StashKey[Path]()
 
 
@@ -190,7 +193,7 @@ def fresh_site(site: Site, stripe: FakeStripe) -> Iterator[Site]:
 def page(browser: Any, fresh_site: Site) -> Iterator[Any]:
     """A new browser context (no cookies) and page for one test, desktop-wide."""
     context = browser.new_context(viewport={"width": WIDTHS["desktop"], "height": 900})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(TIMEOUT_MS)
     opened = context.new_page()
     yield opened
     context.close()
@@ -203,7 +206,7 @@ def page_without_javascript(browser: Any, fresh_site: Site) -> Iterator[Any]:
     context = browser.new_context(
         java_script_enabled=False, viewport={"width": WIDTHS["desktop"], "height": 900}
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(TIMEOUT_MS)
     yield context.new_page()
     context.close()
 
