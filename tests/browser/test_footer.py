@@ -172,6 +172,21 @@ def test_the_iframe_footer_works_with_javascript_off(
     assert attempt.source == f"{fresh_site.article_origin}/articles/budget-story"
 
 
+def test_a_keyboard_alone_gives_through_the_iframe_footer(
+    page_without_javascript: Any, fresh_site: Site
+) -> None:
+    page = page_without_javascript
+    page.goto(fresh_site.article("iframe", frequency="annual"))
+    page.frame_locator("iframe").locator(FOOTER).wait_for()
+    frame = page.frames[1]
+    tab_to(page, "#mf-custom-amount", frame=frame)
+    page.keyboard.type("35")
+    tab_to(page, "#mf-continue", frame=frame)
+    page.keyboard.press("Enter")
+    terms = checkout_terms(page)
+    assert (terms["interval"], terms["amount"]) == ("year", "3500")
+
+
 def test_the_iframe_footer_links_to_remind_me_and_the_newsletter_in_the_window(
     page_without_javascript: Any, fresh_site: Site
 ) -> None:
