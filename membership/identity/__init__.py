@@ -8,6 +8,8 @@ Continue (``publication.payment_methods``), and the logo served at ``/publicatio
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 
 from membership.identity.appeal import Appeal, appeal, other_ways
@@ -19,6 +21,7 @@ from membership.identity.publication import (
     publication,
     publication_of,
 )
+from membership.identity.settings import DEFAULT_NAME
 
 __all__ = [
     "Appeal",
@@ -34,6 +37,9 @@ __all__ = [
 ]
 
 
+log = logging.getLogger(__name__)
+
+
 def init_app(app: Flask) -> None:
     """``publication``, ``appeal()`` and ``payment_methods()`` for every template; the logo
     and the accent colour's style sheet."""
@@ -44,8 +50,11 @@ def init_app(app: Flask) -> None:
     # A global, not a context processor: senders render emails straight from Jinja
     # (``jinja_env.get_template(...).render``), which only globals reach. It is fixed
     # for the app's life, as the settings are.
+    settings = app.extensions["membership.settings"]
+    if settings.env == "production" and settings.identity.publication_name == DEFAULT_NAME:
+        log.warning("PUBLICATION_NAME is not set: pages and emails are signed %r", DEFAULT_NAME)
     app.jinja_env.globals.update(
-        publication=publication_of(app.extensions["membership.settings"]),
+        publication=publication_of(settings),
         appeal=appeal,
         payment_methods=payment_methods,
     )

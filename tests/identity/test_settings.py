@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,16 @@ def test_a_malformed_setting_stops_the_app_with_a_sentence(
     with pytest.raises(ConfigError, match=name) as raised:
         load_settings({**PRODUCTION_ENVIRON, name: value}, instance_path=str(tmp_path))
     assert says in str(raised.value)
+
+
+def test_production_warns_while_the_publication_has_no_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from membership import create_app
+
+    with caplog.at_level(logging.WARNING, logger="membership.identity"):
+        create_app(PRODUCTION_ENVIRON)
+        assert "PUBLICATION_NAME is not set" in caplog.text
+        caplog.clear()
+        create_app({**PRODUCTION_ENVIRON, "PUBLICATION_NAME": "The Free Ledger"})
+        assert "PUBLICATION_NAME" not in caplog.text
