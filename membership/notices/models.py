@@ -75,6 +75,15 @@ class Notice(db.Model):  # type: ignore[name-defined]
             sqlite_where=text("status IN ('queued', 'sending')"),
             postgresql_where=text("status IN ('queued', 'sending')"),
         ),
+        # The renewal scan skips the periods already announced (the other kinds' rows are
+        # not in it: the webhook path's inserts never write it).
+        Index(
+            "ix_supporter_notices_renewals",
+            "recurring_support_id",
+            "renews_at",
+            sqlite_where=text("kind = 'renewal_ahead'"),
+            postgresql_where=text("kind = 'renewal_ahead'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -170,6 +170,11 @@ def queue_renewals_ahead(now: datetime | None = None) -> int:
             RecurringSupport.status.in_(RENEWING_STATUSES),
             RecurringSupport.cancel_at_period_end.is_(False),
             RecurringSupport.collection_paused.is_(False),
+            ~exists().where(  # announced already (ix_supporter_notices_renewals)
+                Notice.kind == NoticeKind.RENEWAL_AHEAD,
+                Notice.recurring_support_id == RecurringSupport.id,
+                Notice.renews_at == RecurringSupport.current_period_end,
+            ),
         )
     ).all()
     queued = 0

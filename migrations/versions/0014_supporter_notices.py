@@ -95,6 +95,13 @@ def upgrade() -> None:
         sqlite_where=sa.text("status IN ('queued', 'sending')"),
         postgresql_where=sa.text("status IN ('queued', 'sending')"),
     )
+    op.create_index(
+        'ix_supporter_notices_renewals',
+        'supporter_notices',
+        ['recurring_support_id', 'renews_at'],
+        sqlite_where=sa.text("kind = 'renewal_ahead'"),
+        postgresql_where=sa.text("kind = 'renewal_ahead'"),
+    )
 
 
 def downgrade() -> None:
