@@ -33,6 +33,7 @@ class CheckoutAttemptRow(TypedDict):
     utm_medium: str | None
     utm_campaign: str | None
     utm_content: str | None
+    language: str | None
     stripe_session_id: str
     status: str
     reminder_id: datetime | None
