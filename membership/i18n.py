@@ -33,11 +33,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TRANSLATIONS",
+    "asked_language",
     "current_language",
     "force_locale",
     "gettext",
     "init_app",
     "language_for",
+    "language_name",
     "lazy_gettext",
     "ngettext",
     "supported_languages",
@@ -50,8 +52,9 @@ SOURCE_LANGUAGE = "en"
 LANG_FIELD = "lang"
 # Responses whose words depend on the language: pages, plain text, API messages.
 _WORDED_TYPES = ("text/html", "text/plain", "application/json")
-# Staff pages stay English, whatever the browser asks for, and their links carry no lang.
-_STAFF_BLUEPRINTS = ("staff", "reports")
+# Staff pages (everything under /staff) stay English, whatever the browser asks for, and
+# links to them carry no lang.
+_STAFF_BLUEPRINTS = ("staff", "reports", "account_staff")
 
 babel = Babel()
 
@@ -136,7 +139,7 @@ def _select_language() -> str:
     supported = supported_languages()
     if not has_request_context():
         return supported[0]
-    if request.blueprint in _STAFF_BLUEPRINTS:
+    if _is_staff_request():
         return SOURCE_LANGUAGE  # staff pages are written in English only
     explicit = _explicit_language()
     if explicit is not None:
@@ -185,11 +188,17 @@ def force_locale(language: str | None) -> Iterator[None]:
 def _vary_by_language(response: Response) -> Response:
     """A reader's page chosen by ``Accept-Language`` differs by it: caches must know.
     Scripts, styles and images are the same in every language: their caching is kept."""
-    if response.mimetype not in _WORDED_TYPES or request.blueprint in _STAFF_BLUEPRINTS:
+    if response.mimetype not in _WORDED_TYPES or _is_staff_request():
         return response
     if _explicit_language() is None:
         response.vary.add("Accept-Language")
     return response
+
+
+def _is_staff_request() -> bool:
+    from membership.web.sessions import is_staff_request  # web imports config, config us
+
+    return is_staff_request()
 
 
 def _keep_explicit_language(endpoint: str, values: dict[str, Any]) -> None:

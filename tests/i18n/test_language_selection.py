@@ -71,8 +71,9 @@ def test_links_keep_a_language_asked_for_by_name(app: Flask) -> None:
         assert url_for("support.support") == "/support"
 
 
-def test_staff_pages_stay_english(client: FlaskClient) -> None:
-    page = client.get("/staff/login?lang=ru", headers={"Accept-Language": "ru"})
+@pytest.mark.parametrize("path", ["/staff/login", "/staff/no-such-page"])
+def test_staff_pages_stay_english(client: FlaskClient, path: str) -> None:
+    page = client.get(f"{path}?lang=ru", headers={"Accept-Language": "ru"})
     assert '<html lang="en">' in page.get_data(as_text=True)
 
 
