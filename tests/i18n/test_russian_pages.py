@@ -167,3 +167,19 @@ def test_the_footers_json_answers_in_the_language_it_sends(reader: FlaskClient) 
     assert accepted.get_json()["message"].startswith("Проверьте почту")
     wording = reader.get("/newsletter/consent?lang=ru").get_json()["wording"]
     assert wording.startswith(f"Да, присылайте мне рассылку {PUBLICATION}.")
+
+
+def test_signing_up_for_a_newsletter_in_another_language_answers_in_the_readers(
+    client: FlaskClient,
+) -> None:
+    """The session app's newsletter is English only: a Russian reader signs up for it (the
+    form's lang says en) and reads the answer in Russian."""
+    headers = {"Accept-Language": "ru"}
+    page = client.get("/newsletter", headers=headers).get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+)"', page)
+    assert action is not None and action.group(1) == "/newsletter?lang=ru"
+    token = csrf_token(client, "/newsletter")
+    form = {"csrf_token": token, "email": "reader@example.org", "consent": "yes", "lang": "en"}
+    answer = client.post(action.group(1), data=form, headers=headers)
+    assert answer.status_code == 202
+    assert "Проверьте почту" in answer.get_data(as_text=True)
