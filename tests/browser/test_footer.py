@@ -142,6 +142,28 @@ def test_a_keyboard_alone_gives_asks_to_be_reminded_and_subscribes(
     assert (terms["interval"], terms["amount"]) == ("year", "3000")
 
 
+def test_arrow_keys_choose_annual_and_a_preset_as_in_any_radio_group(
+    page: Any, fresh_site: Site
+) -> None:
+    """A keyboard reader moves within Once / Monthly / Annual and within the presets with
+    the arrow keys, as in every radio group, and Tab leaves each group for the next."""
+    open_article(page, fresh_site)
+    tab_to(page, '#mf-frequency input[type="radio"]:checked')
+    for _ in range(3):
+        if focused_matches(page, "#mf-frequency-annual"):
+            break
+        page.keyboard.press("ArrowRight")
+    assert focused_matches(page, "#mf-frequency-annual:checked")
+    tab_to(page, "#mf-amounts-annual input[type=radio]:checked")
+    page.keyboard.press("ArrowRight")  # the next preset
+    chosen = page.locator("#mf-amounts-annual input[type=radio]:checked").get_attribute("value")
+    assert focused_matches(page, f'#mf-amounts-annual input[value="{chosen}"]')
+    tab_to(page, "#mf-continue")
+    page.keyboard.press("Enter")
+    terms = checkout_terms(page)
+    assert (terms["interval"], terms["amount"]) == ("year", str(round(float(chosen or 0) * 100)))
+
+
 def test_the_script_footer_has_no_serious_accessibility_violation(
     page: Any, fresh_site: Site, screenshot: Callable[[Any, str], list[Any]]
 ) -> None:
