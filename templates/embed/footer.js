@@ -160,7 +160,8 @@
         email: fields.email || "", consent: find("mf-newsletter-consent").checked,
         lang: fields.lang || language, source: source
       };
-      post("/newsletter", body).then(function (answer) {
+      /* The body's lang is the newsletter's; the answer comes in the footer's (query). */
+      post("/newsletter?lang=" + encodeURIComponent(language || ""), body).then(function (answer) {
         say(newsletterStatus, answer.data.message || messages.msgFailed, !answer.ok);
         if (answer.ok) newsletter.reset();
       }, function () { say(newsletterStatus, messages.msgFailed, true); });
