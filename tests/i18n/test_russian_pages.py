@@ -183,3 +183,13 @@ def test_signing_up_for_a_newsletter_in_another_language_answers_in_the_readers(
     answer = client.post(action.group(1), data=form, headers=headers)
     assert answer.status_code == 202
     assert "Проверьте почту" in answer.get_data(as_text=True)
+
+
+def test_the_footers_newsletter_answer_follows_the_footer_not_the_list(
+    client: FlaskClient,
+) -> None:
+    """footer.js posts the newsletter's language in the body and the footer's in the query."""
+    body = {"email": "reader@example.org", "consent": True, "lang": "en"}
+    answer = client.post("/newsletter?lang=ru", json=body)
+    assert answer.status_code == 202
+    assert answer.get_json()["message"].startswith("Проверьте почту")
