@@ -1,13 +1,17 @@
 """The newsletter's settings, read once when the app starts.
 
-``membership.config`` does not (yet) know the newsletter, so this small reader takes each
-setting from the app's ``Settings`` if it has it, else from the Flask config (as
-``create_app(**overrides)`` sets it), else from the process environment. A malformed value
-stops the app at start-up with a sentence that says what to set, as ``config`` does.
+Who the newsroom is comes from the app's validated ``Settings`` (``membership.identity``),
+so the consent wording, the pages and the emails name the same publication and privacy
+policy, from the same environment ``create_app`` was given. The newsletter's own settings
+are taken from the Flask config (as ``create_app(**overrides)`` sets it), else from the
+process environment. A malformed value stops the app at start-up with a sentence that
+says what to set, as ``config`` does.
 
-- ``PRIVACY_POLICY_URL``: recorded with every consent; None when unset (and recorded so).
-- ``PUBLICATION_NAME``: named in the consent wording and the emails; default "our newsroom".
-- ``NEWSLETTER_LANGUAGES``: the languages offered, comma-separated, the first the default.
+- ``PRIVACY_POLICY_URL`` / ``PUBLICATION_NAME``: the identity's; a consent records the URL
+  in force, or None when none is set.
+- ``NEWSLETTER_LANGUAGES``: the languages offered, comma-separated, the first the default;
+  by default the languages readers are served in (``SUPPORTED_LANGUAGES``), so a Russian
+  footer's sign-up is made, confirmed and recorded in Russian.
 - ``NEWSLETTER_SIGNUP_LIMIT_PER_IP`` / ``NEWSLETTER_SIGNUP_LIMIT_PER_EMAIL``: rate limits.
 """
 
@@ -17,11 +21,11 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
-from membership.config import ConfigError, rate_limit
+from membership.config import ConfigError, Settings, rate_limit
+from membership.identity.settings import DEFAULT_NAME
 
 EXTENSION = "membership.newsletter"
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
@@ -32,7 +36,7 @@ class NewsletterSettings:
     """What the newsletter needs beyond the mail settings it shares with reminders."""
 
     privacy_policy_url: str | None = None
-    publication_name: str = "our newsroom"
+    publication_name: str = DEFAULT_NAME
     languages: tuple[str, ...] = ("en",)
     signup_limit_per_ip: str = "10 per minute;100 per hour"
     signup_limit_per_email: str = "3 per hour;5 per day"
@@ -44,28 +48,19 @@ class NewsletterSettings:
 
 def load(app: Flask) -> NewsletterSettings:
     """The newsletter's settings for ``app``; raises ``ConfigError`` on a malformed one."""
-    app_settings = app.extensions.get("membership.settings")
+    app_settings: Settings = app.extensions["membership.settings"]
+    identity = app_settings.identity
 
     def read(name: str) -> str:
-        value = getattr(app_settings, name.lower(), None)
-        if value is None:
-            value = app.config.get(name)
+        value = app.config.get(name)
         if value is None:
             value = os.environ.get(name, "")
         return str(value).strip()
 
-    privacy_url = read("PRIVACY_POLICY_URL") or None
-    if privacy_url is not None:
-        parts = urlsplit(privacy_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(
-                "PRIVACY_POLICY_URL must be the web address of the privacy policy, such as "
-                f"https://news.example.org/privacy, not {privacy_url!r}."
-            )
     languages = tuple(
         dict.fromkeys(part.strip().lower() for part in read("NEWSLETTER_LANGUAGES").split(","))
     )
-    languages = tuple(language for language in languages if language) or ("en",)
+    languages = tuple(language for language in languages if language)
     bad = [language for language in languages if not _LANGUAGE.match(language)]
     if bad:
         raise ConfigError(
@@ -73,9 +68,9 @@ def load(app: Flask) -> NewsletterSettings:
             f"not {', '.join(bad)}."
         )
     return NewsletterSettings(
-        privacy_policy_url=privacy_url,
-        publication_name=read("PUBLICATION_NAME") or NewsletterSettings.publication_name,
-        languages=languages,
+        privacy_policy_url=identity.privacy_policy_url,
+        publication_name=identity.publication_name,
+        languages=languages or app_settings.supported_languages,
         signup_limit_per_ip=_limits(read, "NEWSLETTER_SIGNUP_LIMIT_PER_IP"),
         signup_limit_per_email=_limits(read, "NEWSLETTER_SIGNUP_LIMIT_PER_EMAIL"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -163,21 +164,36 @@ def test_the_per_address_limit_answers_429(client: FlaskClient, app_ctx: None) -
     assert len(stored()) == 10
 
 
-def test_settings_are_read_from_the_app_config(app: Flask) -> None:
-    app.config.update(PRIVACY_POLICY_URL="https://x.example/privacy", PUBLICATION_NAME="X News")
+def test_the_publication_and_its_privacy_policy_are_the_identitys(app: Flask) -> None:
+    """One name and one privacy policy on every page, email and consent record, from the
+    environment the app was created with."""
+    original = app.extensions["membership.settings"]
+    identity = dataclasses.replace(
+        original.identity, privacy_policy_url="https://x.example/privacy", publication_name="X"
+    )
+    app.extensions["membership.settings"] = dataclasses.replace(original, identity=identity)
     try:
         loaded = newsletter_settings_module.load(app)
     finally:
-        app.config.pop("PRIVACY_POLICY_URL")
-        app.config.pop("PUBLICATION_NAME")
+        app.extensions["membership.settings"] = original
     assert loaded.privacy_policy_url == "https://x.example/privacy"
-    assert loaded.publication_name == "X News"
+    assert loaded.publication_name == "X"
+
+
+def test_the_languages_offered_are_the_readers_unless_the_newsroom_narrows_them(
+    app: Flask,
+) -> None:
+    assert newsletter_settings_module.load(app).languages == ("en", "ru")
+    app.config["NEWSLETTER_LANGUAGES"] = "ru"
+    try:
+        assert newsletter_settings_module.load(app).languages == ("ru",)
+    finally:
+        app.config.pop("NEWSLETTER_LANGUAGES")
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("PRIVACY_POLICY_URL", "privacy.html"),
         ("NEWSLETTER_LANGUAGES", "en,English"),
         ("NEWSLETTER_SIGNUP_LIMIT_PER_EMAIL", "lots"),
     ],
