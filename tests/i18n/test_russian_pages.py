@@ -172,8 +172,8 @@ def test_the_footers_json_answers_in_the_language_it_sends(reader: FlaskClient) 
 def test_signing_up_for_a_newsletter_in_another_language_answers_in_the_readers(
     client: FlaskClient,
 ) -> None:
-    """The session app's newsletter is English only: a Russian reader signs up for it (the
-    form's lang says en) and reads the answer in Russian."""
+    """A Russian reader signs up for the English edition (the form's lang says en) and
+    reads the answer in Russian."""
     headers = {"Accept-Language": "ru"}
     page = client.get("/newsletter", headers=headers).get_data(as_text=True)
     action = re.search(r'<form method="post" action="([^"]+)"', page)
