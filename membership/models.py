@@ -28,6 +28,7 @@ from membership.notices.models import Notice
 from membership.reminders.models import Reminder  # noqa: E402, I001 (after the ledger's)
 from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
 from membership.staff.models import AuditEntry, StaffUser
+from membership.webhooks.cursor import SyncCursor
 from membership.webhooks.models import StripeEvent
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "SignInLink",
     "Subscriber",
     "SupportChange",
+    "SyncCursor",
     "StaffUser",
     "StripeEvent",
     "StripePrice",

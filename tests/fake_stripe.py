@@ -101,6 +101,9 @@ class FakeStripe:
     charges: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What GET /v1/events lists, as Stripe sent each event (any order: listed newest first).
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Or a listing of any length, made an event at a time as pages are asked for
+    # (``generate_events``): the count, and what makes event n (0 the newest).
+    generated: tuple[int, Callable[[int], dict[str, Any]]] | None = None
     # Subscriptions a test put here (``add_subscription``), for the account's changes:
     # each update applies its parameters as Stripe would and emits the webhook Stripe
     # would send (into ``events``), and a repeated Idempotency-Key gets the first answer.
@@ -123,7 +126,14 @@ class FakeStripe:
         """What Stripe does when the reader pays: the session becomes complete."""
         self.sessions[session_id].update(status="complete", payment_status=payment_status)
 
+    def generate_events(self, count: int, make: Callable[[int], dict[str, Any]]) -> None:
+        """List ``count`` events, ``make(n)`` the n-th newest (its ``created`` no later than
+        the one before); each gets the id ``evt_gen_<n>``. Nothing is kept: a listing
+        of 100,000 costs a page's events per page."""
+        self.generated = (count, make)
+
     def reset(self) -> None:
+        self.generated = None
         self.requests.clear()
         self.sessions.clear()
         self.created_with.clear()
@@ -304,6 +314,8 @@ class FakeStripe:
         """One page of the Events API: newest first, ``created[gte]``, ``limit`` and
         ``starting_after`` as Stripe reads them."""
         since = int(args.get("created[gte]", 0))
+        if self.generated is not None:
+            return self._list_generated(args, since)
         newest_first = sorted(
             (event for event in self.events if event["created"] >= since),
             key=lambda event: event["created"],
@@ -317,6 +329,26 @@ class FakeStripe:
             "object": "list",
             "data": newest_first[:limit],
             "has_more": len(newest_first) > limit,
+            "url": "/v1/events",
+        }
+
+    def _list_generated(self, args: Any, since: int) -> dict[str, Any]:
+        assert self.generated is not None
+        count, make = self.generated
+        after = args.get("starting_after")
+        n = int(after.removeprefix("evt_gen_")) + 1 if after else 0
+        limit = int(args.get("limit", 10))
+        data: list[dict[str, Any]] = []
+        while n < count and len(data) <= limit:  # one more than the page: has_more
+            event = {**make(n), "id": f"evt_gen_{n}"}
+            if event["created"] < since:
+                break
+            data.append(event)
+            n += 1
+        return {
+            "object": "list",
+            "data": data[:limit],
+            "has_more": len(data) > limit,
             "url": "/v1/events",
         }
 

@@ -60,8 +60,8 @@ def _audited(action: str, target: str | None) -> None:
 
 
 def _write(lines: Iterable[str]) -> None:
-    for line in lines:
-        sys.stdout.write(line)
+    for chunk in export.in_chunks(lines):
+        sys.stdout.write(chunk)
     sys.stdout.flush()
 
 

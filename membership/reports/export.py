@@ -1,8 +1,9 @@
-"""CSV exports of the ledger: payments and supporters, one CSV line at a time.
+"""CSV exports of the ledger: payments and supporters, streamed a batch of rows at a time.
 
-Each export is a generator of CSV text lines (the header first, ``\\r\\n`` endings,
-minimal quoting) that reads the database in batches, so ``flask export`` and the
-staff pages can write or stream any number of rows without holding them in memory.
+Each export is a generator of CSV text, whole lines at a time (the header first,
+``\\r\\n`` endings, minimal quoting), that reads the database in batches, so
+``flask export`` and the staff pages can write or stream any number of rows without
+holding them in memory.
 A staff view streaming them needs the app context while it iterates
 (``flask.stream_with_context``).
 
@@ -20,13 +21,16 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time
+from typing import Any
 
-from sqlalchemy import Subquery, and_, func, select
+from sqlalchemy import Subquery, and_, case, func, select
 
 from membership.extensions import db
 from membership.models import Payment, RecurringSupport, Supporter
+from membership.vocabulary import DISPUTE_HOLDS_MONEY
 
 BATCH_SIZE = 1000
+CHUNK_SIZE = 64 * 1024
 
 PAYMENT_COLUMNS = (
     "payment_id",
@@ -102,7 +106,7 @@ def payment_rows(since: date | None = None, until: date | None = None) -> Iterat
         raise InvalidDayRange(
             f"the period is empty: {since} must be before {until} (the end day is not included)"
         )
-    return csv_lines(PAYMENT_COLUMNS, _payment_cells(start, end))
+    return _payment_lines(start, end)
 
 
 def supporter_rows() -> Iterator[str]:
@@ -118,37 +122,75 @@ def supporter_rows() -> Iterator[str]:
     return csv_lines(SUPPORTER_COLUMNS, _supporter_cells())
 
 
-def _payment_cells(start: datetime | None, end: datetime | None) -> Iterator[Sequence[Cell]]:
-    query = select(Payment, Supporter.email).outerjoin(
-        Supporter, Payment.supporter_id == Supporter.id
-    )
+def _payment_lines(start: datetime | None, end: datetime | None) -> Iterator[str]:
+    """The header line, then the payments' lines a batch at a time.
+
+    Ten million rows at 100,000 a second leave 10 us a row, so the database does what it
+    can: the row comes in the file's column order, net computed by ``Payment.net_minor``'s
+    rule (the dashboard's sums use the same), the time already written as text. Python
+    quotes what a spreadsheet would run and writes the batch. Read through a server-side
+    cursor on PostgreSQL (``stream_results``), so memory holds one batch."""
+    yield from csv_lines(PAYMENT_COLUMNS, [])
+    query = _payments_query(start, end)
+    connection = db.session.connection()
+    result = connection.execute(query.execution_options(stream_results=True))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)  # minimal quoting, "\r\n" after each row
+    guarded = _READER_TEXT
+    for batch in result.partitions(BATCH_SIZE):
+        rows = []
+        for row in batch:
+            cells = list(row)
+            for i in guarded:
+                value = cells[i]
+                if value and value.startswith(_FORMULA_STARTS):
+                    cells[i] = "'" + value
+            rows.append(cells)
+        writer.writerows(rows)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+# Columns whose text comes from readers or links (an email, an article URL, UTM values):
+# the rest are Stripe's ids, numbers and our own words.
+_READER_TEXT = tuple(
+    PAYMENT_COLUMNS.index(name)
+    for name in ("email", "source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
+)
+
+
+def _payments_query(start: datetime | None, end: datetime | None) -> Any:
+    p = Payment.__table__.c
+    held = case((p.status.in_(DISPUTE_HOLDS_MONEY), p.amount_disputed_minor), else_=0)
+    if db.engine.dialect.name == "postgresql":
+        paid_at = func.to_char(func.timezone("UTC", p.paid_at), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    else:  # stored as naive UTC text
+        paid_at = func.strftime("%Y-%m-%dT%H:%M:%SZ", p.paid_at)
+    query = select(
+        func.coalesce(p.stripe_payment_intent_id, p.stripe_invoice_id),
+        p.stripe_invoice_id,
+        p.stripe_subscription_id,
+        Supporter.email,
+        p.amount_minor,
+        p.amount_refunded_minor,
+        p.amount_disputed_minor,
+        p.amount_minor - p.amount_refunded_minor - held,
+        p.currency,
+        p.status,
+        p.frequency,
+        paid_at,
+        p.source,
+        p.utm_source,
+        p.utm_medium,
+        p.utm_campaign,
+        p.utm_content,
+    ).outerjoin(Supporter, p.supporter_id == Supporter.id)
     if start is not None:
-        query = query.where(Payment.paid_at >= start)
+        query = query.where(p.paid_at >= start)
     if end is not None:
-        query = query.where(Payment.paid_at < end)
-    query = query.order_by(
-        Payment.paid_at, Payment.stripe_payment_intent_id, Payment.stripe_invoice_id, Payment.id
-    ).execution_options(yield_per=BATCH_SIZE)
-    for payment, email in db.session.execute(query):
-        yield (
-            payment.stripe_payment_intent_id or payment.stripe_invoice_id,
-            payment.stripe_invoice_id,
-            payment.stripe_subscription_id,
-            email,
-            payment.amount_minor,
-            payment.amount_refunded_minor,
-            payment.amount_disputed_minor,
-            payment.net_minor,
-            payment.currency,
-            payment.status,
-            payment.frequency,
-            iso_utc(payment.paid_at),
-            payment.source,
-            payment.utm_source,
-            payment.utm_medium,
-            payment.utm_campaign,
-            payment.utm_content,
-        )
+        query = query.where(p.paid_at < end)
+    return query.order_by(p.paid_at, p.stripe_payment_intent_id, p.stripe_invoice_id, p.id)
 
 
 def _supporter_cells() -> Iterator[Sequence[Cell]]:
@@ -225,7 +267,25 @@ def _cell(value: Cell) -> str | int:
 
 def iso_utc(moment: datetime) -> str:
     """A moment as the exports write it: ISO 8601 UTC to the second."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def in_chunks(lines: Iterable[str], size: int = CHUNK_SIZE) -> Iterator[str]:
+    """The lines joined into pieces of about ``size`` characters: a download or a pipe
+    then takes one write per piece, not one per line."""
+    pending: list[str] = []
+    length = 0
+    for line in lines:
+        pending.append(line)
+        length += len(line)
+        if length >= size:
+            yield "".join(pending)
+            pending.clear()
+            length = 0
+    if pending:
+        yield "".join(pending)
 
 
 def _start_of(day: date | None) -> datetime | None:

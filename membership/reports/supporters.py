@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from membership.extensions import db
 from membership.models import (
@@ -27,6 +27,7 @@ from membership.models import (
 from membership.notices.service import SentNotice, notices_of
 from membership.reminders.models import Reminder
 from membership.reports import search
+from membership.vocabulary import DISPUTE_HOLDS_MONEY
 
 PAGE_SIZE = 50
 MAX_QUERY_LENGTH = 254
@@ -78,13 +79,14 @@ class SupporterDetail:
 
 
 def supporters_page(query: str = "", page: int = 1) -> SupporterPage:
-    """A page of supporters, newest first, whose email contains ``query``; raises
+    """A page of supporters, newest first, whose email contains ``query`` (or is it, for
+    a whole address: ``search.email_matches``); raises
     ``search.SearchTooShort`` for a query too short to search for."""
     query = query.strip()[:MAX_QUERY_LENGTH]
     page = max(page, 1)
     statement = select(Supporter).order_by(Supporter.id.desc())
     if query:
-        statement = statement.where(search.email_contains(query.lower()))
+        statement = statement.where(search.email_matches(query.lower()))
     found = list(db.session.scalars(statement.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
     supporters = found[:PAGE_SIZE]
     ids = [s.id for s in supporters]
@@ -117,19 +119,31 @@ def find_supporter_id(email: str) -> int | None:
 def _totals_of(
     ids: list[int],
 ) -> tuple[dict[int, dict[str, Totals]], dict[int, datetime]]:
-    totals: dict[int, dict[str, Totals]] = defaultdict(lambda: defaultdict(Totals))
+    """Each supporter's gross and net per currency, and their first gift, added up by the
+    database: a page of long-standing givers holds thousands of payments, and an object
+    for each cost a quarter of a second. Net as ``Payment.net_minor`` defines it."""
+    totals: dict[int, dict[str, Totals]] = defaultdict(dict)
     first_gifts: dict[int, datetime] = {}
     if not ids:
         return {}, {}
-    for payment in db.session.scalars(select(Payment).where(Payment.supporter_id.in_(ids))):
-        assert payment.supporter_id is not None
-        t = totals[payment.supporter_id][payment.currency]
-        t.gross_minor += payment.amount_minor
-        t.net_minor += payment.net_minor
-        first = first_gifts.get(payment.supporter_id)
-        if first is None or payment.paid_at < first:
-            first_gifts[payment.supporter_id] = payment.paid_at
-    return {k: dict(v) for k, v in totals.items()}, first_gifts
+    held = case((Payment.status.in_(DISPUTE_HOLDS_MONEY), Payment.amount_disputed_minor), else_=0)
+    rows = db.session.execute(
+        select(
+            Payment.supporter_id,
+            Payment.currency,
+            func.sum(Payment.amount_minor),
+            func.sum(Payment.amount_minor - Payment.amount_refunded_minor - held),
+            func.min(Payment.paid_at),
+        )
+        .where(Payment.supporter_id.in_(ids))
+        .group_by(Payment.supporter_id, Payment.currency)
+    )
+    for supporter_id, currency, gross, net, first in rows:
+        # PostgreSQL sums bigints as numeric: back to whole minor units.
+        key = int(supporter_id or 0)  # never None: the ids asked for
+        totals[key][currency] = Totals(int(gross), int(net))
+        first_gifts[key] = min(first, first_gifts.get(key, first))
+    return dict(totals), first_gifts
 
 
 def _latest_recurring_of(ids: list[int]) -> dict[int, RecurringSupport]:

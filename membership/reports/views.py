@@ -167,8 +167,11 @@ def supporter_page(supporter_id: int) -> str:
         detail = supporter_detail(supporter_id)
     except SupporterNotFound:
         abort(404)
+    page_html = render_template("reports/supporter.html", detail=detail)
+    # After rendering: the commit expires the rows the template reads (a supporter with
+    # hundreds of payments would be read again one payment at a time).
     record_audit_now(audit.VIEW_SUPPORTER, target=str(supporter_id))
-    return render_template("reports/supporter.html", detail=detail)
+    return page_html
 
 
 @blueprint.get("/reports/sources")
@@ -258,7 +261,7 @@ def export_supporters() -> Response:
 
 def _csv(lines: Iterator[str], filename: str) -> Response:
     return Response(
-        stream_with_context(lines),
+        stream_with_context(export.in_chunks(lines)),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',

@@ -17,6 +17,7 @@ from membership.database import describe_error
 from membership.extensions import db
 from membership.models import StripeEvent
 from membership.webhooks import service
+from membership.webhooks import sync as stripe_sync
 from membership.webhooks.handlers import RetryLater
 
 log = logging.getLogger(__name__)
@@ -66,60 +67,58 @@ def events(failed: bool, limit: int) -> None:
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Fetch events created on or after this UTC date (Stripe keeps 30 days).",
 )
-def sync(since: datetime) -> None:
+@click.option(
+    "--from-start",
+    is_flag=True,
+    help="List from the newest event again, not from where an interrupted run stopped.",
+)
+def sync(since: datetime, from_start: bool) -> None:
     """Page through Stripe's Events API and process every event not settled yet.
 
-    An event that cannot be stored or processed is reported and the others go on; the
+    A page at a time, newest first, with a running count on stderr; interrupted, the next
+    run with the same --since resumes after the last page done (``webhooks.sync``). An
+    event that cannot be stored or processed is reported and the others go on; the
     command then exits with status 1, and running it again tries those events again.
     """
     settings = current_settings()
     created_since = int(since.replace(tzinfo=UTC).timestamp())
-    missing: list[dict[str, Any]] = []
-    starting_after = None
-    seen = 0
-    listed: set[str] = set()
+    resumed = None if from_start else stripe_sync.resume_point(created_since)
+    if resumed is not None:
+        click.echo(
+            f"resuming after {resumed.listed} events listed by a run stopped at "
+            f"{resumed.updated_at:%Y-%m-%d %H:%M:%S} UTC (--from-start to list them again)"
+        )
     try:
-        while True:
-            page, has_more = stripe_gateway.list_events(settings, created_since, starting_after)
-            fresh = [event for event in page if event["id"] not in listed]
-            if not fresh:  # an empty page, or a server that ignores starting_after
-                break
-            listed.update(event["id"] for event in fresh)
-            seen += len(fresh)
-            settled = service.settled_event_ids([event["id"] for event in fresh])
-            missing.extend(event for event in fresh if event["id"] not in settled)
-            if not has_more:
-                break
-            starting_after = page[-1]["id"]
+        run = stripe_sync.sync(
+            settings, created_since, _sync_one, from_start=from_start, progress=_show_progress
+        )
     except stripe_gateway.GatewayError as exc:
         raise click.ClickException(f"could not list events from Stripe: {exc}") from exc
-    missing.sort(key=_oldest_first)
-    counts = {outcome: 0 for outcome in service.Outcome}
-    problems: list[str] = []
-    with click.progressbar(missing, label=f"processing {len(missing)} of {seen} events") as bar:
-        for event in bar:
-            outcome, problem = _sync_one(settings, event)
-            if outcome is not None:
-                counts[outcome] += 1
-            if problem is not None:
-                problems.append(problem)
-    for problem in problems:
+    finally:
+        click.echo("", err=True)  # end the progress line
+    for problem in run.problems:
         click.echo(problem, err=True)
-    summary = ", ".join(f"{outcome.value} {n}" for outcome, n in counts.items())
-    not_stored = len(problems) - counts[service.Outcome.FAILED]
+    summary = ", ".join(f"{outcome.value} {n}" for outcome, n in run.outcomes.items())
+    not_stored = len(run.problems) - run.outcomes[service.Outcome.FAILED]
     click.echo(
-        f"listed {seen}, already settled {seen - len(missing)}; {summary}, not stored {not_stored}"
+        f"listed {run.listed}, already settled {run.settled}; {summary}, not stored {not_stored}"
     )
-    if problems:
+    if run.problems:
         raise click.ClickException(
-            f"{len(problems)} events not processed (listed above); run sync again to retry "
+            f"{len(run.problems)} events not processed (listed above); run sync again to retry "
             "them, or see `flask stripe events --failed`"
         )
 
 
-def _oldest_first(event: dict[str, Any]) -> tuple[int, str]:
-    created = event.get("created")
-    return (created if type(created) is int else 0, str(event.get("id")))
+def _show_progress(run: stripe_sync.SyncRun) -> None:
+    """One line on stderr, rewritten after each page: a backlog of 100,000 takes minutes."""
+    done = sum(run.outcomes.values())
+    click.echo(
+        f"\rlisted {run.listed_before + run.listed:,}, already settled {run.settled:,}, "
+        f"received {done:,}, not processed {len(run.problems):,}",
+        err=True,
+        nl=False,
+    )
 
 
 def _sync_one(

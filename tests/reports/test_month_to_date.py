@@ -16,7 +16,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from membership import clock
-from membership.reports.dashboard import dashboard, to_date
+from membership.demo import seed as demo_seed
+from membership.reports.dashboard import _revenue_between, dashboard, to_date
 from membership.reports.periods import Period
 from tests.reports.test_figures import deliver_all, once
 
@@ -111,3 +112,32 @@ def test_a_past_month_page_has_no_to_date_column(
     assert "<h1>Dashboard: 2026-11</h1>" in page
     assert "to date" not in page
     assert "MRR (at period end)" in page
+
+
+@pytest.mark.parametrize(
+    ("period", "now"),
+    [
+        (DECEMBER, NOW),  # the days before: read from the payments
+        (DECEMBER, datetime(2026, 12, 26, 7, 30, tzinfo=UTC)),  # the days after: taken away
+        (DECEMBER, datetime(2026, 12, 31, 23, 0, tzinfo=UTC)),  # all of November
+        (Period("2026-10", "2026-12"), datetime(2026, 11, 20, tzinfo=UTC)),
+        (Period("2026-01", "2026-12"), datetime(2026, 8, 2, tzinfo=UTC)),
+    ],
+    ids=["early-in-the-month", "late-in-the-month", "whole", "quarter", "year"],
+)
+def test_the_same_time_before_is_what_the_payments_of_that_time_add_up_to(
+    app_ctx: None, monkeypatch: pytest.MonkeyPatch, period: Period, now: datetime
+) -> None:
+    """Whole months come from the rollups and at most half a month from the payments;
+    the sum is the one the payments of exactly that time give."""
+    monkeypatch.setattr(clock, "now", lambda: now)
+    demo_seed.seed(60, 600, seed_value=8)
+    running = to_date(period, now)
+    assert running is not None
+    expected = _revenue_between(period.previous().starts_at, running.previous_until)
+
+    board = dashboard(period, now=now)
+
+    found = {c.currency: c.previous_same_time for c in board.currencies}
+    assert {c: r for c, r in found.items() if r and r.payments} == expected
+    assert sum(r.payments for r in expected.values()) > 0

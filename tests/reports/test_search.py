@@ -48,8 +48,20 @@ def supporters(app_ctx: None) -> None:
         ("  PERCENT@", ["percent@example.org"]),
         ("maria@", ["anaxmaria@example.org", "ana_maria@example.org"]),
         ("nobody", []),
+        ("Maria@Example.org", []),  # a whole address: that address only
+        ("anaxmaria@example.org", ["anaxmaria@example.org"]),
     ],
-    ids=["underscore", "percent", "quote", "backslash", "case-and-spaces", "two", "none"],
+    ids=[
+        "underscore",
+        "percent",
+        "quote",
+        "backslash",
+        "case-and-spaces",
+        "two",
+        "none",
+        "whole-address-no-one",
+        "whole-address",
+    ],
 )
 def test_a_part_of_an_email_is_searched_for_literally(
     supporters: None, typed: str, found: list[str]

@@ -11,18 +11,20 @@ from __future__ import annotations
 import copy
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from membership import stripe_gateway
 from membership.config import current_settings
 from membership.extensions import db
-from membership.models import RecurringSupport, StripeEvent
+from membership.models import Payment, RecurringSupport, StripeEvent, Supporter
 from membership.webhooks import service
+from membership.webhooks import sync as stripe_sync
 from membership.webhooks.handlers import HANDLERS
 from membership.webhooks.payloads import NO_PAYLOAD, without_personal_details
 from tests import stripe_events as se
@@ -250,3 +252,119 @@ def test_replay_processes_a_synced_event_with_decimal_fields_again(
     assert after.payload == before.payload
     assert '"amount_decimal":"2000"' in after.payload
     assert (after.status, after.attempts) == ("processed", 2)
+
+
+# -- A long backlog: page by page, resumed where it stopped ----------------------------------
+
+BACKLOG = 730  # seven full pages of 100 and a last one of 30
+
+
+def backlog_event(n: int) -> dict[str, Any]:
+    """The n-th newest of a day of gifts: one reader in three gives twice."""
+    session = se.checkout_session(
+        mode="payment",
+        amount=500 + n,
+        email=f"backlog{n % (2 * BACKLOG // 3)}@example.org",
+        payment_intent=f"pi_backlog_{n}",
+        session_id=f"cs_backlog_{n}",
+    )
+    return se.event("checkout.session.completed", session, created=se.BASE_TIME - n)
+
+
+def test_an_interrupted_sync_resumes_after_its_last_page_and_misses_or_doubles_none(
+    app: Flask, stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stripe.generate_events(BACKLOG, backlog_event)
+    receive = service.receive_listed_event
+    calls = 0
+
+    def stopped_at_the_430th(settings: Any, event: dict[str, Any]) -> service.Received:
+        nonlocal calls
+        calls += 1
+        if calls == 430:
+            raise KeyboardInterrupt  # Ctrl-C, half way through the fifth page
+        return receive(settings, event)
+
+    monkeypatch.setattr(service, "receive_listed_event", stopped_at_the_430th)
+
+    first = sync(app)
+
+    assert first.exit_code != 0
+    assert len(stored(app)) == 429
+    with app.app_context():
+        cursor = stripe_sync.resume_point(se_since())
+        assert cursor is not None and (cursor.listed, cursor.starting_after) == (400, "evt_gen_399")
+    monkeypatch.setattr(service, "receive_listed_event", receive)
+    pages_before = len(stripe.calls("GET", "/v1/events"))
+
+    second = sync(app)
+
+    assert second.exit_code == 0, second.output
+    assert "resuming after 400 events listed by a run stopped at" in second.output
+    assert (
+        "listed 330, already settled 29; processed 301, duplicate 0, ignored 0, failed 0, "
+        "not stored 0" in second.output
+    )
+    assert len(stripe.calls("GET", "/v1/events")) - pages_before == 4  # pages 5 to 8
+    assert f"listed {BACKLOG:,}, already settled 29, received 301" in second.output  # progress
+    kept = stored(app)
+    assert set(kept) == {f"evt_gen_{n}" for n in range(BACKLOG)}
+    assert {(event.status, event.attempts) for event in kept.values()} == {("processed", 1)}
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Payment)) == BACKLOG
+        assert db.session.scalar(select(func.count()).select_from(Supporter)) == 2 * BACKLOG // 3
+        assert stripe_sync.resume_point(se_since()) is None  # done: the next run starts anew
+
+
+def test_a_page_with_an_event_not_processed_holds_the_cursor_for_the_retry(
+    app: Flask, stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event that fails on the second page keeps the cursor after the first, so that
+    a run stopped later still lists that event again and processes it."""
+    stripe.generate_events(BACKLOG, backlog_event)
+    receive = service.receive_listed_event
+    calls = 0
+
+    def failing_then_stopped(settings: Any, event: dict[str, Any]) -> service.Received:
+        nonlocal calls
+        calls += 1
+        if event["id"] == "evt_gen_150":
+            raise RuntimeError("the disk is full")
+        if calls == 600:
+            raise KeyboardInterrupt
+        return receive(settings, event)
+
+    monkeypatch.setattr(service, "receive_listed_event", failing_then_stopped)
+
+    assert sync(app).exit_code != 0
+    with app.app_context():
+        cursor = stripe_sync.resume_point(se_since())
+        assert cursor is not None and cursor.listed == 100
+    monkeypatch.setattr(service, "receive_listed_event", receive)
+
+    second = sync(app)
+
+    assert second.exit_code == 0, second.output
+    assert f"listed {BACKLOG - 100}, already settled {598 - 100}; processed 132," in second.output
+    assert set(stored(app)) == {f"evt_gen_{n}" for n in range(BACKLOG)}
+
+
+def test_from_start_lists_everything_again(app: Flask, stripe: FakeStripe) -> None:
+    stripe.generate_events(250, backlog_event)
+    with app.app_context():
+        db.session.add(
+            stripe_sync.SyncCursor(
+                created_since=se_since(), starting_after="evt_gen_199", listed=200
+            )
+        )
+        db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["stripe", "sync", "--since", SINCE, "--from-start"])
+
+    assert result.exit_code == 0, result.output
+    assert "listed 250, already settled 0; processed 250" in result.output
+
+
+def se_since() -> int:
+    """``SINCE`` as the Unix time the cursor is kept under."""
+    return int(datetime.fromisoformat(SINCE).replace(tzinfo=UTC).timestamp())
