@@ -49,7 +49,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, UOWTransaction
 
-from membership.database import begin_sqlite_transaction
+from membership.database import begin_sqlite_transaction, sqlite_writer_turn
 from membership.extensions import db
 from membership.ledger import hooks
 from membership.models import CheckoutAttempt, Payment, RecurringSupport
@@ -223,11 +223,10 @@ class Deltas:
             self.add(before, -1)
             self.add(after, +1)
 
-    def write(self) -> None:
-        """Upsert every rollup row that really changes (nothing when none does): on
-        PostgreSQL in one statement for all three tables, on SQLite one per table. Rows go
-        in key order, so concurrent transactions take their row locks in the same order
-        (no deadlock on PostgreSQL)."""
+    def by_model(self) -> dict[Any, list[dict[str, Any]]]:
+        """The rollup rows that really change, per table, in key order (so concurrent
+        transactions take their row locks in the same order: no deadlock on PostgreSQL);
+        forgotten here once taken."""
         by_model: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         for (model, key), sums in sorted(self.rows.items(), key=_table_then_key):
             if not any(sums.values()):
@@ -235,6 +234,12 @@ class Deltas:
             keys = dict(zip(_key_columns(model), key, strict=True))
             by_model[model].append({**_zero_sums(model), **keys, **sums})
         self.rows.clear()
+        return by_model
+
+    def write(self) -> None:
+        """Upsert every rollup row that really changes (nothing when none does): on
+        PostgreSQL in one statement for all three tables, on SQLite one per table."""
+        by_model = self.by_model()
         if not by_model:
             return
         dialect = statements.connection().dialect.name
@@ -328,6 +333,42 @@ def _upsert_from_json(model: Any, rows: Any) -> Any:
         index_elements=_key_columns(model),
         set_={c: table.c[c] + statement.excluded[c] for c in _SUM_COLUMNS[model]},
     )
+
+
+def insert_counted(obj: Any) -> None:
+    """Insert one new row the rollups count (the support flow's checkout attempt) with its
+    rollup counts, committed at once.
+
+    On PostgreSQL every reader who came from the same article moves the same rollup row
+    (its source's attempts), and a transaction that moves a row holds its lock until it
+    commits. Through the ORM the lock was held across two round trips to the app, whose
+    threads each wait their turn for the interpreter lock: in a surge the Continues
+    queued behind one another on that row (sampled in ``pg_stat_activity`` during
+    ``benchmarks/surge.py``: three in four of the app's sessions were waiting for it).
+    Here the row and its counts are one statement run in a transaction of its own
+    (autocommit), so the lock is held only while PostgreSQL runs and commits it. On
+    SQLite, whose writers take turns anyway, the ORM's flush counts it as any other row.
+    """
+    model = type(obj)
+    if db.engine.dialect.name != "postgresql":
+        with sqlite_writer_turn(db.session):
+            db.session.add(obj)
+            db.session.commit()
+        return
+    table = model.__table__
+    _fill_defaults(obj, (c.key for c in table.columns))
+    deltas = Deltas()
+    deltas.add(_CONTRIBUTIONS[model](_current(obj, _TRACKED[model])), +1)
+    values = {c.key: getattr(obj, c.key) for c in table.columns if getattr(obj, c.key) is not None}
+    inserted = postgresql.insert(table).values(values).cte(f"inserted_{table.name}")
+    by_model = deltas.by_model()
+    statement = (
+        _upsert_all_postgresql().statement.add_cte(inserted)
+        if by_model
+        else postgresql.insert(table).values(values)
+    )
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(statement, {"rows": _as_json(by_model)} if by_model else {})
 
 
 # -- Watching the ledger ---------------------------------------------------------------------

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from membership import money, stripe_gateway
 from membership.attribution import source_of, tag_of
 from membership.config import FREQUENCIES, Settings
-from membership.database import sqlite_writer_turn
 from membership.extensions import db
 from membership.i18n import asked_language, current_language, gettext, lazy_gettext
 from membership.models import CheckoutAttempt, is_public_id, new_public_id
 from membership.reminders.service import reminder_id_for_token, reminder_token_for_id
+from membership.reports import rollups
 from membership.vocabulary import ATTRIBUTION_FIELDS, Frequency
 
 log = logging.getLogger(__name__)
@@ -288,9 +288,7 @@ def start_checkout(
         reminder_id=reminder_id_for_token(attribution.reminder),
         **{name: getattr(attribution, name) for name in ATTRIBUTION_FIELDS},
     )
-    with sqlite_writer_turn(db.session):
-        db.session.add(attempt)
-        db.session.commit()
+    rollups.insert_counted(attempt)
     log.info("checkout attempt %s opened session %s", attempt_id, session.id)
     return OpenedCheckout(session.url, attempt_id)
 

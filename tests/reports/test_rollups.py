@@ -202,3 +202,40 @@ def from_scratch() -> dict[str, list[tuple[Any, ...]]]:
         db.session.execute(delete(model))
     db.session.commit()
     return rebuilt_snapshot()
+
+
+def test_continues_from_many_readers_at_once_are_each_counted_once(app: Flask) -> None:
+    """Continue stores its attempt and moves its source's rollup row in one statement
+    (``rollups.insert_counted``): readers of the same article, all at once, move the same
+    row, and each is counted once, as a rebuild counts them."""
+    from tests.conftest import post_checkout
+
+    readers = 12
+    answers: list[int] = []
+
+    def reader(n: int) -> None:
+        with app.test_client() as client:
+            answer = post_checkout(
+                client,
+                frequency="monthly",
+                amount="5",
+                currency="EUR",
+                source="https://news.example/viral",
+                environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+            )
+            answers.append(answer.status_code)
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(readers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [303] * readers
+    with app.app_context():
+        live = rollup_snapshot()
+        counted = {
+            (row.dimension, row.value): (row.attempts, row.attempts_paid)
+            for row in db.session.scalars(select(MonthlySource))
+        }
+        assert counted[("source", "https://news.example/viral")] == (readers, 0)
+        assert live == rebuilt_snapshot()
