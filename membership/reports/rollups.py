@@ -16,9 +16,10 @@ How changes reach this module:
 - the ledger writes rows with its own statements (``membership.sql``) and announces
   every payment, recurring support and checkout attempt it inserts or updates, with the
   row's values before and after (``membership.ledger.hooks.row_written``);
-- ORM changes (a checkout attempt stored by the support flow, anything added with
-  ``session.add``) are seen at flush time by a ``before_flush`` listener, which compares
-  each changed row's values before and after.
+- ORM changes (anything added with ``session.add``) are seen at flush time by a
+  ``before_flush`` listener, which compares each changed row's values before and after;
+- the support flow's checkout attempt, the one write a surge of readers makes at once,
+  is stored with its counts in one statement (``insert_counted``).
 
 Bulk loads that bypass both (``benchmarks/``) run ``rebuild`` afterwards, and
 ``flask reports rebuild-rollups`` repairs the tables from the ledger at any time.
