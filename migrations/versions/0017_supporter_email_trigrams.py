@@ -16,7 +16,7 @@ later (``docs/scale.md``). SQLite: nothing (its search stays a scan, fast at a m
 
 Locks: ``CREATE INDEX CONCURRENTLY`` (outside the migration's transaction) takes only a
 SHARE UPDATE EXCLUSIVE lock on ``supporters``: readers and writers go on while it builds
-(measured: about 10 s at 2,000,000 supporters on 2 busy cores; it waits first for
+(measured: 69 s at 2,000,000 supporters on 2 cores at load 10; it waits first for
 transactions already running to finish). An interrupted build leaves an invalid index,
 which a re-run drops and builds again. The downgrade drops it the same way and leaves
 the extension (other things may use it).

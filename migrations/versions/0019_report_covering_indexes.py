@@ -13,8 +13,8 @@ source (150,000 a year at two million supporters).
 
 Locks: on PostgreSQL ``CREATE INDEX CONCURRENTLY`` (outside the migration's
 transaction) takes a SHARE UPDATE EXCLUSIVE lock: webhooks, readers and reminders go on
-while it builds (measured at 10,000,000 payments and 300,000 reminders on 2 busy cores:
-see docs/upgrading.md); it first waits for transactions already running. An interrupted
+while it builds (measured: 17 s for both at 10,000,000 payments and 300,000 reminders,
+2 cores at load 5); it first waits for transactions already running. An interrupted
 build leaves an invalid index, which a re-run drops and builds again. On SQLite
 ``CREATE INDEX`` holds the writer while it builds: seconds at a million payments.
 
