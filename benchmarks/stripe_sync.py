@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,11 @@ def measured(env: dict[str, str], stop_after: float | None = None) -> tuple[floa
         time.sleep(stop_after)
         child.send_signal(signal.SIGINT)
     assert child.stdout is not None and child.stderr is not None
-    out = child.stdout.read()
-    err = child.stderr.read()
+    # Both pipes at once: the progress line alone outgrows a pipe's buffer.
+    with ThreadPoolExecutor(1) as reader:
+        errors = reader.submit(child.stderr.read)
+        out = child.stdout.read()
+        err = errors.result()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
     if stop_after is None and os.waitstatus_to_exitcode(status) != 0:
