@@ -13,15 +13,20 @@ Deploying: the Stripe client, the limiter, sessions, the caches).
 
 import os
 
-# One worker per core the process may run on: the Python work of each request holds its
-# worker's interpreter lock, so more workers than cores only take turns.
+# Two workers per core the process may run on. The Python work of each request holds its
+# worker's interpreter lock, and a thread waiting for that lock among dozens of busy ones
+# waits longest: the operating system shares the cores between processes more evenly
+# than the interpreter shares its lock between threads. In benchmarks/surge.py on 2
+# cores (PostgreSQL, four alternating runs each) two workers of 64 threads gave 84-86%
+# of the ideal Continues and a webhook p99 of 203-254 ms; four of 32 gave 87-91% and
+# 101-235 ms (benchmarks/README.md).
 cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-workers = int(os.environ.get("WEB_CONCURRENCY", cores or 1))
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * (cores or 1)))
 # The app refuses per-process rate limits (RATELIMIT_STORAGE_URI=memory://) in production
 # when several workers serve: it learns how many from here.
 os.environ["WEB_CONCURRENCY"] = str(workers)
 worker_class = "gthread"
 # Each reader waiting on Stripe holds a thread; a request that finds every thread of its
 # worker busy waits for one. Connections are spread unevenly between workers, so each
-# worker keeps room for all of a surge's waiting readers, not its share of them.
-threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+# worker keeps room for about twice its share of a surge's waiting readers.
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
