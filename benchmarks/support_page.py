@@ -59,8 +59,8 @@ class Target:
     marker: bytes
 
 
-BARE = Target("bare Flask", "bare_app:app", BENCH_DIR, b"Support independent journalism")
-SUPPORT = Target("GET /support", "wsgi:app", PROJECT_ROOT, b"Support independent journalism")
+BARE = Target("bare Flask", "bare_app:app", BENCH_DIR, b"<title>Support us")
+SUPPORT = Target("GET /support", "wsgi:app", PROJECT_ROOT, b"<title>Support us")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,9 @@ from babel import Locale, UnknownLocaleError
 from flask import Flask, Response, current_app, has_app_context, has_request_context, request
 from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext, refresh
 from flask_babel import force_locale as _babel_force_locale
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_accept_header
 
 if TYPE_CHECKING:
     from membership.config import Settings
@@ -75,7 +78,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         )
     app.config["BABEL_DEFAULT_LOCALE"] = settings.supported_languages[0]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
-    babel.init_app(app, locale_selector=_select_language)
+    babel.init_app(app, locale_selector=_select_locale)
     # A test (or a worker) may share one app context between requests: choose afresh.
     app.before_request(refresh)
     app.url_defaults(_keep_explicit_language)
@@ -111,10 +114,25 @@ def language_for(raw: object) -> str | None:
     return primary if primary in supported else None
 
 
+_EXPLICIT = "membership.explicit_language"  # request.environ key: read once a request
+
+
 def _explicit_language() -> str | None:
-    """The language this request asks for by name (``lang``), if it is one we serve."""
+    """The language this request asks for by name (``lang``), if it is one we serve.
+
+    Read once a request: the locale selector, every ``url_for`` on the page (links keep
+    the language) and the ``Vary`` header all ask, and ``GET /support`` is the page a
+    surge of readers loads (``benchmarks/support_page.py``)."""
     if not has_request_context():
         return None
+    environ = request.environ
+    if _EXPLICIT not in environ:
+        environ[_EXPLICIT] = _read_explicit_language()
+    explicit: str | None = environ[_EXPLICIT]
+    return explicit
+
+
+def _read_explicit_language() -> str | None:
     try:
         if LANG_FIELD in request.args:
             return language_for(request.args.get(LANG_FIELD))
@@ -144,7 +162,33 @@ def _select_language() -> str:
     explicit = _explicit_language()
     if explicit is not None:
         return explicit
-    return request.accept_languages.best_match(supported, default=supported[0]) or supported[0]
+    return _best_match(request.headers.get("Accept-Language", ""), supported)
+
+
+@lru_cache(maxsize=512)
+def _best_match(accept_language: str, supported: tuple[str, ...]) -> str:
+    """The served language an ``Accept-Language`` header prefers. Remembered per header:
+    browsers send a handful of distinct ones, and parsing one cost more than the rest of
+    choosing a language."""
+    accepted = LanguageAccept(parse_accept_header(accept_language))
+    return accepted.best_match(supported, default=supported[0]) or supported[0]
+
+
+@cache
+def _locale(language: str) -> Locale:
+    """The ``Locale`` of a served language, made once: Flask-Babel would parse the
+    selector's answer again on every request."""
+    locale = Locale.parse(language.replace("-", "_"))
+    _LANGUAGE_OF[id(locale)] = language
+    return locale
+
+
+_LANGUAGE_OF: dict[int, str] = {}  # id of a Locale made by _locale: its language
+
+
+def _select_locale() -> Locale:
+    """Flask-Babel's locale selector (``_select_language``'s choice, as a ``Locale``)."""
+    return _locale(_select_language())
 
 
 def current_language() -> str:
@@ -154,6 +198,9 @@ def current_language() -> str:
     locale = get_locale()
     if locale is None:
         return supported_languages()[0]
+    known = _LANGUAGE_OF.get(id(locale))
+    if known is not None:
+        return known
     return language_for(str(locale)) or supported_languages()[0]
 
 
