@@ -29,7 +29,7 @@ from membership import clock, i18n, money
 from membership.account.models import SupportChange
 from membership.config import Settings
 from membership.extensions import db
-from membership.identity import appeal, publication
+from membership.identity import publication
 from membership.ledger.models import (
     CheckoutAttempt,
     Payment,
@@ -428,7 +428,6 @@ def _message(
             **facts,
             "account_url": f"{settings.public_base_url}/account",
             "publication": publication(),
-            "signature": appeal(i18n.current_language()).signature_text,
             "money": money.format_money,
             "day": _day,
         }

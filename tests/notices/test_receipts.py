@@ -4,6 +4,7 @@ receipts."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -182,3 +183,25 @@ def test_a_receipt_text_too_long_stops_the_app_with_a_sentence(database_url: str
 def test_stripe_sends_receipts_must_be_a_flag(database_url: str) -> None:
     with pytest.raises(ConfigError, match="STRIPE_SENDS_RECEIPTS"):
         load_settings(app_environ(database_url, STRIPE_SENDS_RECEIPTS="sometimes"))
+
+
+def test_a_receipt_carries_the_newsrooms_header_and_signature_as_every_email_does(
+    app: Flask, post: Callable[..., Any], send: Callable[[], Any], smtp: SmtpSink, use_settings: Any
+) -> None:
+    original = app.extensions["membership.settings"]
+    use_settings(
+        identity=dataclasses.replace(
+            original.identity,
+            publication_name="The Free Ledger",
+            site_url="https://ledger.example",
+            privacy_policy_url="https://ledger.example/privacy",
+        )
+    )
+    one_time_gift(post)
+    assert send().sent == 1
+    (message,) = smtp.messages_to(READER)
+    text, html = text_of(message).replace("\r\n", "\n"), html_of(message)
+    assert text.startswith("The Free Ledger\nhttps://ledger.example\n")
+    assert "\n-- \n" in text and "Privacy policy: https://ledger.example/privacy" in text
+    assert '<a href="https://ledger.example" style="color: #1a1a1a;' in html
+    assert '<a href="https://ledger.example/privacy">Privacy policy</a>' in html
