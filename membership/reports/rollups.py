@@ -360,13 +360,15 @@ def insert_counted(obj: Any) -> None:
     _fill_defaults(obj, (c.key for c in table.columns))
     deltas = Deltas()
     deltas.add(_CONTRIBUTIONS[model](_current(obj, _TRACKED[model])), +1)
-    values = {c.key: getattr(obj, c.key) for c in table.columns if getattr(obj, c.key) is not None}
-    inserted = postgresql.insert(table).values(values).cte(f"inserted_{table.name}")
+    values = {c.key: getattr(obj, c.key) for c in table.columns}
+    insert = postgresql.insert(table).values(
+        {key: value for key, value in values.items() if value is not None}
+    )
     by_model = deltas.by_model()
     statement = (
-        _upsert_all_postgresql().statement.add_cte(inserted)
+        _upsert_all_postgresql().statement.add_cte(insert.cte(f"inserted_{table.name}"))
         if by_model
-        else postgresql.insert(table).values(values)
+        else insert
     )
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(statement, {"rows": _as_json(by_model)} if by_model else {})
