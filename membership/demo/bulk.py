@@ -20,18 +20,31 @@ from __future__ import annotations
 import multiprocessing
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from operator import itemgetter
+from queue import Empty
 from typing import Any
 
+# The row formatter ``Copy.write_row`` uses (C in psycopg's binary package): not public, so
+# tests/reports/test_bulk_demo.py on PostgreSQL is what notices if it moves.
+from psycopg._copy_base import format_row_text
+from psycopg.adapt import Transformer
 from sqlalchemy import Table, func, insert, select, text
 
 from membership import clock
 from membership.demo import seed as ledger_path
-from membership.demo.histories import Failure, Gift, History, histories
+from membership.demo.histories import (
+    Failure,
+    Gift,
+    History,
+    SeedRefused,
+    block_bounds,
+    block_count,
+    block_histories,
+)
 from membership.extensions import db
 from membership.ledger import payments, recurring
 from membership.models import (
@@ -47,7 +60,6 @@ from membership.reports import rollups
 from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
 from membership.sql.rows import Row
 
-BATCH_HISTORIES = 20_000
 # Parents before children: the order rows are written in.
 TABLES: tuple[Table, ...] = tuple(
     model.__table__
@@ -77,6 +89,17 @@ class BulkSummary:
     attempts: int = 0
     reminders: int = 0
 
+    def count(self, history: History) -> None:
+        self.supporters += 1
+        self.payments += history.payments
+        self.recurring += history.kind != "once"
+        self.attempts += len(history.attempts)
+        self.reminders += history.reminder is not None
+
+    def add(self, other: BulkSummary) -> None:
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 class _Rows:
     """Rows waiting to be written, per table, as tuples in the table's column order."""
@@ -98,10 +121,11 @@ class _Rows:
 
 
 class _Numbering:
-    """The ids the ledger's inserts would get in an empty database, in its order."""
+    """The ids the ledger's inserts would get in an empty database, in its order, after
+    ``taken`` (the ids of the blocks before: see ``_Board``)."""
 
-    def __init__(self) -> None:
-        self.next = Counter[str]()
+    def __init__(self, taken: Counter[str] | None = None) -> None:
+        self.next = Counter[str](taken)
 
     def __call__(self, table: str) -> int:
         self.next[table] += 1
@@ -116,6 +140,15 @@ class _Rollups:
         self.payments: Counter[tuple[Any, ...]] = Counter()
         self.attempts: Counter[tuple[Any, ...]] = Counter()
         self.recurring: list[dict[str, Any]] = []
+
+    def merge(self, other: _Rollups) -> None:
+        """Add another generating process's sums to these."""
+        for name, mine in vars(self).items():
+            theirs = getattr(other, name)
+            if isinstance(mine, Counter):
+                mine.update(theirs)
+            else:
+                mine.extend(theirs)
 
     def deltas(self) -> rollups.Deltas:
         deltas = rollups.Deltas()
@@ -160,15 +193,50 @@ def _payment_shape(payment: dict[str, Any]) -> tuple[Any, ...]:
     return (moment.year, moment.month, *_PAYMENT_REST(payment))
 
 
-def _attempt_shape(attempt: dict[str, Any]) -> tuple[Any, ...]:
-    moment = attempt["created_at"]
-    return (moment.year, moment.month, *_ATTEMPT_REST(attempt))
-
-
 def _month_values(fields: tuple[str, ...], shape: tuple[Any, ...]) -> dict[str, Any]:
     """A shape as the values a contribution function reads, its moment a month's start."""
     year, month, *rest = shape
     return dict(zip(fields, (datetime(year, month, 1, tzinfo=UTC), *rest), strict=True))
+
+
+class _Template:
+    """A story's rows of one table: the columns they share filled once, in column order,
+    so that each row only supplies the columns that differ (``varying``, in that order).
+    A story's payments differ in four columns of twenty-three: building a whole mapping
+    per payment was most of the bulk path's time."""
+
+    __slots__ = ("_shared", "_in_order")
+
+    def __init__(self, table: Table, shared: dict[str, Any], varying: tuple[str, ...]) -> None:
+        blank, _ = _shape(table)
+        row = blank.copy()
+        row.update(shared)
+        if len(row) != len(blank):
+            raise KeyError(f"{table.name}: no column for {sorted(set(row) - set(blank))}")
+        shared_getter, self._in_order = _template_getters(table, varying)
+        self._shared = shared_getter(row)
+
+    def row(self, *varying: Any) -> tuple[Any, ...]:
+        """The row in column order: the shared values, and ``varying`` in their columns."""
+        return self._in_order(self._shared + varying)
+
+
+@cache
+def _template_getters(
+    table: Table, varying: tuple[str, ...]
+) -> tuple[
+    Callable[[dict[str, Any]], tuple[Any, ...]], Callable[[tuple[Any, ...]], tuple[Any, ...]]
+]:
+    """What reads the shared columns from a row mapping, and what puts shared values
+    followed by varying ones back in column order."""
+    names = [column.name for column in table.columns]
+    shared = [name for name in names if name not in varying]
+    source = [*shared, *varying]
+    return itemgetter(*shared), itemgetter(*(source.index(name) for name in names))
+
+
+_ATTEMPT_VARYING = ("id", "stripe_session_id", "status", "supporter_id", "created_at")
+_PAYMENT_VARYING = ("id", "stripe_payment_intent_id", "stripe_invoice_id", "paid_at")
 
 
 def rows_of(history: History, ids: _Numbering, now: datetime, rows: _Rows, sums: _Rollups) -> None:
@@ -185,26 +253,36 @@ def rows_of(history: History, ids: _Numbering, now: datetime, rows: _Rows, sums:
         },
     )
     attribution = {**dict.fromkeys(ATTRIBUTION), **history.attribution}
+    shared = {
+        "frequency": history.kind,
+        "amount_minor": history.amount_minor,
+        "currency": history.currency,
+        **attribution,
+        "reminder_id": None,
+    }
+    attempts = _Template(CheckoutAttempt.__table__, shared, _ATTEMPT_VARYING)
+    attempt_rows = rows.by_table[CheckoutAttempt.__table__]
+    # An attempt's rollup shape is its month, then fields shared but for its status.
+    rest = {status: _ATTEMPT_REST({**shared, "status": status}) for status in ("paid", "expired")}
     for n, opened in enumerate(history.attempts):
-        attempt = {
-            "id": opened.id,
-            "frequency": history.kind,
-            "amount_minor": history.amount_minor,
-            "currency": history.currency,
-            **attribution,
-            "stripe_session_id": opened.session_id,
-            "status": "paid" if n == 0 else "expired",
-            "reminder_id": None,
-            "supporter_id": supporter_id if n == 0 else None,
-            "created_at": opened.created_at,
-        }
-        rows.add(CheckoutAttempt.__table__, attempt)
-        sums.attempts[_attempt_shape(attempt)] += 1
+        status = "paid" if n == 0 else "expired"
+        moment = opened.created_at
+        attempt_rows.append(
+            attempts.row(
+                opened.id, opened.session_id, status, supporter_id if n == 0 else None, moment
+            )
+        )
+        sums.attempts[(moment.year, moment.month, *rest[status])] += 1
     paid_attempt = history.attempts[0].id
     support = None
     if history.kind != "once":
         support = _recurring_start(history, ids("recurring_supports"), supporter_id, now)
         support.values.update(checkout_attempt_id=paid_attempt, **attribution)
+    # A payment with neither refund nor dispute is the template with four columns filled.
+    template = _payment_template(history, supporter_id, now, support, paid_attempt)
+    plain = _Template(Payment.__table__, template, _PAYMENT_VARYING)
+    plain_rest = _PAYMENT_REST(template)
+    payment_rows = rows.by_table[Payment.__table__]
     for event in history.events:
         if isinstance(event, Failure):
             assert support is not None
@@ -225,11 +303,16 @@ def rows_of(history: History, ids: _Numbering, now: datetime, rows: _Rows, sums:
             )
             recurring.mark_past_due(support, event.failed_at)
             continue
-        payment = _payment(history, event, ids("payments"), supporter_id, now, support)
-        payment.update(checkout_attempt_id=paid_attempt, **attribution)
-        rows.add(Payment.__table__, payment)
-        sums.payments[_payment_shape(payment)] += 1
-        if event.adjustment is not None:
+        if event.adjustment is None:
+            moment = event.paid_at
+            payment_rows.append(
+                plain.row(ids("payments"), event.payment_intent_id, event.invoice_id, moment)
+            )
+            sums.payments[(moment.year, moment.month, *plain_rest)] += 1
+        else:
+            payment = _adjusted_payment(template, history, event, ids("payments"))
+            rows.add(Payment.__table__, payment)
+            sums.payments[_payment_shape(payment)] += 1
             rows.add(ChargeAdjustment.__table__, _adjustment(event))
         if support is not None:
             recurring.note_paid(support, event.paid_at)
@@ -274,21 +357,18 @@ def _recurring_start(history: History, support_id: int, supporter_id: int, now: 
     return support
 
 
-def _payment(
-    history: History,
-    gift: Gift,
-    payment_id: int,
-    supporter_id: int,
-    now: datetime,
-    support: Row | None,
+def _payment_template(
+    history: History, supporter_id: int, now: datetime, support: Row | None, attempt_id: str
 ) -> dict[str, Any]:
-    adjustment = gift.adjustment
-    payment = _row(
+    """What a story's payments share: one with neither refund nor dispute, its id, intent,
+    invoice and moment left to each gift."""
+    attribution = {**dict.fromkeys(ATTRIBUTION), **history.attribution}
+    return _row(
         Payment.__table__,
         {
-            "id": payment_id,
-            "stripe_payment_intent_id": gift.payment_intent_id,
-            "stripe_invoice_id": gift.invoice_id,
+            "id": None,
+            "stripe_payment_intent_id": None,
+            "stripe_invoice_id": None,
             "stripe_subscription_id": history.subscription_id if support is not None else None,
             "stripe_customer_id": history.customer_id,
             "supporter_id": supporter_id,
@@ -301,16 +381,32 @@ def _payment(
             "currency": history.currency,
             "status": "succeeded",
             "dispute_status": None,
-            "paid_at": gift.paid_at,
+            "paid_at": None,
             "created_at": now,
+            "checkout_attempt_id": attempt_id,
+            **attribution,
         },
     )
-    if adjustment is not None:
-        held = _held(adjustment.dispute_status, adjustment.disputed_minor)
-        payment["amount_refunded_minor"] = min(adjustment.refunded_minor, history.amount_minor)
-        payment["amount_disputed_minor"] = held
-        payment["dispute_status"] = adjustment.dispute_status
-        payment["status"] = payments.payment_status(payment)
+
+
+def _adjusted_payment(
+    template: dict[str, Any], history: History, gift: Gift, payment_id: int
+) -> dict[str, Any]:
+    """A refunded or disputed gift's payment, its status by the ledger's rule."""
+    adjustment = gift.adjustment
+    assert adjustment is not None
+    payment = {
+        **template,
+        "id": payment_id,
+        "stripe_payment_intent_id": gift.payment_intent_id,
+        "stripe_invoice_id": gift.invoice_id,
+        "paid_at": gift.paid_at,
+    }
+    held = _held(adjustment.dispute_status, adjustment.disputed_minor)
+    payment["amount_refunded_minor"] = min(adjustment.refunded_minor, history.amount_minor)
+    payment["amount_disputed_minor"] = held
+    payment["dispute_status"] = adjustment.dispute_status
+    payment["status"] = payments.payment_status(payment)
     return payment
 
 
@@ -360,7 +456,10 @@ def load(
     Raises ``NotEmpty`` when the ledger already holds a row, ``SeedRefused`` for numbers
     that make no sense."""
     _refuse_unless_empty()
-    plan = _Plan(supporter_count, payment_count, seed_value, run or secrets.token_hex(4))
+    if supporter_count < 1 or payment_count < supporter_count:
+        raise SeedRefused("give at least one supporter and at least one payment per supporter")
+    run = run or secrets.token_hex(4)
+    plan = _Plan(supporter_count, payment_count, seed_value, run, clock.now())
     if db.engine.dialect.name == "postgresql":
         summary, sums, last_ids = _copy_postgresql(plan, progress)
     else:
@@ -377,28 +476,38 @@ class _Plan:
     payments: int
     seed_value: int
     run: str
+    now: datetime
 
-    def batches(
-        self, summary: BulkSummary, sums: _Rollups, ids: _Numbering
-    ) -> Iterator[tuple[dict[str, list[tuple[Any, ...]]], int]]:
-        """Rows per table name, ``BATCH_HISTORIES`` stories at a time, and how many so far."""
-        now = clock.now()
-        stories = histories(
-            self.supporters, self.payments, seed_value=self.seed_value, run=self.run, now=now
+    @property
+    def blocks(self) -> int:
+        return block_count(self.supporters)
+
+    def rows(self, block: int, ids: _Numbering, sums: _Rollups, summary: BulkSummary) -> _Rows:
+        """The rows of one block of stories (``histories.block_histories``)."""
+        return self.rows_of_stories(self.stories(block), ids, sums, summary)
+
+    def stories(self, block: int) -> list[History]:
+        return block_histories(
+            block,
+            self.supporters,
+            self.payments,
+            seed_value=self.seed_value,
+            run=self.run,
+            now=self.now,
         )
+
+    def rows_of_stories(
+        self, stories: list[History], ids: _Numbering, sums: _Rollups, summary: BulkSummary
+    ) -> _Rows:
         rows = _Rows()
         for history in stories:
-            rows_of(history, ids, now, rows, sums)
-            summary.supporters += 1
-            summary.payments += history.payments
-            summary.recurring += history.kind != "once"
-            summary.attempts += len(history.attempts)
-            summary.reminders += history.reminder is not None
-            if summary.supporters % BATCH_HISTORIES == 0:
-                yield {t.name: v for t, v in rows.by_table.items()}, summary.supporters
-                rows = _Rows()
-        if len(rows):
-            yield {t.name: v for t, v in rows.by_table.items()}, summary.supporters
+            rows_of(history, ids, self.now, rows, sums)
+            summary.count(history)
+        return rows
+
+    def done(self, block: int) -> int:
+        """How many stories the blocks up to ``block`` hold."""
+        return block_bounds(block, self.supporters)[1]
 
 
 def _refuse_unless_empty() -> None:
@@ -414,43 +523,120 @@ def _insert_sqlite(
     plan: _Plan, progress: Callable[[int], None] | None
 ) -> tuple[BulkSummary, _Rollups, dict[str, int]]:
     summary, sums, ids = BulkSummary(), _Rollups(), _Numbering()
-    by_name = {table.name: table for table in TABLES}
-    for rows, done in plan.batches(summary, sums, ids):
-        for name, values in rows.items():
+    for block in range(plan.blocks):
+        for table, values in plan.rows(block, ids, sums, summary).by_table.items():
             if values:
-                table = by_name[name]
                 names = [c.name for c in table.columns]
                 db.session.execute(
                     insert(table), [dict(zip(names, v, strict=True)) for v in values]
                 )
         db.session.commit()
         if progress is not None:
-            progress(done)
+            progress(plan.done(block))
     return summary, sums, dict(ids.next)
 
 
 # PostgreSQL ---------------------------------------------------------------------------------
 
+# Processes making rows while the parent copies them in: on two cores, two of them keep
+# both busy (PostgreSQL and the parent take less than a third of the time).
+GENERATORS = 2
+# The tables ``rows_of`` numbers, in the order of ``_Board``'s counts.
+NUMBERED = ("supporters", "recurring_supports", "payment_failures", "payments", "reminders")
 
-def _produce(plan: _Plan, queue: Any) -> None:
-    """In a child process: the batches, then the summary, the rollups and the last ids."""
-    summary, sums, ids = BulkSummary(), _Rollups(), _Numbering()
+
+def _numbered(stories: list[History]) -> Counter[str]:
+    """How many ids of each table ``rows_of`` gives these stories."""
+    counts = Counter[str]()
+    for history in stories:
+        failures = sum(isinstance(event, Failure) for event in history.events)
+        counts["supporters"] += 1
+        counts["recurring_supports"] += history.kind != "once"
+        counts["payment_failures"] += failures
+        counts["payments"] += len(history.events) - failures
+        counts["reminders"] += history.reminder is not None
+    return counts
+
+
+class _Board:
+    """Shared by the generating processes: each block's count of ids per table, published
+    as soon as its stories are drawn, so that a block's rows are numbered after those of
+    every block before it (as the ledger, one story after another, would number them)
+    without waiting for those rows to be made."""
+
+    def __init__(self, context: Any, blocks: int) -> None:
+        self._counts = context.Array("q", blocks * len(NUMBERED), lock=False)
+        self._published = context.Array("b", blocks, lock=False)
+        self._changed = context.Condition()
+
+    def taken_before(self, block: int, counts: Counter[str]) -> Counter[str]:
+        """Publish ``block``'s counts; wait for every earlier block's; return their sums."""
+        with self._changed:
+            for i, table in enumerate(NUMBERED):
+                self._counts[block * len(NUMBERED) + i] = counts[table]
+            self._published[block] = 1
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: all(self._published[:block]))
+        return self.totals(block)
+
+    def totals(self, blocks: int) -> Counter[str]:
+        """The ids the first ``blocks`` blocks take, per table."""
+        taken = Counter[str]()
+        for i, table in enumerate(NUMBERED):
+            taken[table] = sum(self._counts[b * len(NUMBERED) + i] for b in range(blocks))
+        return taken
+
+
+def _produce(plan: _Plan, first: int, board: _Board, queue: Any) -> None:
+    """In a child process: every ``GENERATORS``-th block from ``first``, as ``COPY`` text,
+    then the summary and the rollups' sums. The rows are formatted here (by psycopg's own
+    row formatter) so that the parent only passes bytes on: tuples crossing the pipe cost
+    more to pickle and unpickle than to format."""
+    summary, sums = BulkSummary(), _Rollups()
+    transformer = Transformer()
     try:
-        for batch in plan.batches(summary, sums, ids):
-            queue.put(batch)
-        queue.put((summary, sums, dict(ids.next)))
+        for block in range(first, plan.blocks, GENERATORS):
+            stories = plan.stories(block)
+            counts = _numbered(stories)
+            taken = board.taken_before(block, counts)
+            ids = _Numbering(taken)
+            rows = plan.rows_of_stories(stories, ids, sums, summary)
+            if ids.next != taken + counts:
+                raise AssertionError(f"block {block}: _numbered disagrees with rows_of")
+            as_text = {}
+            for table, values in rows.by_table.items():
+                buffer = bytearray()
+                for row in values:
+                    format_row_text(row, transformer, buffer)
+                as_text[table.name] = bytes(buffer)
+            queue.put((block, as_text))
+        queue.put((summary, sums))
     except BaseException as exc:  # the parent re-raises it
         queue.put(exc)
         raise
 
 
+def _received(queue: Any, producer: Any) -> Any:
+    """The next item a generating process sent; its exception raised here."""
+    while True:
+        try:
+            item = queue.get(timeout=1)
+        except Empty:
+            if not producer.is_alive():
+                raise RuntimeError("a generating process ended without a word") from None
+            continue
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+
 def _copy_postgresql(
     plan: _Plan, progress: Callable[[int], None] | None
 ) -> tuple[BulkSummary, _Rollups, dict[str, int]]:
-    """One transaction: the tables' secondary indexes and constraints set aside, each batch
-    ``COPY ... FREEZE``d in while a child process makes the next, then the indexes built
-    and the constraints checked once, over all rows (the way ``pg_restore`` loads). A
-    failure anywhere rolls everything back, indexes included."""
+    """One transaction: the tables' secondary indexes and constraints set aside, each block
+    ``COPY ... FREEZE``d in, in order, while child processes make the next ones, then the
+    indexes built and the constraints checked once, over all rows (the way ``pg_restore``
+    loads). A failure anywhere rolls everything back, indexes included."""
     connection = db.session.connection()
     truncated = _referencing(TABLES)
     for table in truncated:
@@ -462,34 +648,41 @@ def _copy_postgresql(
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     columns = {t.name: ", ".join(c.name for c in t.columns) for t in TABLES}
     context = multiprocessing.get_context("fork")
-    queue = context.Queue(maxsize=2)
-    producer = context.Process(target=_produce, args=(plan, queue), daemon=True)
-    producer.start()
+    board = _Board(context, plan.blocks)
+    queues = [context.Queue(maxsize=2) for _ in range(GENERATORS)]
+    producers = [
+        context.Process(target=_produce, args=(plan, n, board, queues[n]), daemon=True)
+        for n in range(GENERATORS)
+    ]
+    for producer in producers:
+        producer.start()
+    summary, sums = BulkSummary(), _Rollups()
     try:
-        while True:
-            item = queue.get()
-            if isinstance(item, BaseException):
-                raise item
-            if not isinstance(item[0], dict):
-                summary, sums, last_ids = item
-                break
-            rows, done = item
-            for name, values in rows.items():
-                if values:
+        for block in range(plan.blocks):
+            n = block % GENERATORS
+            made, rows = _received(queues[n], producers[n])
+            assert made == block, f"block {made} arrived for {block}"
+            for name, data in rows.items():
+                if data:
                     copy_sql = f"COPY {name} ({columns[name]}) FROM STDIN (FREEZE)"
                     with cursor.copy(copy_sql) as copy:
-                        for row in values:
-                            copy.write_row(row)
+                        copy.write(data)
             if progress is not None:
-                progress(done)
+                progress(plan.done(block))
+        for n, queue in enumerate(queues):
+            their_summary, their_sums = _received(queue, producers[n])
+            summary.add(their_summary)
+            sums.merge(their_sums)
     finally:
-        producer.join(timeout=5)
-        if producer.is_alive():
-            producer.kill()
+        for producer in producers:
+            producer.join(timeout=5)
+            if producer.is_alive():
+                producer.kill()
     connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
     for statement in rebuild:
         connection.exec_driver_sql(statement)
     db.session.commit()
+    last_ids = {table: n for table, n in board.totals(plan.blocks).items() if n}
     return summary, sums, last_ids
 
 

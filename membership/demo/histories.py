@@ -35,6 +35,7 @@ UNCONVERTED_ATTEMPTS = 2  # checkouts opened and abandoned per converted one, on
 REMINDER_RATE = 0.15
 DISPUTE_STATUSES = ("needs_response", "under_review", "lost", "won")
 REMINDER_STATUSES = ("sent", "converted", "converted", "cancelled")
+BLOCK = 20_000  # stories per block (see ``block_histories``)
 
 
 class SeedRefused(RuntimeError):
@@ -127,16 +128,49 @@ def histories(
     months before ``now``; ``run`` prefixes every key (several seeds can share a database)."""
     if supporter_count < 1 or payment_count < supporter_count:
         raise SeedRefused("give at least one supporter and at least one payment per supporter")
-    rng = random.Random(seed_value)  # noqa: S311  (demo data, not secrets)
-    extra = payment_count - supporter_count  # payments beyond each supporter's first
-    for i in range(supporter_count):
-        remaining = supporter_count - i - 1
+    for block in range(block_count(supporter_count)):
+        yield from block_histories(
+            block, supporter_count, payment_count, seed_value=seed_value, run=run, now=now
+        )
+
+
+def block_count(supporter_count: int) -> int:
+    """How many blocks of ``BLOCK`` stories (the last one maybe smaller) make the whole."""
+    return -(-supporter_count // BLOCK)
+
+
+def block_bounds(block: int, supporter_count: int) -> tuple[int, int]:
+    """The numbers of a block's first story and of the one after its last."""
+    first = block * BLOCK
+    return first, min(first + BLOCK, supporter_count)
+
+
+def block_histories(
+    block: int,
+    supporter_count: int,
+    payment_count: int,
+    *,
+    seed_value: int,
+    run: str,
+    now: datetime,
+) -> list[History]:
+    """The stories of one block: its own random stream and its exact share of the payments,
+    so that any block can be made without making the ones before it (the bulk path makes
+    them in parallel)."""
+    first, end = block_bounds(block, supporter_count)
+    share = payment_count * end // supporter_count - payment_count * first // supporter_count
+    rng = random.Random(f"{seed_value}/{block}")  # noqa: S311  (demo data, not secrets)
+    extra = share - (end - first)  # payments beyond each supporter's first
+    stories = []
+    for i in range(first, end):
+        remaining = end - i - 1
         fair_share = extra // (remaining + 1) if remaining else extra
         budget = 1 + min(extra, rng.randint(0, 2 * fair_share) if remaining else extra)
-        # The last supporter gives once, as often as it takes to reach exactly M payments.
+        # The block's last supporter gives once, as often as it takes to reach its share.
         history = _history(rng, f"{run}{i}", now, budget, last=not remaining)
         extra -= history.payments - 1
-        yield history
+        stories.append(history)
+    return stories
 
 
 def _weights(weighted: tuple[tuple[str, float], ...]) -> tuple[list[str], list[float]]:
