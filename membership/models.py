@@ -26,7 +26,14 @@ from membership.ledger.models import (
 from membership.newsletter.models import Subscriber
 from membership.notices.models import Notice
 from membership.reminders.models import Reminder  # noqa: E402, I001 (after the ledger's)
-from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
+from membership.reports.models import (
+    DailyRevenue,
+    MonthlyFailures,
+    MonthlyReminders,
+    MonthlyRevenue,
+    MonthlySource,
+    RecurringFlow,
+)
 from membership.staff.models import AuditEntry, StaffUser
 from membership.webhooks.cursor import SyncCursor
 from membership.webhooks.models import StripeEvent
@@ -35,9 +42,12 @@ __all__ = [
     "Attributed",
     "AuditEntry",
     "ChargeAdjustment",
+    "DailyRevenue",
     "ErasedCustomer",
     "CheckoutAttempt",
     "InvoicePaymentIntent",
+    "MonthlyFailures",
+    "MonthlyReminders",
     "MonthlyRevenue",
     "MonthlySource",
     "Notice",

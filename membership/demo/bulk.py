@@ -57,7 +57,6 @@ from membership.models import (
 )
 from membership.reminders.models import Reminder
 from membership.reports import rollups
-from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
 from membership.sql.rows import Row
 
 # Parents before children: the order rows are written in.
@@ -73,7 +72,7 @@ TABLES: tuple[Table, ...] = tuple(
         Reminder,
     )
 )
-ROLLUP_TABLES = tuple(m.__table__ for m in (MonthlyRevenue, MonthlySource, RecurringFlow))
+ROLLUP_TABLES = tuple(m.__table__ for m in rollups.ROLLUP_MODELS)
 ATTRIBUTION = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_content")
 
 
@@ -134,12 +133,16 @@ class _Numbering:
 
 class _Rollups:
     """The rollups' sums, gathered by shape: a payment's contribution depends on its month,
-    not its moment, so ten million payments are a few hundred thousand calls."""
+    not its moment, so ten million payments are a few hundred thousand calls (its day's
+    revenue on its day and the few fields that revenue reads: ``days``)."""
 
     def __init__(self) -> None:
         self.payments: Counter[tuple[Any, ...]] = Counter()
+        self.days: Counter[tuple[Any, ...]] = Counter()
         self.attempts: Counter[tuple[Any, ...]] = Counter()
         self.recurring: list[dict[str, Any]] = []
+        self.failures: Counter[tuple[Any, ...]] = Counter()
+        self.reminders: Counter[tuple[Any, ...]] = Counter()
 
     def merge(self, other: _Rollups) -> None:
         """Add another generating process's sums to these."""
@@ -154,7 +157,20 @@ class _Rollups:
         deltas = rollups.Deltas()
         for shape, count in self.payments.items():
             values = _month_values(rollups.PAYMENT_FIELDS, shape)
-            deltas.add(rollups.payment_contributions(values), count)
+            deltas.add(rollups.payment_month_contributions(values), count)
+        for (year, month, day, *rest), count in self.days.items():
+            values = dict(zip(_DAY_FIELDS, rest, strict=True))
+            values["paid_at"] = datetime(year, month, day, tzinfo=UTC)
+            deltas.add(rollups.payment_day_contributions(values), count)
+        for shape, count in self.failures.items():
+            values = _month_values(rollups.FAILURE_FIELDS, shape)
+            deltas.add(rollups.failure_contributions(values), count)
+        for months, count in self.reminders.items():
+            values = {
+                time: datetime(month[0], month[1], 1, tzinfo=UTC) if month else None
+                for time, month in zip(rollups.REMINDER_FIELDS, months, strict=True)
+            }
+            deltas.add(rollups.reminder_contributions(values), count)
         for shape, count in self.attempts.items():
             values = _month_values(rollups.ATTEMPT_FIELDS, shape)
             deltas.add(rollups.attempt_contributions(values), count)
@@ -186,11 +202,34 @@ def _row(table: Table, values: dict[str, Any]) -> dict[str, Any]:
 # What a row's contributions depend on: its month (UTC) and the other fields counted.
 _PAYMENT_REST = itemgetter(*rollups.PAYMENT_FIELDS[1:])
 _ATTEMPT_REST = itemgetter(*rollups.ATTEMPT_FIELDS[1:])
+# What a payment's day's revenue reads besides its day.
+_DAY_FIELDS = (
+    "currency",
+    "frequency",
+    "amount_minor",
+    "amount_refunded_minor",
+    "amount_disputed_minor",
+    "status",
+)
+_DAY_REST = itemgetter(*_DAY_FIELDS)
 
 
 def _payment_shape(payment: dict[str, Any]) -> tuple[Any, ...]:
     moment = payment["paid_at"]
     return (moment.year, moment.month, *_PAYMENT_REST(payment))
+
+
+def _day_shape(payment: dict[str, Any]) -> tuple[Any, ...]:
+    moment = payment["paid_at"]
+    return (moment.year, moment.month, moment.day, *_DAY_REST(payment))
+
+
+def _reminder_months(reminder: dict[str, Any]) -> tuple[tuple[int, int] | None, ...]:
+    """The (year, month) of each time a reminder is counted by, None for one it lacks."""
+    return tuple(
+        (moment.year, moment.month) if (moment := reminder[time]) is not None else None
+        for time in rollups.REMINDER_FIELDS
+    )
 
 
 def _month_values(fields: tuple[str, ...], shape: tuple[Any, ...]) -> dict[str, Any]:
@@ -282,6 +321,7 @@ def rows_of(history: History, ids: _Numbering, now: datetime, rows: _Rows, sums:
     template = _payment_template(history, supporter_id, now, support, paid_attempt)
     plain = _Template(Payment.__table__, template, _PAYMENT_VARYING)
     plain_rest = _PAYMENT_REST(template)
+    day_rest = _DAY_REST(template)
     payment_rows = rows.by_table[Payment.__table__]
     for event in history.events:
         if isinstance(event, Failure):
@@ -301,6 +341,8 @@ def rows_of(history: History, ids: _Numbering, now: datetime, rows: _Rows, sums:
                     "failed_at": event.failed_at,
                 },
             )
+            failed = event.failed_at  # the shape of the row just added (FAILURE_FIELDS)
+            sums.failures[(failed.year, failed.month, history.currency, history.amount_minor)] += 1
             recurring.mark_past_due(support, event.failed_at)
             continue
         if event.adjustment is None:
@@ -309,10 +351,12 @@ def rows_of(history: History, ids: _Numbering, now: datetime, rows: _Rows, sums:
                 plain.row(ids("payments"), event.payment_intent_id, event.invoice_id, moment)
             )
             sums.payments[(moment.year, moment.month, *plain_rest)] += 1
+            sums.days[(moment.year, moment.month, moment.day, *day_rest)] += 1
         else:
             payment = _adjusted_payment(template, history, event, ids("payments"))
             rows.add(Payment.__table__, payment)
             sums.payments[_payment_shape(payment)] += 1
+            sums.days[_day_shape(payment)] += 1
             rows.add(ChargeAdjustment.__table__, _adjustment(event))
         if support is not None:
             recurring.note_paid(support, event.paid_at)
@@ -326,7 +370,9 @@ def rows_of(history: History, ids: _Numbering, now: datetime, rows: _Rows, sums:
         rows.add(RecurringSupport.__table__, support.values)
         sums.recurring.append({f: support[f] for f in rollups.RECURRING_FIELDS})
     if history.reminder is not None:
-        rows.add(Reminder.__table__, _reminder(history, ids("reminders")))
+        reminder = _reminder(history, ids("reminders"))
+        rows.add(Reminder.__table__, reminder)
+        sums.reminders[_reminder_months(reminder)] += 1
 
 
 def _recurring_start(history: History, support_id: int, supporter_id: int, now: datetime) -> Row:

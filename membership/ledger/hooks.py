@@ -46,8 +46,10 @@ attempt_paid = _signals.signal(
 
 row_written = _signals.signal(
     "ledger-row-written",
-    doc="""The ledger inserted or updated a row of a payment, recurring support or checkout
-    attempt through its own statements (``membership.sql.statements.Row.save``).
+    doc="""The ledger inserted or updated a row of a payment, recurring support, checkout
+    attempt or payment failure through its own statements
+    (``membership.sql.statements.Row.save``); the reminders send it too, for the
+    reminders their statements ask for, send and convert (``reminders.counted``).
 
     :sender: the row's ``sqlalchemy.Table``
     :param before: the row's values before the write, or None for an insert (a mapping)

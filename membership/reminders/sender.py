@@ -21,6 +21,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,7 @@ from membership.mail import (
     MailUnavailable,
     message_id_for,
 )
+from membership.reminders.counted import COUNTED_TIMES, announce_set
 from membership.reminders.models import Reminder
 
 log = logging.getLogger(__name__)
@@ -289,13 +291,15 @@ def _send_batch(
         else:
             sent.append(claimed.id)
     mine_now = and_(Reminder.status == "sending", Reminder.claimed_by == worker)
+    marked_sent: Sequence[Any] = ()
     if sent:
-        db.session.execute(
+        marked_sent = db.session.execute(
             update(Reminder)
             .where(Reminder.id.in_(sent), mine_now)
             .values(status="sent", sent_at=now, updated_at=now, last_error=None)
+            .returning(*COUNTED_TIMES)
             .execution_options(synchronize_session=False)
-        )
+        ).all()
         report.sent += len(sent)
     for claimed, error in refused:
         give_up = error.permanent or claimed.attempts >= settings.reminders.max_attempts
@@ -339,6 +343,8 @@ def _send_batch(
             .values(**released)
             .execution_options(synchronize_session=False)
         )
+    # Counted last: the reports' row for the month stays locked only until the commit.
+    announce_set((row._mapping for row in marked_sent), "sent_at")
     db.session.commit()
     return reachable and (started or not out_of_time)
 

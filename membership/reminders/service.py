@@ -25,6 +25,7 @@ from membership.database import scrub_after_erasure
 from membership.extensions import db
 from membership.i18n import current_language, gettext, lazy_gettext
 from membership.models import Supporter, normalise_email
+from membership.reminders.counted import COUNTED_TIMES, announce_set, announce_sign_up
 from membership.reminders.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
@@ -202,6 +203,7 @@ def schedule_reminder(
     }
     statement = _insert_unless_active(db.session.get_bind().dialect.name)
     scheduled = db.session.scalars(statement, values).first()
+    announce_sign_up(values, inserted=scheduled is not None)
     db.session.commit()
     return scheduled
 
@@ -303,6 +305,7 @@ _CONVERT_GIVERS_REMINDER = statements.Statement(
         _REMINDERS.c.created_at <= bindparam("paid_at"),
     )
     .values(status="converted", converted_at=bindparam("now"), updated_at=bindparam("now"))
+    .returning(*COUNTED_TIMES)
 )
 _CONVERT_LINKED_REMINDER = statements.Statement(
     update(_REMINDERS)
@@ -311,6 +314,7 @@ _CONVERT_LINKED_REMINDER = statements.Statement(
         text(status_in_sql((*ACTIVE_STATUSES, "sent"))),
     )
     .values(status="converted", converted_at=bindparam("now"), updated_at=bindparam("now"))
+    .returning(*COUNTED_TIMES)
 )
 
 
@@ -321,7 +325,10 @@ def suppress_after_gift(sender: object = None, *, supporter_id: int, paid_at: da
     Runs in the ledger's transaction (one UPDATE). Only reminders asked for before the
     payment count: giving last year does not cancel today's request.
     """
-    _CONVERT_GIVERS_REMINDER.run(supporter_id=supporter_id, paid_at=paid_at, now=clock.now())
+    converted = _CONVERT_GIVERS_REMINDER.rows(
+        supporter_id=supporter_id, paid_at=paid_at, now=clock.now()
+    )
+    announce_set(converted, "converted_at")
 
 
 def convert_linked_reminder(
@@ -331,7 +338,8 @@ def convert_linked_reminder(
     recurring alike: the reminder counts as converted (one UPDATE, in the ledger's
     transaction)."""
     if reminder_id is not None:
-        _CONVERT_LINKED_REMINDER.run(reminder_id=reminder_id, now=clock.now())
+        converted = _CONVERT_LINKED_REMINDER.rows(reminder_id=reminder_id, now=clock.now())
+        announce_set(converted, "converted_at")
 
 
 def erase_old_emails(retention_days: int, now: datetime | None = None) -> int:

@@ -10,27 +10,37 @@ ARR is 12 x the monthly amounts plus the annual amounts, exact. "Active" means n
 ended: ``past_due`` supports still count (Stripe is retrying; see the at-risk report).
 
 A period that has not ended (this month, by default) is "to date": its revenue is also
-compared with the same length of time into the period before (``ToDate``), counted from
-the payments themselves as the rollups count them, since a few days of this month set
-against the whole of last month would always look like a fall.
+compared with the same length of time into the period before (``ToDate``), since a few
+days of this month set against the whole of last month would always look like a fall:
+whole months and days from the rollups, and of the day that instant falls in, the
+payments of its shorter part (at most half a day's).
+
+Failures and reminders come from their monthly rollups too, so the page reads the same
+few hundred rows for a month as for a year, at any size of the ledger.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import case, func, select
 
 from membership import clock
 from membership.extensions import db
-from membership.models import Payment, PaymentFailure
-from membership.reminders.models import Reminder
-from membership.reports.models import MonthlyRevenue, RecurringFlow
+from membership.models import Payment
+from membership.reports.models import (
+    DailyRevenue,
+    MonthlyFailures,
+    MonthlyReminders,
+    MonthlyRevenue,
+    RecurringFlow,
+)
 from membership.reports.periods import Period, add_months, start_of
-from membership.reports.rollups import month_of
+from membership.reports.rollups import day_of, month_of
 from membership.vocabulary import DISPUTE_HOLDS_MONEY, Frequency
 
 FREQUENCIES: tuple[str, ...] = tuple(Frequency)
@@ -177,8 +187,7 @@ def dashboard(period: Period, now: datetime | None = None) -> Dashboard:
     currencies = sorted(
         {row.currency for row in revenue_rows} | {row.currency for row in flow if row.supports}
     )
-    failures = _failures(period)
-    previous_failures = _failures(previous)
+    failures = _failures(previous, period)
     figures = [
         CurrencyFigures(
             currency=currency,
@@ -186,19 +195,20 @@ def dashboard(period: Period, now: datetime | None = None) -> Dashboard:
             previous_revenue=_revenue(revenue_rows, currency, previous),
             recurring=_recurring(flow, currency, period),
             previous_recurring=_recurring(flow, currency, previous),
-            failures=failures.get(currency, Failures()),
-            previous_failures=previous_failures.get(currency, Failures()),
+            failures=failures.get((period.first, currency), Failures()),
+            previous_failures=failures.get((previous.first, currency), Failures()),
             previous_same_time=same_time.get(currency, Revenue()) if partial else None,
         )
         for currency in currencies
     ]
     chart_months = Period(chart_first, period.last).months
+    reminders = _reminders(previous, period)
     return Dashboard(
         period=period,
         previous=previous,
         currencies=figures,
-        reminders=_reminders(period),
-        previous_reminders=_reminders(previous),
+        reminders=reminders[period.first],
+        previous_reminders=reminders[previous.first],
         revenue_chart={
             currency: [
                 RevenueBar(
@@ -216,8 +226,8 @@ def dashboard(period: Period, now: datetime | None = None) -> Dashboard:
 
 def _revenue_between(start: datetime, end: datetime) -> dict[str, Revenue]:
     """Revenue per currency of the payments paid from ``start`` until (not including)
-    ``end``, counted as ``rollups.payment_contributions`` counts them. At most a period's
-    payments, found through the index on ``paid_at``."""
+    ``end``, counted as ``rollups.payment_contributions`` counts them. At most half a
+    day's payments, read from ``ix_payments_revenue_by_time`` alone."""
     held = case((Payment.status.in_(DISPUTE_HOLDS_MONEY), Payment.amount_disputed_minor), else_=0)
     rows = db.session.execute(
         select(
@@ -231,6 +241,11 @@ def _revenue_between(start: datetime, end: datetime) -> dict[str, Revenue]:
         .where(Payment.paid_at >= start, Payment.paid_at < end)
         .group_by(Payment.currency, Payment.frequency)
     )
+    return _revenue_per_currency(rows)
+
+
+def _revenue_per_currency(rows: Iterable[Any]) -> dict[str, Revenue]:
+    """Rows of (currency, frequency, payments, gross, refunded, disputed) added up."""
     revenue: dict[str, Revenue] = defaultdict(Revenue)
     for currency, frequency, payments, *sums in rows:
         # PostgreSQL sums bigints as numeric: back to whole minor units.
@@ -248,28 +263,48 @@ def _revenue_between(start: datetime, end: datetime) -> dict[str, Revenue]:
 
 def _same_time(previous: Period, until: datetime, rows: list[MonthlyRevenue]) -> dict[str, Revenue]:
     """Revenue per currency of ``previous`` up to ``until``: its whole months from the
-    rollups, and of the month ``until`` falls in, the payments of whichever part is the
-    shorter (the days before ``until``, added, or the days after, taken from the month's
-    rollup): at most half a month of payments read, whatever the period's length."""
+    monthly rollup, the whole days of the month ``until`` falls in from the daily one,
+    and of the day ``until`` falls in, the payments of whichever part is the shorter (the
+    hours before ``until``, added, or the hours after, taken from the day's rollup): at
+    most half a day of payments read, whatever the period's length."""
     currencies = {row.currency for row in rows}
     if until >= previous.ends_before:
         return {currency: _revenue(rows, currency, previous) for currency in currencies}
     month = month_of(until)
-    starts, ends = start_of(month), start_of(add_months(month, 1))
     revenue = {currency: Revenue() for currency in currencies}
     if month != previous.first:
         whole = Period(previous.first, add_months(month, -1))
         for currency in currencies:
             _add(revenue[currency], _revenue(rows, currency, whole), +1)
-    if until - starts <= ends - until:
-        for currency, part in _revenue_between(starts, until).items():
+    day_starts = until.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day_ends = day_starts + timedelta(days=1)
+    hours_before = until - day_starts <= day_ends - until
+    days = _daily_revenue(start_of(month), day_starts if hours_before else day_ends)
+    for currency, part in days.items():
+        _add(revenue.setdefault(currency, Revenue()), part, +1)
+    if hours_before:
+        for currency, part in _revenue_between(day_starts, until).items():
             _add(revenue.setdefault(currency, Revenue()), part, +1)
     else:
-        for currency in currencies:
-            _add(revenue[currency], _revenue(rows, currency, Period(month, month)), +1)
-        for currency, part in _revenue_between(until, ends).items():
+        for currency, part in _revenue_between(until, day_ends).items():
             _add(revenue.setdefault(currency, Revenue()), part, -1)
     return revenue
+
+
+def _daily_revenue(start: datetime, end: datetime) -> dict[str, Revenue]:
+    """Revenue per currency of the whole days from ``start`` until (not including) ``end``
+    (both midnights, UTC), from the daily rollup: a month's days at most."""
+    rows = db.session.execute(
+        select(
+            DailyRevenue.currency,
+            DailyRevenue.frequency,
+            DailyRevenue.payments,
+            DailyRevenue.gross_minor,
+            DailyRevenue.refunded_minor,
+            DailyRevenue.disputed_minor,
+        ).where(DailyRevenue.day >= day_of(start), DailyRevenue.day < day_of(end))
+    )
+    return _revenue_per_currency(rows)
 
 
 def _add(total: Revenue, part: Revenue, sign: int) -> None:
@@ -379,38 +414,47 @@ def _active_at_end_of_each(flow: list[FlowRow], months: list[str]) -> list[tuple
     return points
 
 
-def _failures(period: Period) -> dict[str, Failures]:
-    """Failed collection attempts of recurring gifts in the period, per currency: attempts,
-    not invoices (one invoice that fails three times counts 3, as Stripe retried three
-    times); the at-risk report lists the invoices."""
+def _failures(*periods: Period) -> dict[tuple[str, str], Failures]:
+    """Failed collection attempts of recurring gifts in each period, per (the period's first
+    month, currency): attempts, not invoices (one invoice that fails three times counts 3,
+    as Stripe retried three times); the at-risk report lists the invoices."""
+    found: dict[tuple[str, str], Failures] = defaultdict(Failures)
+    first, last = min(p.first for p in periods), max(p.last for p in periods)
     rows = db.session.execute(
         select(
-            PaymentFailure.currency,
-            func.count(),
-            func.coalesce(func.sum(PaymentFailure.amount_minor), 0),
-        )
-        .where(
-            PaymentFailure.failed_at >= period.starts_at,
-            PaymentFailure.failed_at < period.ends_before,
-        )
-        .group_by(PaymentFailure.currency)
+            MonthlyFailures.month,
+            MonthlyFailures.currency,
+            MonthlyFailures.failures,
+            MonthlyFailures.amount_minor,
+        ).where(MonthlyFailures.month >= first, MonthlyFailures.month <= last)
     )
-    return {currency: Failures(int(count), int(amount)) for currency, count, amount in rows}
+    for month, currency, failures, amount_minor in rows:
+        for period in periods:
+            if period.first <= month <= period.last:
+                figures = found[(period.first, currency)]
+                figures.count += failures
+                figures.amount_minor += amount_minor
+    return {key: figures for key, figures in found.items() if figures.count or figures.amount_minor}
 
 
-def _reminders(period: Period) -> Reminders:
-    """Reminders asked for, sent and converted in the period (each counted by its own time),
-    read through the three times' indexes: only the reminders something happened to in
-    the period, not every reminder ever asked for."""
-    times = (Reminder.created_at, Reminder.sent_at, Reminder.converted_at)
-    # One count per time, each read from its index alone (an index-only scan on
-    # PostgreSQL): the three times in one query read every such reminder's row instead.
-    asked, sent, converted = (
-        db.session.scalar(select(func.count()).select_from(Reminder).where(_within(t, period))) or 0
-        for t in times
+def _reminders(*periods: Period) -> dict[str, Reminders]:
+    """Reminders asked for, sent and converted in each period (each counted by its own
+    time), per the period's first month."""
+    found = {period.first: Reminders() for period in periods}
+    first, last = min(p.first for p in periods), max(p.last for p in periods)
+    rows = db.session.execute(
+        select(
+            MonthlyReminders.month,
+            MonthlyReminders.asked,
+            MonthlyReminders.sent,
+            MonthlyReminders.converted,
+        ).where(MonthlyReminders.month >= first, MonthlyReminders.month <= last)
     )
-    return Reminders(asked, sent, converted)
-
-
-def _within(column: Any, period: Period) -> ColumnElement[bool]:
-    return and_(column >= period.starts_at, column < period.ends_before)
+    for month, asked, sent, converted in rows:
+        for period in periods:
+            if period.first <= month <= period.last:
+                figures = found[period.first]
+                figures.scheduled += asked
+                figures.sent += sent
+                figures.converted += converted
+    return found

@@ -90,6 +90,50 @@ class MonthlySource(db.Model):  # type: ignore[name-defined]
     attempts_paid: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class DailyRevenue(db.Model):  # type: ignore[name-defined]
+    """``MonthlyRevenue`` by day (UTC, ``YYYY-MM-DD``): the dashboard sets a month that has
+    not ended against the same days of the month before, and reads those days here, so
+    that at most a part of one day's payments is summed from the ledger."""
+
+    __tablename__ = "report_daily_revenue"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    frequency: Mapped[str] = mapped_column(String(10), primary_key=True)
+    payments: Mapped[int] = mapped_column(Integer, default=0)
+    gross_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    disputed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MonthlyFailures(db.Model):  # type: ignore[name-defined]
+    """Failed attempts to collect a recurring gift, per month of ``failed_at`` and currency:
+    each attempt counts (an invoice that fails three times counts 3), with its amount."""
+
+    __tablename__ = "report_monthly_failures"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MonthlyReminders(db.Model):  # type: ignore[name-defined]
+    """Reminders asked for, sent and converted per month, each counted in the month of its
+    own time (``created_at``, ``sent_at``, ``converted_at``): a reminder asked for in one
+    month and sent in the next counts once in each."""
+
+    __tablename__ = "report_monthly_reminders"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    asked: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    converted: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # Indexes on the ledger's and reminders' tables that two report queries read alone, never
 # the rows (an index-only scan on PostgreSQL, a covering index on SQLite): the dashboard's
 # "same days of the month before" adds up a part of a month's payments, the sources page

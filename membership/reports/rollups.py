@@ -1,21 +1,24 @@
 """Keeping the report rollups (``membership.reports.models``) equal to the ledger.
 
-Query strategy: the reports read only the rollup tables (a few rows per month), never
-the million payments. Each rollup row is a sum of *contributions*: a payment adds its
-amounts to its month, currency and frequency (and to its source), a recurring support
-adds one to its (start month, end month) cell, a checkout attempt adds one to its
-source's attempts. When a row of the ledger changes, its old contribution is taken
-away and the new one added, in the same transaction, with ``INSERT ... ON CONFLICT DO
-UPDATE`` on each rollup row that moves (none when nothing that counts changed). In a
-ledger transaction (a webhook) the moves are gathered and written once, just before it
-commits (``hooks.committing``): a row moved twice is written once, and on PostgreSQL the
-three tables take one statement and their hot rows stay locked only until the commit.
+Query strategy: the reports read only the rollup tables (a few rows per month or day),
+never the million payments. Each rollup row is a sum of *contributions*: a payment adds
+its amounts to its month and its day, currency and frequency (and to its source), a
+recurring support adds one to its (start month, end month) cell, a checkout attempt adds
+one to its source's attempts, a failed collection attempt one to its month's failures,
+a reminder one to the months it was asked for, sent and converted in. When a row of the
+ledger changes, its old contribution is taken away and the new one added, in the same
+transaction, with ``INSERT ... ON CONFLICT DO UPDATE`` on each rollup row that moves
+(none when nothing that counts changed). In a ledger transaction (a webhook) the moves
+are gathered and written once, just before it commits (``hooks.committing``): a row moved
+twice is written once, and on PostgreSQL the tables take one statement and their hot rows
+stay locked only until the commit.
 
 How changes reach this module:
 
 - the ledger writes rows with its own statements (``membership.sql``) and announces
-  every payment, recurring support and checkout attempt it inserts or updates, with the
-  row's values before and after (``membership.ledger.hooks.row_written``);
+  every payment, recurring support, checkout attempt and payment failure it inserts or
+  updates, with the row's values before and after (``membership.ledger.hooks.row_written``);
+  the reminders announce their sign-ups, sends and conversions the same way;
 - ORM changes (anything added with ``session.add``) are seen at flush time by a
   ``before_flush`` listener, which compares each changed row's values before and after;
 - the support flow's checkout attempt, the one write a surge of readers makes at once,
@@ -53,8 +56,17 @@ from sqlalchemy.orm import Session, UOWTransaction
 from membership.database import begin_sqlite_transaction, sqlite_writer_turn
 from membership.extensions import db
 from membership.ledger import hooks
-from membership.models import CheckoutAttempt, Payment, RecurringSupport
-from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
+from membership.models import CheckoutAttempt, Payment, PaymentFailure, RecurringSupport
+from membership.reminders import counted
+from membership.reminders.models import Reminder
+from membership.reports.models import (
+    DailyRevenue,
+    MonthlyFailures,
+    MonthlyReminders,
+    MonthlyRevenue,
+    MonthlySource,
+    RecurringFlow,
+)
 from membership.sql import statements
 from membership.vocabulary import (
     DISPUTE_HOLDS_MONEY,
@@ -95,8 +107,12 @@ ATTEMPT_FIELDS = (
     "utm_medium",
     "utm_campaign",
 )
+FAILURE_FIELDS = ("failed_at", "currency", "amount_minor")
+REMINDER_FIELDS = ("created_at", "sent_at", "converted_at")
 _TRACKED = {Payment: PAYMENT_FIELDS, RecurringSupport: RECURRING_FIELDS}
 _TRACKED[CheckoutAttempt] = ATTEMPT_FIELDS
+_TRACKED[PaymentFailure] = FAILURE_FIELDS
+_TRACKED[Reminder] = REMINDER_FIELDS
 
 
 class Contribution(NamedTuple):
@@ -120,6 +136,13 @@ def month_of(moment: datetime) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
 
 
+def day_of(moment: datetime) -> str:
+    """The calendar day (UTC) a moment belongs to, as ``YYYY-MM-DD``."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+
+
 SOURCE_DIMENSIONS = ("source", "utm_source", "utm_medium", "utm_campaign")
 
 
@@ -134,22 +157,43 @@ def _by_source(
 
 
 def payment_contributions(values: Mapping[str, Any]) -> list[Contribution]:
-    """A payment counts in the month it was paid, in its currency, net of refunds and
-    of disputed money while a dispute holds it or was lost."""
-    if values.get("paid_at") is None or not values.get("currency"):
+    """A payment counts in the month and on the day it was paid, in its currency, net of
+    refunds and of disputed money while a dispute holds it or was lost."""
+    return [*payment_month_contributions(values), *payment_day_contributions(values)]
+
+
+def payment_month_contributions(values: Mapping[str, Any]) -> list[Contribution]:
+    """What a payment adds to its month: revenue, and revenue under each source. (Apart
+    from its day's, which the bulk demo path adds up by day rather than by month.)"""
+    sums = _payment_sums(values)
+    if sums is None:
         return []
-    held = (values["amount_disputed_minor"] or 0) if values["status"] in DISPUTE_HOLDS_MONEY else 0
-    sums = {
-        "payments": 1,
-        "gross_minor": values["amount_minor"] or 0,
-        "refunded_minor": values["amount_refunded_minor"] or 0,
-        "disputed_minor": held,
-    }
     month, currency = month_of(values["paid_at"]), values["currency"].upper()
     return [
         Contribution(MonthlyRevenue, (month, currency, values.get("frequency") or ""), sums),
         *_by_source(month, currency, values, sums),
     ]
+
+
+def payment_day_contributions(values: Mapping[str, Any]) -> list[Contribution]:
+    """What a payment adds to its day's revenue (the sums of its month's revenue row)."""
+    sums = _payment_sums(values)
+    if sums is None:
+        return []
+    key = (day_of(values["paid_at"]), values["currency"].upper(), values.get("frequency") or "")
+    return [Contribution(DailyRevenue, key, sums)]
+
+
+def _payment_sums(values: Mapping[str, Any]) -> dict[str, int] | None:
+    if values.get("paid_at") is None or not values.get("currency"):
+        return None
+    held = (values["amount_disputed_minor"] or 0) if values["status"] in DISPUTE_HOLDS_MONEY else 0
+    return {
+        "payments": 1,
+        "gross_minor": values["amount_minor"] or 0,
+        "refunded_minor": values["amount_refunded_minor"] or 0,
+        "disputed_minor": held,
+    }
 
 
 def recurring_contributions(values: Mapping[str, Any]) -> list[Contribution]:
@@ -185,6 +229,30 @@ def attempt_contributions(values: Mapping[str, Any]) -> list[Contribution]:
     return _by_source(month_of(values["created_at"]), values["currency"].upper(), values, sums)
 
 
+def failure_contributions(values: Mapping[str, Any]) -> list[Contribution]:
+    """A failed attempt to collect a recurring gift counts in the month it failed, in its
+    currency, with its amount."""
+    if values.get("failed_at") is None or not values.get("currency"):
+        return []
+    key = (month_of(values["failed_at"]), values["currency"].upper())
+    sums = {"failures": 1, "amount_minor": values["amount_minor"] or 0}
+    return [Contribution(MonthlyFailures, key, sums)]
+
+
+# A reminder's times and the rollup column each is counted in.
+_REMINDER_TIMES = (("created_at", "asked"), ("sent_at", "sent"), ("converted_at", "converted"))
+
+
+def reminder_contributions(values: Mapping[str, Any]) -> list[Contribution]:
+    """A reminder counts as asked for in the month of its ``created_at``, as sent in that
+    of its ``sent_at`` and as converted in that of its ``converted_at``, once it has each."""
+    return [
+        Contribution(MonthlyReminders, (month_of(values[time]),), {counted: 1})
+        for time, counted in _REMINDER_TIMES
+        if values.get(time) is not None
+    ]
+
+
 def whole_months_between(start: datetime, end: datetime) -> int:
     """Whole months from ``start`` to ``end``: Jan 15 to Feb 14 is 0, to Feb 15 is 1."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
@@ -198,6 +266,8 @@ _CONTRIBUTIONS: dict[Any, Any] = {
     Payment: payment_contributions,
     RecurringSupport: recurring_contributions,
     CheckoutAttempt: attempt_contributions,
+    PaymentFailure: failure_contributions,
+    Reminder: reminder_contributions,
 }
 _CONTRIBUTIONS_BY_TABLE = {model.__table__: count for model, count in _CONTRIBUTIONS.items()}
 
@@ -238,17 +308,21 @@ class Deltas:
         return by_model
 
     def write(self) -> None:
-        """Upsert every rollup row that really changes (nothing when none does): on
-        PostgreSQL in one statement for all three tables, on SQLite one per table."""
+        """Upsert every rollup row that really changes (nothing when none does)."""
         by_model = self.by_model()
-        if not by_model:
-            return
-        dialect = statements.connection().dialect.name
-        if dialect == "postgresql":
-            _upsert_all_postgresql().run(rows=_as_json(by_model))
-            return
-        for model, params in by_model.items():
-            _upsert(dialect, model).run_many(params)
+        if by_model:
+            _write_rows(by_model)
+
+
+def _write_rows(by_model: Mapping[Any, list[dict[str, Any]]]) -> None:
+    """Upsert these rows (adding their sums): on PostgreSQL in one statement for all the
+    tables, on SQLite one per table."""
+    dialect = statements.connection().dialect.name
+    if dialect == "postgresql":
+        _upsert_all_postgresql(_models_of(by_model)).run(rows=_as_json(by_model))
+        return
+    for model, params in by_model.items():
+        _upsert(dialect, model).run_many(params)
 
 
 def _table_then_key(item: tuple[tuple[Any, tuple[str | int, ...]], Any]) -> tuple[Any, ...]:
@@ -263,6 +337,9 @@ def _key_columns(model: Any) -> tuple[str, ...]:
 
 _SUM_COLUMNS = {
     MonthlyRevenue: ("payments", "gross_minor", "refunded_minor", "disputed_minor"),
+    DailyRevenue: ("payments", "gross_minor", "refunded_minor", "disputed_minor"),
+    MonthlyFailures: ("failures", "amount_minor"),
+    MonthlyReminders: ("asked", "sent", "converted"),
     RecurringFlow: ("supports", "amount_minor"),
     MonthlySource: (
         "payments",
@@ -292,12 +369,24 @@ def _upsert(dialect: str, model: Any) -> statements.Statement:
     )
 
 
-# The three tables in table order (that of ``_table_then_key``), each with its columns.
-_MODELS = (MonthlyRevenue, MonthlySource, RecurringFlow)
+# The tables in table order (that of ``_table_then_key``), each with its columns.
+ROLLUP_MODELS = (
+    DailyRevenue,
+    MonthlyFailures,
+    MonthlyReminders,
+    MonthlyRevenue,
+    MonthlySource,
+    RecurringFlow,
+)
 
 
 def _columns(model: Any) -> tuple[str, ...]:
     return (*_key_columns(model), *_SUM_COLUMNS[model])
+
+
+def _models_of(by_model: Mapping[Any, list[dict[str, Any]]]) -> tuple[Any, ...]:
+    """The tables a write moves, in table order."""
+    return tuple(model for model in ROLLUP_MODELS if model in by_model)
 
 
 def _as_json(by_model: Mapping[Any, list[dict[str, Any]]]) -> str:
@@ -306,14 +395,16 @@ def _as_json(by_model: Mapping[Any, list[dict[str, Any]]]) -> str:
 
 
 @cache
-def _upsert_all_postgresql() -> statements.Statement:
+def _upsert_all_postgresql(models: tuple[Any, ...]) -> statements.Statement:
     """One ``INSERT ... SELECT FROM jsonb_to_recordset(...) ON CONFLICT DO UPDATE`` per
-    table, the second and third as data-modifying CTEs of the first, all reading one JSON
+    table, the others as data-modifying CTEs of the first, all reading one JSON
     parameter: a transaction's rollups cost one round trip and one parameter, however many
-    rows and tables they move (a table absent from the JSON inserts nothing). An array
-    parameter per column instead cost more to convert than the statement took to run."""
+    rows and tables they move. An array parameter per column instead cost more to convert
+    than the statement took to run. Built once for each set of tables a write moves (a
+    checkout attempt moves one table, a payment three), so that a write does not plan and
+    run the tables it leaves alone."""
     rows = cast(bindparam("rows", type_=Text), JSONB)
-    first, *others = (_upsert_from_json(model, rows) for model in _MODELS)
+    first, *others = (_upsert_from_json(model, rows) for model in models)
     return statements.Statement(
         first.add_cte(*(other.cte(f"rollup_{n}") for n, other in enumerate(others, start=1)))
     )
@@ -366,7 +457,9 @@ def insert_counted(obj: Any) -> None:
     )
     by_model = deltas.by_model()
     statement = (
-        _upsert_all_postgresql().statement.add_cte(insert.cte(f"inserted_{table.name}"))
+        _upsert_all_postgresql(_models_of(by_model)).statement.add_cte(
+            insert.cte(f"inserted_{table.name}")
+        )
         if by_model
         else insert
     )
@@ -379,11 +472,13 @@ def insert_counted(obj: Any) -> None:
 
 def connect() -> None:
     """Keep the rollups equal to the ledger from now on: subscribe to the ledger's writes
-    (``hooks.row_written``, ``hooks.committing``) and the ORM's flushes. Called by
+    (``hooks.row_written``, ``hooks.committing``), the reminders' sign-ups
+    (``counted.sign_up_answered``) and the ORM's flushes. Called by
     ``reports.init_app``; connecting again changes nothing."""
     for table in _CONTRIBUTIONS_BY_TABLE:
         hooks.row_written.connect(_move_contributions, sender=table)
     hooks.committing.connect(_write_pending)
+    counted.sign_up_answered.connect(_count_sign_up)
     if not event.contains(Session, "before_flush", _count_orm_changes):
         event.listen(Session, "before_flush", _count_orm_changes)
         _remember_old_values()
@@ -403,6 +498,19 @@ def _move_contributions(
         deltas.change(contributions(before), contributions(after))
     if deltas.rows and not gathering:
         deltas.write()
+
+
+def _count_sign_up(sender: Any, *, reminder: Mapping[str, Any], inserted: bool) -> None:
+    """A reminder sign-up was answered (``reminders.counted.sign_up_answered``): one more
+    asked for in its month if it inserted a reminder, else the same upsert adding nothing,
+    so that the database does the same work for every sign-up (its timing must not tell
+    a stranger whether an address has a reminder)."""
+    by_model: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for c in reminder_contributions(reminder):
+        sums = {name: value if inserted else 0 for name, value in c.sums.items()}
+        keys = dict(zip(_key_columns(c.model), c.key, strict=True))
+        by_model[c.model].append({**_zero_sums(c.model), **keys, **sums})
+    _write_rows(by_model)
 
 
 # Connection.info key: (the transaction, the deltas it will write before it commits).
@@ -519,8 +627,14 @@ def rebuild() -> dict[str, int]:
                 "checkout_attempts": _add_all(
                     snapshot, deltas, CheckoutAttempt, ATTEMPT_FIELDS, attempt_contributions
                 ),
+                "payment_failures": _add_all(
+                    snapshot, deltas, PaymentFailure, FAILURE_FIELDS, failure_contributions
+                ),
+                "reminders": _add_all(
+                    snapshot, deltas, Reminder, REMINDER_FIELDS, reminder_contributions
+                ),
             }
-            for model in _MODELS:
+            for model in ROLLUP_MODELS:
                 _take_away_live(snapshot, deltas, model)
     deltas.write()
     return counts

@@ -11,7 +11,14 @@ from flask import Flask
 
 from membership import create_app
 from membership.ledger import hooks
-from membership.models import CheckoutAttempt, Payment, PaymentFailure, RecurringSupport, Supporter
+from membership.models import (
+    CheckoutAttempt,
+    Payment,
+    PaymentFailure,
+    RecurringSupport,
+    Reminder,
+    Supporter,
+)
 from membership.notices import service as notices
 from membership.reminders import service as reminders
 from membership.reports import rollups
@@ -39,15 +46,18 @@ def test_each_receiver_is_connected_once_however_many_apps(app: Flask, database_
     assert _by_name(_receivers(hooks.row_written)) == _by_name(
         [rollups._move_contributions, notices.receipt_for_payment, notices.warning_for_failure]
     )
-    # the rollups for the three tables whose rows count in the reports, and only those;
-    # supporter notices for payments (receipts) and failed payments
+    # the rollups for the tables whose rows count in the reports, and only those (the
+    # reminders' statements announce theirs too); supporter notices for payments
+    # (receipts) and failed payments
     written = hooks.row_written.receivers_for
     assert _by_name(written(Payment.__table__)) == _by_name(
         [rollups._move_contributions, notices.receipt_for_payment]
     )
-    for table in (RecurringSupport.__table__, CheckoutAttempt.__table__):
+    for table in (RecurringSupport.__table__, CheckoutAttempt.__table__, Reminder.__table__):
         assert list(written(table)) == [rollups._move_contributions]
-    assert list(written(PaymentFailure.__table__)) == [notices.warning_for_failure]
+    assert _by_name(written(PaymentFailure.__table__)) == _by_name(
+        [rollups._move_contributions, notices.warning_for_failure]
+    )
     assert list(written(Supporter.__table__)) == []
 
 

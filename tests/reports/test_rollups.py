@@ -20,7 +20,7 @@ from membership.demo import seed as demo_seed
 from membership.extensions import db
 from membership.models import Payment
 from membership.reports import rollups
-from membership.reports.models import MonthlyRevenue, MonthlySource, RecurringFlow
+from membership.reports.models import MonthlySource
 from membership.webhooks import handlers
 from tests import stripe_events as se
 from tests.conftest import ON_POSTGRES
@@ -32,7 +32,7 @@ def rollup_snapshot() -> dict[str, list[tuple[Any, ...]]]:
     equivalent to missing rows)."""
     db.session.expire_all()
     snapshot: dict[str, list[tuple[Any, ...]]] = {}
-    for model in (MonthlyRevenue, RecurringFlow, MonthlySource):
+    for model in rollups.ROLLUP_MODELS:
         columns = [c.key for c in model.__table__.columns]
         sums = [c for c in rollups._SUM_COLUMNS[model]]
         rows = []
@@ -198,7 +198,7 @@ def test_a_rebuild_while_a_webhook_arrives_counts_its_payment_once(
 
 def from_scratch() -> dict[str, list[tuple[Any, ...]]]:
     """The rollups the ledger gives from empty tables: what a repair must equal."""
-    for model in (MonthlyRevenue, RecurringFlow, MonthlySource):
+    for model in rollups.ROLLUP_MODELS:
         db.session.execute(delete(model))
     db.session.commit()
     return rebuilt_snapshot()
