@@ -43,6 +43,7 @@ from membership import create_app  # noqa: E402
 from membership.demo import bulk  # noqa: E402
 from membership.extensions import db  # noqa: E402
 from membership.models import Payment, Supporter  # noqa: E402
+from membership.reports import rollups  # noqa: E402
 
 GOAL_MS = 100.0
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/"
@@ -68,6 +69,7 @@ def ensure_dataset(app: Flask, payments: int, supporters: int, force: bool) -> N
         have = db.session.scalar(select(func.count()).select_from(Payment))
         if have == payments and not force:
             print(f"  dataset ready: {payments:,} payments")
+            fill_new_rollups()
             return
         started = time.perf_counter()
         tables = [t for t in db.metadata.sorted_tables if t.name != "alembic_version"]
@@ -93,6 +95,27 @@ def ensure_dataset(app: Flask, payments: int, supporters: int, force: bool) -> N
             f"(rollups and statistics included) in {time.perf_counter() - load:.0f} s "
             f"({time.perf_counter() - started:.0f} s with emptying the database)"
         )
+
+
+def fill_new_rollups() -> None:
+    """A dataset built before a migration added a rollup table (0020: daily revenue,
+    failures, reminders) has it empty: fill it as an upgrade does, with
+    ``flask reports rebuild-rollups`` (``rollups.rebuild``), and say how long it took."""
+    empty = [
+        model.__tablename__
+        for model in rollups.ROLLUP_MODELS
+        if db.session.scalar(select(model).limit(1)) is None
+    ]
+    if not empty:
+        return
+    started = time.perf_counter()
+    read = rollups.rebuild()
+    db.session.commit()
+    print(
+        f"  rollups filled ({', '.join(empty)} were empty): read "
+        + ", ".join(f"{count:,} {kind}" for kind, count in read.items())
+        + f" in {time.perf_counter() - started:.0f} s"
+    )
 
 
 # -- Timing ----------------------------------------------------------------------------------
