@@ -34,6 +34,7 @@ from membership import (  # noqa: F401  (database: engine settings; models: ever
 from membership.config import flask_settings, load_settings
 from membership.extensions import csrf, db, limiter, migrate
 from membership.web import sessions
+from membership.web.flask_app import MembershipFlask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Flask:
     """Build the app from environment variables (or ``environ``), then Flask ``overrides``."""
-    app = Flask(
+    app = MembershipFlask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from babel import Locale, UnknownLocaleError
-from flask import Flask, Response, current_app, has_app_context, has_request_context, request
+from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
 from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext, refresh
 from flask_babel import force_locale as _babel_force_locale
 from werkzeug.datastructures import LanguageAccept
@@ -79,8 +79,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = settings.supported_languages[0]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     babel.init_app(app, locale_selector=_select_locale)
-    # A test (or a worker) may share one app context between requests: choose afresh.
-    app.before_request(refresh)
+    app.before_request(_forget_an_earlier_choice)
     app.url_defaults(_keep_explicit_language)
     app.after_request(_vary_by_language)
     app.jinja_env.globals["current_language"] = current_language
@@ -232,13 +231,26 @@ def force_locale(language: str | None) -> Iterator[None]:
         yield
 
 
+def _forget_an_earlier_choice() -> None:
+    """Choose the language afresh for this request. Flask-Babel keeps its choice in ``g``,
+    which a request shares with whatever app context was already open (a test's, a
+    worker's); a request of its own starts with a new one, and nothing to forget."""
+    if _BABEL_STATE in g:
+        refresh()
+
+
+_BABEL_STATE = "_flask_babel"  # where Flask-Babel keeps a context's choice in ``g``
+
+
 def _vary_by_language(response: Response) -> Response:
     """A reader's page chosen by ``Accept-Language`` differs by it: caches must know.
     Scripts, styles and images are the same in every language: their caching is kept."""
-    if response.mimetype not in _WORDED_TYPES or _is_staff_request():
+    if _is_staff_request() or _explicit_language() is not None:
         return response
-    if _explicit_language() is None:
-        response.vary.add("Accept-Language")
+    if response.mimetype in _WORDED_TYPES:
+        from membership.web.sessions import add_vary  # web imports config, config us
+
+        add_vary(response, "Accept-Language")
     return response
 
 

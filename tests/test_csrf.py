@@ -68,3 +68,26 @@ def test_a_form_opened_before_a_key_rotation_still_posts_while_the_old_key_is_a_
 
 def test_a_form_signed_with_a_key_no_longer_kept_is_refused(app: Flask, database_url: str) -> None:
     assert _post_form_opened_before_rotation(database_url) == 400
+
+
+def test_flask_wtfs_hook_is_replaced_in_place_by_one_that_looks_at_the_method_first(
+    app: Flask,
+) -> None:
+    names = [hook.__name__ for hook in app.before_request_funcs[None]]
+    assert "csrf_protect" not in names
+    assert names[0] == "protect_unsafe_methods"  # where Flask-WTF's was: before every other
+
+
+def test_a_post_is_checked_and_the_settings_still_switch_it_off(database_url: str) -> None:
+    app = create_app(app_environ(database_url))
+    client = app.test_client()
+    refused = client.post("/staff/login", data={"email": "a@example.org"})
+    assert refused.status_code == 400
+    assert "This form has expired" in refused.get_data(as_text=True)
+    assert client.get("/staff/login").status_code == 200
+    for setting in ("WTF_CSRF_ENABLED", "WTF_CSRF_CHECK_DEFAULT"):
+        app.config[setting] = False
+        answer = client.post("/staff/login", data={"email": "a@example.org"})
+        assert "This form has expired" not in answer.get_data(as_text=True), setting
+        assert "Password" in answer.get_data(as_text=True)  # the form again, its own errors
+        app.config[setting] = True

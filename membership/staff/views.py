@@ -39,6 +39,7 @@ from membership.staff.forms import (
 )
 from membership.staff.models import StaffUser
 from membership.web.digits import whole_number
+from membership.web.sessions import is_staff_request
 
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -55,7 +56,7 @@ AUDIT_PAGE_SIZE = 50
 @blueprint.after_app_request
 def _never_cache_staff_pages(response: Response) -> Response:
     """Staff pages show supporters' data: no browser or proxy may keep a copy."""
-    if request.path.startswith("/staff"):
+    if is_staff_request():
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -30,6 +30,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     extension_hooks.keep_to(app, LIMITED_OR_SIGNED_IN)
+    extension_hooks.check_csrf_on_unsafe_methods_only(app)
     security_headers.init_app(app, production=settings.env == "production")
     request_guard.init_app(app)
     errors.init_app(app)

@@ -28,10 +28,8 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 def init_app(app: Flask) -> None:
     @app.before_request
     def refuse_unstorable_characters() -> Response | None:
-        if request.blueprint == "webhooks":
-            return None
         problem = _problem()
-        if problem is None:
+        if problem is None or request.blueprint == "webhooks":
             return None
         if request.is_json:
             response = jsonify(error=problem)
@@ -45,7 +43,7 @@ def _problem() -> str | None:
     query cost nothing to look at."""
     if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in request.query_string:
         return REFUSAL
-    if request.method != "POST":
+    if request.method != "POST" or request.blueprint == "webhooks":
         return None
     if request.mimetype in _FORM_TYPES:
         if any("\x00" in key or "\x00" in value for key, value in request.form.items(True)):

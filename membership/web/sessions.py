@@ -13,14 +13,20 @@ and how, is unchanged, so cookies and tokens from before stay valid.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, current_app, g, has_request_context, request, session
+from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from flask.wrappers import Response
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
+from itsdangerous.signer import HMACAlgorithm, _lazy_sha1
+from werkzeug.http import dump_cookie
 
 from membership import clock
 
@@ -31,11 +37,27 @@ CSRF_FIELD = "csrf_token"  # Flask-WTF's default WTF_CSRF_FIELD_NAME
 CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's, so its validate_csrf checks these tokens
 
 
+class _OneShotHMACSHA1(HMACAlgorithm):
+    """HMAC-SHA1 through ``hmac.digest``, which OpenSSL computes in one call; ``hmac.new``
+    with a hash given as a function (as both libraries give SHA-1) builds the HMAC in
+    Python. The same bytes either way."""
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, "sha1")
+
+
+def _is_sha1(digest_method: Any) -> bool:
+    return digest_method in (hashlib.sha1, _lazy_sha1)
+
+
 class _KeyDerivingOnceSigner(TimestampSigner):
-    """A timestamp signer that derives each secret key's signing key once, not per use."""
+    """A timestamp signer that derives each secret key's signing key once, not per use,
+    and signs with SHA-1 in one call where SHA-1 is the hash."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if _is_sha1(self.digest_method) and type(self.algorithm) is HMACAlgorithm:
+            self.algorithm = _OneShotHMACSHA1(self.digest_method)
         derive = super().derive_key
         self._derived = {key: derive(key) for key in self.secret_keys}
 
@@ -62,10 +84,30 @@ class CookieSerializer(URLSafeTimedSerializer):
         return super().make_signer(salt)  # type: ignore[return-value]
 
     def dump_payload(self, obj: Any) -> bytes:
-        json = self.serializer.dumps(obj, **self.serializer_kwargs)
-        if len(json) >= _WORTH_COMPRESSING:
+        text = _plain_session_json(self.serializer, obj)
+        if text is None:
+            text = self.serializer.dumps(obj, **self.serializer_kwargs)
+        if len(text) >= _WORTH_COMPRESSING:
             return super().dump_payload(obj)
-        return base64_encode(json)
+        return base64_encode(text)
+
+
+# Flask's session JSON, as its tagged serializer writes a dict that needs no tags, with
+# the app's default JSON provider: compact, keys sorted, ASCII only.
+_COMPACT_SORTED = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=True)
+_PLAIN = (str, int, float, type(None))  # bool is an int
+
+
+def _plain_session_json(serializer: Any, obj: Any) -> str | None:
+    """A session of strings, numbers and nulls (a reader's: the CSRF token) as Flask's
+    tagged serializer writes it, without tagging each value first; None for anything
+    else (tuples, dates, markup, a key that looks like a tag), which Flask writes."""
+    if not isinstance(serializer, TaggedJSONSerializer) or type(obj) is not dict:
+        return None
+    for key, value in obj.items():
+        if type(key) is not str or key[:1] == " " or not isinstance(value, _PLAIN):
+            return None
+    return _COMPACT_SORTED.encode(obj)
 
 
 # Staff pages keep a session of their own: another cookie, sent only to /staff, never
@@ -130,6 +172,40 @@ class SessionInterface(SecureCookieSessionInterface):
             return clock.now() + STAFF_SESSION_LIFETIME
         return super().get_expiration_time(app, session)
 
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Flask's own steps, with the request's kind (reader or staff) decided once, the
+        ``Vary`` header edited as text, and the cookie written without the response's
+        proxied look-ups: every reader's first visit sets one."""
+        staff = is_staff_request()
+        if not session:
+            if session.accessed or session.modified:
+                super().save_session(app, session, response)
+            return
+        if self.should_set_cookie(app, session):
+            serializer = self.get_signing_serializer(app)
+            assert serializer is not None  # a session was opened, so the app has a key
+            config = app.config
+            cookie = dump_cookie(
+                STAFF_COOKIE if staff else config["SESSION_COOKIE_NAME"],
+                serializer.dumps(dict(session)),
+                expires=(
+                    clock.now() + STAFF_SESSION_LIFETIME
+                    if staff
+                    else super().get_expiration_time(app, session)
+                ),
+                path=STAFF_PATH if staff else super().get_cookie_path(app),
+                domain=self.get_cookie_domain(app),
+                secure=self.get_cookie_secure(app),
+                httponly=self.get_cookie_httponly(app),
+                samesite="Strict" if staff else super().get_cookie_samesite(app),
+                partitioned=self.get_cookie_partitioned(app),
+                max_size=config["MAX_COOKIE_SIZE"],
+            )
+            response.headers.add("Set-Cookie", cookie)
+        elif not session.accessed:
+            return
+        add_vary(response, "Cookie")
+
     def open_session(self, app: Flask, incoming: Request) -> SecureCookieSession | None:
         if not is_staff_request():
             return super().open_session(app, incoming)
@@ -144,6 +220,21 @@ class SessionInterface(SecureCookieSessionInterface):
         except BadSignature:  # expired, or signed under a key no longer kept: start afresh
             return self.session_class()
         return self.session_class(data)
+
+
+def add_vary(response: Response, *names: str) -> None:
+    """Add header names to ``Vary`` as werkzeug's ``response.vary.add`` does (each once,
+    comma-separated, in order added), by editing the header's text: parsing it into a set
+    and writing it back cost more than the rest of a reader's session."""
+    headers = response.headers
+    current = headers.get("Vary")
+    if not current:
+        headers["Vary"] = ", ".join(dict.fromkeys(names))
+        return
+    present = {part.strip().lower() for part in current.split(",")}
+    missing = [name for name in dict.fromkeys(names) if name.lower() not in present]
+    if missing:
+        headers["Vary"] = ", ".join([current, *missing])
 
 
 def csrf_token() -> str:

@@ -122,3 +122,17 @@ def test_caches_are_told_a_page_depends_on_accept_language(client: FlaskClient) 
     assert "Accept-Language" not in client.get("/staff/login").vary
     assert "Accept-Language" not in client.get("/static/site.css").vary
     assert "Accept-Language" in client.post("/remind-me", json={}).vary
+
+
+def test_requests_sharing_an_app_context_each_choose_their_own_language(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Flask-Babel keeps its choice in ``g``, which requests share with an app context
+    already open (a test's, a worker's): each request must still choose afresh."""
+    with app.app_context():
+        pages = [
+            client.get("/support", headers={"Accept-Language": language}).get_data(as_text=True)
+            for language in ("ru", "en", "ru")
+        ]
+    assert ['<html lang="ru">' in pages[0], '<html lang="en">' in pages[1]] == [True, True]
+    assert '<html lang="ru">' in pages[2]
