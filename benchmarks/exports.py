@@ -1,5 +1,6 @@
-"""Rows per second and peak memory of the payments export, from the command line
-(``flask export payments``) and as the staff download (``/staff/exports/payments.csv``).
+"""Rows per second and peak memory of the payments and supporters exports, from the
+command line (``flask export payments``) and as the staff download
+(``/staff/exports/payments.csv``).
 
 Goal (issue 18, point 3): at 10,000,000 payments, under 200 MB of peak resident memory
 and at least 100,000 rows a second, both ways. Runs against the dataset that
@@ -9,7 +10,7 @@ or read piece by piece through the Flask test client (the download, signed in th
 ``/staff/login``); its peak RSS is the kernel's (``wait4``), its CPU time user + system.
 
     .venv/bin/python benchmarks/exports.py [--payments 10000000] [--database postgresql|sqlite]
-        [--postgres-database bench_reports] [--runs 1]
+        [--postgres-database bench_reports] [--runs 1] [--exports payments,supporters]
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def measured(command: list[str], env: dict[str, str]) -> tuple[int, float, float
     return lines - 1, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def download(url: str) -> None:
-    """In the child: the staff download, read piece by piece and written to stdout."""
+def download(url: str, name: str) -> None:
+    """In the child: the staff download of ``name`` (payments or supporters), read piece
+    by piece and written to stdout."""
     from benchmarks.reports import signed_in
     from membership import create_app
 
@@ -67,9 +69,7 @@ def download(url: str) -> None:
     page = client.get("/staff/").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
     assert token, "no CSRF token on the dashboard"
-    response = client.get(
-        f"/staff/exports/payments.csv?csrf_token={token.group(1)}", buffered=False
-    )
+    response = client.get(f"/staff/exports/{name}.csv?csrf_token={token.group(1)}", buffered=False)
     assert response.status_code == 200, response.status
     out = sys.stdout.buffer
     for piece in response.response:
@@ -84,26 +84,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--postgres-database", default="bench_reports")
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--child-download", help=argparse.SUPPRESS)
+    parser.add_argument("--exports", default="payments,supporters")
+    parser.add_argument("--child-download", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_download:
-        download(args.child_download)
+        download(*args.child_download)
         return 0
     url = database_url(args)
     env = {**os.environ, **environ(url), "FLASK_APP": "membership:create_app"}
     flask = str(Path(sys.executable).parent / "flask")
-    ways = {
-        "flask export payments": [flask, "export", "payments"],
-        "staff download": [sys.executable, __file__, "--child-download", url],
-    }
+    ways: dict[str, list[str]] = {}
+    for export in args.exports.split(","):
+        ways[f"flask export {export}"] = [flask, "export", export]
+        ways[f"staff download {export}"] = [
+            sys.executable,
+            __file__,
+            "--child-download",
+            url,
+            export,
+        ]
     print(f"{args.database}, {args.payments:,} payments; load: {os.getloadavg()}")
-    print(f"{'export':24}{'rows':>12}{'rows/s':>10}{'wall s':>9}{'cpu s':>8}{'peak MB':>9}")
+    print(f"{'export':28}{'rows':>12}{'rows/s':>10}{'wall s':>9}{'cpu s':>8}{'peak MB':>9}")
     failed = []
     for name, command in ways.items():
         for _ in range(args.runs):
             rows, wall, cpu, peak = measured(command, env)
             rate = rows / wall
-            print(f"{name:24}{rows:12,}{rate:10,.0f}{wall:9.1f}{cpu:8.1f}{peak:9.0f}")
+            print(f"{name:28}{rows:12,}{rate:10,.0f}{wall:9.1f}{cpu:8.1f}{peak:9.0f}")
             if peak >= GOAL_RSS_MB or rate < GOAL_ROWS_PER_SECOND:
                 failed.append(name)
     print(f"load after: {os.getloadavg()}")

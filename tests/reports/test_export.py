@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import insert
 
+from membership.extensions import db
+from membership.models import Payment, Supporter
 from membership.reports import export as csv_export
-from tests.conftest import post_checkout
+from tests.conftest import ON_POSTGRES, post_checkout
 from tests.fake_stripe import FakeStripe
 from tests.stripe_events import (
     charge,
@@ -37,6 +40,7 @@ PAYMENT_HEADER = (
 SUPPORTER_HEADER = (
     "email,first_gift_at,lifetime_minor,gross_minor,currency,recurring_status,frequency\r\n"
 )
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def at(moment: str) -> int:
@@ -572,3 +576,76 @@ def test_command_line_exports_are_in_the_audit_log(app: Flask) -> None:
         (audit.EXPORT_PAYMENTS, "2026-01-01..", "flask export"),
         (audit.EXPORT_SUPPORTERS, None, "flask export"),
     ]
+
+
+# Text no webhook writes, stored straight into the ledger: a file must stay a file whatever
+# the rows hold (quotes, line breaks, formulas, empty text, NULL, other alphabets).
+AWKWARD_TEXT = [
+    "plain",
+    "",
+    None,
+    "comma, inside",
+    'a "quoted" word',
+    '"',
+    "line\nbreak",
+    "carriage\rreturn",
+    "both\r\nends\n",
+    "=1+1",
+    "+1",
+    "-1",
+    "@SUM(A1)",
+    "\tafter a tab",
+    "\rafter a carriage return",
+    "'already quoted",
+    "café, ünïcode",
+    " spaced ",
+    "\\.",
+    "\\N",
+]
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's COPY writes the CSV there alone")
+def test_postgresql_copy_writes_the_bytes_the_csv_writer_writes(app_ctx: None) -> None:
+    for n, text in enumerate(AWKWARD_TEXT):
+        supporter_id = db.session.execute(
+            insert(Supporter.__table__)
+            .values(email=f"{text or ''}#{n}@example.org", created_at=NOW)
+            .returning(Supporter.__table__.c.id)
+        ).scalar_one()
+        db.session.execute(
+            insert(Payment.__table__).values(
+                stripe_payment_intent_id=f"pi_awkward_{n}" if n % 3 else None,
+                stripe_invoice_id=f"in_{text}_{n}",
+                stripe_subscription_id=text,
+                supporter_id=supporter_id if n % 4 else None,
+                frequency="once",
+                amount_minor=100 * n,
+                amount_refunded_minor=n,
+                amount_disputed_minor=0,
+                currency="EUR",
+                status="succeeded",
+                paid_at=NOW - timedelta(seconds=n % 5),
+                created_at=NOW,
+                source=text,
+                utm_source=text,
+                utm_medium=text,
+                utm_campaign=text,
+                utm_content=text,
+            )
+        )
+    db.session.commit()
+
+    copied = "".join(csv_export._copied_lines(csv_export._payments_query(None, None, True)))
+    written = "".join(csv_export._written_lines(csv_export._payments_query(None, None)))
+
+    assert copied == written
+    query = csv_export._supporters_query
+    copied_supporters = "".join(csv_export._copied_lines(query(as_csv=True)))
+    written_supporters = "".join(csv_export.csv_lines((), db.session.execute(query())))
+    assert copied_supporters == written_supporters.removeprefix("\r\n")  # no header
+    assert copied_supporters.count("\n") > len(AWKWARD_TEXT)
+    rows = list(csv.reader(io.StringIO(copied, newline="")))
+    assert len(rows) == len(AWKWARD_TEXT)
+    assert sorted(row[12] for row in rows) == sorted(
+        "'" + text if text and text[0] in "=+-@\t\r" else text or "" for text in AWKWARD_TEXT
+    )
