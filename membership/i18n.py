@@ -194,6 +194,10 @@ def current_language() -> str:
     """The language the current request (or ``force_locale`` block) is served in."""
     if not has_app_context():
         return SOURCE_LANGUAGE
+    if _BABEL_STATE not in g:
+        # Flask-Babel has chosen nothing in this context yet, and nothing is forced (a
+        # ``force_locale`` block keeps its choice there): it would ask our selector.
+        return _select_language()
     locale = get_locale()
     if locale is None:
         return supported_languages()[0]

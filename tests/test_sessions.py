@@ -158,3 +158,17 @@ def test_vary_grows_as_werkzeug_grows_it(
     assert {part.strip().lower() for part in theirs.headers["Vary"].split(",")} == {
         part.strip().lower() for part in expected.split(",")
     }
+
+
+def test_our_csrf_token_is_byte_for_byte_flask_wtfs(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: 1_800_000_000.0)
+    with app.test_request_context("/support"):
+        session[sessions.CSRF_FIELD] = FIRST_VISIT["csrf_token"]
+        ours_token = sessions.csrf_token()
+    theirs = URLSafeTimedSerializer(app.config["WTF_CSRF_SECRET_KEY"], salt="wtf-csrf-token")
+    assert ours_token == theirs.dumps(FIRST_VISIT["csrf_token"])
+    with app.app_context():
+        for value in ("ünïcode", {"b": 1, "a": [1, 2]}):
+            assert sessions._csrf_serializer().dumps(value) == theirs.dumps(value)

@@ -51,7 +51,7 @@ def init_app(app: Flask, *, production: bool) -> None:
         """Each header the view did not set itself. One pass over the response's headers:
         ``setdefault`` per header scanned them each time and raised an exception per miss,
         a tenth of what the support page costs."""
-        present = {key.lower() for key, _ in response.headers.items()}
+        present = {key.lower() for key, _ in response.headers}
         if "content-security-policy" in present and _names_its_framers(response):
             present.add("x-frame-options")  # DENY would contradict the view's framers
         response.headers.extend(

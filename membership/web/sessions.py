@@ -98,6 +98,20 @@ _COMPACT_SORTED = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure
 _PLAIN = (str, int, float, type(None))  # bool is an int
 
 
+class _CompactJSON:
+    """itsdangerous's default payload serializer (compact JSON, not only ASCII), with its
+    encoder made once: ``json.dumps`` with options builds a new encoder for every call."""
+
+    _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    loads = staticmethod(json.loads)
+
+    @classmethod
+    def dumps(cls, obj: Any, **options: Any) -> str:
+        if options:
+            return json.dumps(obj, **{"separators": (",", ":"), "ensure_ascii": False, **options})
+        return cls._encoder.encode(obj)
+
+
 def _plain_session_json(serializer: Any, obj: Any) -> str | None:
     """A session of strings, numbers and nulls (a reader's: the CSRF token) as Flask's
     tagged serializer writes it, without tagging each value first; None for anything
@@ -207,11 +221,13 @@ class SessionInterface(SecureCookieSessionInterface):
         add_vary(response, "Cookie")
 
     def open_session(self, app: Flask, incoming: Request) -> SecureCookieSession | None:
-        if not is_staff_request():
-            return super().open_session(app, incoming)
         serializer = self.get_signing_serializer(app)
         if serializer is None:
             return None
+        if "HTTP_COOKIE" not in incoming.environ:
+            return self.session_class()  # a first visit: no cookies to parse
+        if not is_staff_request():
+            return super().open_session(app, incoming)
         value = incoming.cookies.get(STAFF_COOKIE)
         if not value:
             return self.session_class()
@@ -224,12 +240,15 @@ class SessionInterface(SecureCookieSessionInterface):
 
 def add_vary(response: Response, *names: str) -> None:
     """Add header names to ``Vary`` as werkzeug's ``response.vary.add`` does (each once,
-    comma-separated, in order added), by editing the header's text: parsing it into a set
-    and writing it back cost more than the rest of a reader's session."""
+    comma-separated, in order added), by editing the header's text in one pass over the
+    headers: parsing it into a set and writing it back cost more than the rest of a
+    reader's session."""
     headers = response.headers
-    current = headers.get("Vary")
+    current = next((value for key, value in headers if key.lower() == "vary"), None)
     if not current:
-        headers["Vary"] = ", ".join(dict.fromkeys(names))
+        if current is not None:
+            del headers["Vary"]
+        headers.add("Vary", ", ".join(dict.fromkeys(names)))
         return
     present = {part.strip().lower() for part in current.split(",")}
     missing = [name for name in dict.fromkeys(names) if name.lower() not in present]
@@ -257,7 +276,7 @@ def _csrf_serializer() -> CookieSerializer:
     serializer: CookieSerializer | None = app.extensions.get("membership.csrf_serializer")
     if serializer is None:
         keys = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key  # as Flask-WTF reads it
-        serializer = CookieSerializer(keys, salt=CSRF_SALT)
+        serializer = CookieSerializer(keys, salt=CSRF_SALT, serializer=_CompactJSON)
         app.extensions["membership.csrf_serializer"] = serializer
     return serializer
 
