@@ -15,7 +15,7 @@ import pytest
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from membership.extensions import db
 from membership.models import Payment, Supporter
@@ -606,17 +606,17 @@ AWKWARD_TEXT = [
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's COPY writes the CSV there alone")
 def test_postgresql_copy_writes_the_bytes_the_csv_writer_writes(app_ctx: None) -> None:
-    for n, text in enumerate(AWKWARD_TEXT):
+    for n, awkward in enumerate(AWKWARD_TEXT):
         supporter_id = db.session.execute(
             insert(Supporter.__table__)
-            .values(email=f"{text or ''}#{n}@example.org", created_at=NOW)
+            .values(email=f"{awkward or ''}#{n}@example.org", created_at=NOW)
             .returning(Supporter.__table__.c.id)
         ).scalar_one()
         db.session.execute(
             insert(Payment.__table__).values(
                 stripe_payment_intent_id=f"pi_awkward_{n}" if n % 3 else None,
-                stripe_invoice_id=f"in_{text}_{n}",
-                stripe_subscription_id=text,
+                stripe_invoice_id=f"in_{awkward}_{n}",
+                stripe_subscription_id=awkward,
                 supporter_id=supporter_id if n % 4 else None,
                 frequency="once",
                 amount_minor=100 * n,
@@ -626,11 +626,11 @@ def test_postgresql_copy_writes_the_bytes_the_csv_writer_writes(app_ctx: None) -
                 status="succeeded",
                 paid_at=NOW - timedelta(seconds=n % 5),
                 created_at=NOW,
-                source=text,
-                utm_source=text,
-                utm_medium=text,
-                utm_campaign=text,
-                utm_content=text,
+                source=awkward,
+                utm_source=awkward,
+                utm_medium=awkward,
+                utm_campaign=awkward,
+                utm_content=awkward,
             )
         )
     db.session.commit()
@@ -649,3 +649,17 @@ def test_postgresql_copy_writes_the_bytes_the_csv_writer_writes(app_ctx: None) -
     assert sorted(row[12] for row in rows) == sorted(
         "'" + text if text and text[0] in "=+-@\t\r" else text or "" for text in AWKWARD_TEXT
     )
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="work_mem is PostgreSQL's")
+def test_an_export_gives_postgresql_memory_for_its_own_transaction(app_ctx: None) -> None:
+    def work_mem() -> str:
+        return str(db.session.execute(text("SHOW work_mem")).scalar_one())
+
+    default = work_mem()
+    db.session.rollback()
+
+    assert list(csv_export.payment_rows()) == [PAYMENT_HEADER]
+    assert work_mem() == csv_export.EXPORT_WORK_MEM != default
+    db.session.rollback()
+    assert work_mem() == default
