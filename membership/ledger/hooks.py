@@ -48,8 +48,7 @@ row_written = _signals.signal(
     "ledger-row-written",
     doc="""The ledger inserted or updated a row of a payment, recurring support, checkout
     attempt or payment failure through its own statements
-    (``membership.sql.statements.Row.save``); the reminders send it too, for the
-    reminders their statements ask for, send and convert (``reminders.counted``).
+    (``membership.sql.statements.Row.save``).
 
     :sender: the row's ``sqlalchemy.Table``
     :param before: the row's values before the write, or None for an insert (a mapping)

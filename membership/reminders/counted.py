@@ -2,12 +2,13 @@
 
 The reports count reminders by those three times, in rollups kept on write
 (``membership.reports.rollups``). The reminders' own statements set them (a sign-up's
-INSERT, the sender's and the conversions' UPDATEs, never the ORM), so each announces the
-rows it wrote, in the transaction that writes them; the reports subscribe. Sends and
-conversions use the signal the ledger's rows use (``hooks.row_written``). A sign-up has
-its own (``sign_up_answered``), sent whether it inserted a reminder or not: what a
-sign-up did to an address must not show in how long it took, so its receivers do the
-same work either way.
+INSERT, the sender's and the conversions' UPDATEs, never the ORM), so each announces what
+it wrote, in the transaction that writes it, with the rules of the ledger's signals
+(``membership.ledger.hooks``: a receiver writes in that transaction, through
+``membership.sql.statements``, and does nothing slow); the reports subscribe.
+
+A sign-up is announced whether it inserted a reminder or not: what a sign-up did to an
+address must not show in how long it took, so its receivers do the same work either way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 
 from blinker import Namespace
 
-from membership.ledger import hooks
 from membership.reminders.models import Reminder
 
 _signals = Namespace()
@@ -33,6 +33,20 @@ sign_up_answered = _signals.signal(
     """,
 )
 
+times_set = _signals.signal(
+    "reminder-times-set",
+    doc="""One statement set a counted time of some reminders, where it was NULL: a
+    reminder is sent once and converted once (the sender's and the conversions' UPDATEs
+    match only reminders whose status says it has not been). Sent once per statement,
+    not per reminder, so that a batch of sends moves the reports' row once.
+
+    :sender: None
+    :param rows: each reminder's counted times (``COUNTED_TIMES``) as now written
+        (a list of mappings, never empty)
+    :param time: the column set: ``"sent_at"`` or ``"converted_at"`` (str)
+    """,
+)
+
 _REMINDERS = Reminder.__table__
 # What the reports count a reminder by: a statement that writes reminders returns these.
 COUNTED_TIMES = (_REMINDERS.c.created_at, _REMINDERS.c.sent_at, _REMINDERS.c.converted_at)
@@ -44,9 +58,7 @@ def announce_sign_up(values: Mapping[str, Any], *, inserted: bool) -> None:
 
 
 def announce_set(rows: Iterable[Mapping[str, Any]], time: str) -> None:
-    """Each reminder of ``rows`` (its counted times as now written) had ``time`` set, where
-    it was NULL: a reminder is sent once and converted once (the statements that set them
-    match only reminders whose status says they have not been)."""
-    for row in rows:
-        after = dict(row)
-        hooks.row_written.send(_REMINDERS, before={**after, time: None}, after=after)
+    """The reminders of ``rows`` (their counted times as now written) had ``time`` set."""
+    written = [dict(row) for row in rows]
+    if written:
+        times_set.send(None, rows=written, time=time)

@@ -18,7 +18,8 @@ How changes reach this module:
 - the ledger writes rows with its own statements (``membership.sql``) and announces
   every payment, recurring support, checkout attempt and payment failure it inserts or
   updates, with the row's values before and after (``membership.ledger.hooks.row_written``);
-  the reminders announce their sign-ups, sends and conversions the same way;
+  the reminders announce their sign-ups, sends and conversions alike
+  (``membership.reminders.counted``);
 - ORM changes (anything added with ``session.add``) are seen at flush time by a
   ``before_flush`` listener, which compares each changed row's values before and after;
 - the support flow's checkout attempt, the one write a surge of readers makes at once,
@@ -269,7 +270,9 @@ _CONTRIBUTIONS: dict[Any, Any] = {
     PaymentFailure: failure_contributions,
     Reminder: reminder_contributions,
 }
-_CONTRIBUTIONS_BY_TABLE = {model.__table__: count for model, count in _CONTRIBUTIONS.items()}
+# The tables whose rows the ledger writes with its own statements (``hooks.row_written``).
+_LEDGER_TABLES = (Payment, RecurringSupport, CheckoutAttempt, PaymentFailure)
+_CONTRIBUTIONS_BY_TABLE = {model.__table__: _CONTRIBUTIONS[model] for model in _LEDGER_TABLES}
 
 
 # -- Applying deltas ------------------------------------------------------------------------
@@ -472,13 +475,14 @@ def insert_counted(obj: Any) -> None:
 
 def connect() -> None:
     """Keep the rollups equal to the ledger from now on: subscribe to the ledger's writes
-    (``hooks.row_written``, ``hooks.committing``), the reminders' sign-ups
-    (``counted.sign_up_answered``) and the ORM's flushes. Called by
+    (``hooks.row_written``, ``hooks.committing``), the reminders' (``counted.sign_up_answered``,
+    ``counted.times_set``) and the ORM's flushes. Called by
     ``reports.init_app``; connecting again changes nothing."""
     for table in _CONTRIBUTIONS_BY_TABLE:
         hooks.row_written.connect(_move_contributions, sender=table)
     hooks.committing.connect(_write_pending)
     counted.sign_up_answered.connect(_count_sign_up)
+    counted.times_set.connect(_count_times_set)
     if not event.contains(Session, "before_flush", _count_orm_changes):
         event.listen(Session, "before_flush", _count_orm_changes)
         _remember_old_values()
@@ -511,6 +515,19 @@ def _count_sign_up(sender: Any, *, reminder: Mapping[str, Any], inserted: bool) 
         keys = dict(zip(_key_columns(c.model), c.key, strict=True))
         by_model[c.model].append({**_zero_sums(c.model), **keys, **sums})
     _write_rows(by_model)
+
+
+def _count_times_set(sender: Any, *, rows: list[Mapping[str, Any]], time: str) -> None:
+    """Reminders had ``time`` set (``reminders.counted.times_set``): each counts in that
+    time's month, all of them in one write (gathered until the commit in a ledger
+    transaction, as ``_move_contributions`` does)."""
+    gathering = statements.in_ledger_transaction()
+    deltas = _pending(statements.connection()) if gathering else Deltas()
+    for after in rows:
+        before = {**after, time: None}
+        deltas.change(reminder_contributions(before), reminder_contributions(after))
+    if deltas.rows and not gathering:
+        deltas.write()
 
 
 # Connection.info key: (the transaction, the deltas it will write before it commits).

@@ -46,19 +46,19 @@ def test_each_receiver_is_connected_once_however_many_apps(app: Flask, database_
     assert _by_name(_receivers(hooks.row_written)) == _by_name(
         [rollups._move_contributions, notices.receipt_for_payment, notices.warning_for_failure]
     )
-    # the rollups for the tables whose rows count in the reports, and only those (the
-    # reminders' statements announce theirs too); supporter notices for payments
-    # (receipts) and failed payments
+    # the rollups for the ledger's tables whose rows count in the reports, and only those;
+    # supporter notices for payments (receipts) and failed payments
     written = hooks.row_written.receivers_for
     assert _by_name(written(Payment.__table__)) == _by_name(
         [rollups._move_contributions, notices.receipt_for_payment]
     )
-    for table in (RecurringSupport.__table__, CheckoutAttempt.__table__, Reminder.__table__):
+    for table in (RecurringSupport.__table__, CheckoutAttempt.__table__):
         assert list(written(table)) == [rollups._move_contributions]
     assert _by_name(written(PaymentFailure.__table__)) == _by_name(
         [rollups._move_contributions, notices.warning_for_failure]
     )
     assert list(written(Supporter.__table__)) == []
+    assert list(written(Reminder.__table__)) == []  # the reminders have their own signals
 
 
 def test_no_ledger_module_imports_a_feature_package() -> None:
