@@ -1,5 +1,8 @@
 """How gunicorn serves the app (README, Deploying): ``.venv/bin/gunicorn -c gunicorn.conf.py
---bind 127.0.0.1:8000 wsgi:app``; any flag given on the command line wins over this file.
+--bind 127.0.0.1:8000 wsgi:app`` for readers and staff, and a second one for Stripe's
+webhooks (``--workers 1 --threads 8 --bind 127.0.0.1:8001``, the proxy routing
+``/stripe/webhook`` to it) so no surge of readers keeps them waiting; any flag given on
+the command line wins over this file.
 
 Continue waits on Stripe to open a Checkout Session, a few hundred milliseconds. A sync
 worker would sit idle through that wait while every other request (the support page, an

@@ -3,8 +3,9 @@
 A viral article or a newsletter sends many readers to Continue at once, and Continue
 waits on Stripe to open a Checkout Session. Here a fake Stripe (``tests/fake_stripe.py``)
 answers every call after a set latency (default 400 ms), and the app is served as the
-README's Deploying section says (gunicorn with ``gunicorn.conf.py``), on SQLite and on
-PostgreSQL. N readers (default 64) load ``/support`` and post Continue, again and again,
+README's Deploying section says (gunicorn with ``gunicorn.conf.py``, and Stripe's webhooks
+sent to a second one, as the proxy routes them), on SQLite and on PostgreSQL. N readers
+(default 64) load ``/support`` and post Continue, again and again,
 each time as a new reader (a new connection, kept alive from the page to Continue, and
 no cookie from before); the checkout rate limit is raised for the run. Meanwhile a
 probe, one request at a time on a fresh connection, times ``GET /support`` and a signed
@@ -16,6 +17,7 @@ of the ideal at 64 readers and 400 ms, with both probes' p99 under 150 ms.
 
     .venv/bin/python benchmarks/surge.py [--readers N] [--latency-ms N] [--seconds N]
         [--databases sqlite,postgresql] [--gunicorn-flags "--workers 4 --threads 1"]
+        [--no-webhook-server] [--webhook-gunicorn-flags "--workers 1 --threads 8"]
 """
 
 from __future__ import annotations
@@ -209,8 +211,11 @@ def _timed(
     return time.monotonic() - started, response.status
 
 
-def probe(port: int, bodies: list[str], secret: str, stop_at: float) -> tuple[Probe, Probe]:
-    """Alternate ``GET /support`` and a webhook delivery, one at a time, until ``stop_at``."""
+def probe(
+    port: int, webhook_port: int, bodies: list[str], secret: str, stop_at: float
+) -> tuple[Probe, Probe]:
+    """Alternate ``GET /support`` and a webhook delivery (to ``webhook_port``, where the
+    proxy would route it), one at a time, until ``stop_at``."""
     page, webhook = Probe(), Probe()
     key = secret.encode()
     pending = [body.encode() for body in bodies]
@@ -222,7 +227,7 @@ def probe(port: int, bodies: list[str], secret: str, stop_at: float) -> tuple[Pr
         time.sleep(PROBE_INTERVAL_S / 2)
         payload = pending.pop()
         headers = {"Content-Type": "application/json", "Stripe-Signature": sign(payload, key)}
-        seconds, status = _timed(port, "POST", "/stripe/webhook", payload, headers)
+        seconds, status = _timed(webhook_port, "POST", "/stripe/webhook", payload, headers)
         webhook.seconds.append(seconds)
         if status != 200:
             webhook.failures.append(f"HTTP {status}")
@@ -256,7 +261,14 @@ def gunicorn_workers(master: int) -> list[int]:
 # -- Server ------------------------------------------------------------------------------
 
 
-def gunicorn_command(fd: int, args: argparse.Namespace, tmp_dir: Path) -> list[str]:
+# The README's deployment gives Stripe's webhooks a gunicorn of their own (the proxy routes
+# /stripe/webhook to it), so that no surge of readers can hold the ledger's source up.
+WEBHOOK_SERVER_FLAGS = "--workers 1 --threads 8"
+
+
+def gunicorn_command(
+    fd: int, args: argparse.Namespace, tmp_dir: Path, flags: str | None = None
+) -> list[str]:
     """The README's deployment (its config file), bound to the benchmark's socket."""
     command = [
         str(BIN_DIR / "gunicorn"),
@@ -271,17 +283,22 @@ def gunicorn_command(fd: int, args: argparse.Namespace, tmp_dir: Path) -> list[s
         "--worker-tmp-dir",
         str(tmp_dir),
     ]
-    return [*command, *serving.no_control_socket(), *shlex.split(args.gunicorn_flags), "wsgi:app"]
+    flags = args.gunicorn_flags if flags is None else flags
+    return [*command, *serving.no_control_socket(), *shlex.split(flags), "wsgi:app"]
 
 
 @contextlib.contextmanager
 def serving_app(
-    args: argparse.Namespace, env: dict[str, str], tmp_dir: Path
+    args: argparse.Namespace,
+    env: dict[str, str],
+    tmp_dir: Path,
+    flags: str | None = None,
+    name: str = "gunicorn",
 ) -> Iterator[tuple[int, int]]:
     """gunicorn serving the app until the block ends; yields its port and master's pid."""
-    log_path = tmp_dir / "gunicorn.log"
+    log_path = tmp_dir / f"{name}.log"
     port, process = serving.start_gunicorn(
-        lambda fd: gunicorn_command(fd, args, tmp_dir), PROJECT_ROOT, env, log_path
+        lambda fd: gunicorn_command(fd, args, tmp_dir, flags), PROJECT_ROOT, env, log_path
     )
     try:
         serving.wait_until_ready(
@@ -320,6 +337,19 @@ def postgres_database(admin_url: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def _webhook_server(
+    args: argparse.Namespace, env: dict[str, str], tmp_dir: Path, port: int, master: int
+) -> Iterator[tuple[int, int]]:
+    """The webhooks' own gunicorn, as the README deploys it; with ``--no-webhook-server``,
+    the readers' one (its port and master)."""
+    if not args.webhook_server:
+        yield port, master
+        return
+    with serving_app(args, env, tmp_dir, args.webhook_gunicorn_flags, "webhooks") as server:
+        yield server
+
+
 # -- Run and report ----------------------------------------------------------------------
 
 
@@ -349,7 +379,11 @@ def surge(
     store_attempts(database_url, mix)
     processes = min(args.reader_processes, args.readers)
     shares = [args.readers // processes + (i < args.readers % processes) for i in range(processes)]
-    with serving_app(args, env, tmp_dir) as (port, master), ProcessPoolExecutor(processes) as pool:
+    with (
+        serving_app(args, env, tmp_dir) as (port, master),
+        _webhook_server(args, env, tmp_dir, port, master) as (webhook_port, webhook_master),
+        ProcessPoolExecutor(processes) as pool,
+    ):
         start = time.monotonic()
         measure_from = start + args.warmup
         stop_at = measure_from + args.seconds
@@ -358,12 +392,14 @@ def surge(
             for i, share in enumerate(shares)
         ]
         groups = {"app": gunicorn_workers(master), "fake Stripe": [stripe_pid]}
+        if webhook_master != master:
+            groups["webhook server"] = gunicorn_workers(webhook_master)
         groups["readers"] = [process.pid for process in pool._processes.values()]
         page = webhook = Probe()
         while time.monotonic() < measure_from:  # the probe sends nothing it would not keep
             time.sleep(PROBE_INTERVAL_S)
         cpu_before = {name: cpu_seconds(pids) for name, pids in groups.items()}
-        page, webhook = probe(port, bodies, secret, stop_at)
+        page, webhook = probe(port, webhook_port, bodies, secret, stop_at)
         cpu_after = {name: cpu_seconds(pids) for name, pids in groups.items()}
         results = [future.result() for future in futures]
     continued = [t for r in results for t in r.continued_at if measure_from <= t < stop_at]
@@ -450,6 +486,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='flags after the config file\'s, e.g. "--workers 4 --worker-class sync --threads 1"',
     )
     parser.add_argument(
+        "--webhook-server",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Stripe's webhooks to a gunicorn of their own, as the README deploys them "
+        "(default on; --no-webhook-server sends them to the readers' one)",
+    )
+    parser.add_argument(
+        "--webhook-gunicorn-flags",
+        default=WEBHOOK_SERVER_FLAGS,
+        help="flags after the config file's for the webhooks' gunicorn "
+        f'(default "{WEBHOOK_SERVER_FLAGS}")',
+    )
+    parser.add_argument(
         "--postgres-admin-url",
         default=POSTGRES_ADMIN_URL,
         help=f"where to CREATE/DROP DATABASE {BENCH_DATABASE} (default {POSTGRES_ADMIN_URL})",
@@ -476,6 +525,11 @@ def main(argv: list[str] | None = None) -> int:
         f"surge: {args.readers} readers, Stripe answering in {args.latency_ms} ms, "
         f"{args.seconds:.0f} s measured after {args.warmup:.0f} s; gunicorn -c gunicorn.conf.py "
         f"{args.gunicorn_flags}".rstrip()
+        + (
+            f", webhooks: gunicorn -c gunicorn.conf.py {args.webhook_gunicorn_flags}"
+            if args.webhook_server
+            else ", webhooks to the same gunicorn"
+        )
         + f"; {os.cpu_count()} CPUs",
         flush=True,
     )
