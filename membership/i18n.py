@@ -53,6 +53,8 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 SOURCE_LANGUAGE = "en"
 # The parameter (query, form field or JSON key) that asks for a language.
 LANG_FIELD = "lang"
+# A query that names it neither plainly nor percent-encoded need not be parsed for it.
+_LANG_IN_QUERY = LANG_FIELD.encode()
 # Responses whose words depend on the language: pages, plain text, API messages.
 _WORDED_TYPES = ("text/html", "text/plain", "application/json")
 # Staff pages (everything under /staff) stay English, whatever the browser asks for, and
@@ -133,7 +135,8 @@ def _explicit_language() -> str | None:
 
 def _read_explicit_language() -> str | None:
     try:
-        if LANG_FIELD in request.args:
+        query = request.query_string
+        if (_LANG_IN_QUERY in query or b"%" in query) and LANG_FIELD in request.args:
             return language_for(request.args.get(LANG_FIELD))
         if request.method != "POST":
             return None

@@ -24,7 +24,7 @@ from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask.wrappers import Response
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode, want_bytes
+from itsdangerous.encoding import base64_encode, int_to_bytes, want_bytes
 from itsdangerous.signer import HMACAlgorithm, _lazy_sha1
 from werkzeug.http import dump_cookie
 
@@ -65,6 +65,23 @@ class _KeyDerivingOnceSigner(TimestampSigner):
         key = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
         derived = self._derived.get(key)
         return derived if derived is not None else super().derive_key(key)
+
+    _stamped: tuple[int, bytes] = (-1, b"")  # the last second signed in, as written
+
+    def sign(self, value: str | bytes) -> bytes:
+        """``TimestampSigner.sign``, with each second's timestamp encoded once (the cookie and
+        the token of every request in that second carry the same one)."""
+        now = self.get_timestamp()
+        second, stamp = self._stamped
+        if second != now:
+            stamp = base64_encode(int_to_bytes(now))
+            self._stamped = (now, stamp)  # one assignment: threads see one pair or the other
+        signed = want_bytes(value) + self.sep + stamp
+        return (
+            signed
+            + self.sep
+            + base64_encode(self.algorithm.get_signature(self.derive_key(), signed))
+        )
 
 
 class CookieSerializer(URLSafeTimedSerializer):

@@ -136,3 +136,9 @@ def test_requests_sharing_an_app_context_each_choose_their_own_language(
         ]
     assert ['<html lang="ru">' in pages[0], '<html lang="en">' in pages[1]] == [True, True]
     assert '<html lang="ru">' in pages[2]
+
+
+@pytest.mark.parametrize("query", ["lang=ru", "%6Cang=ru", "source=x&lang=ru"])
+def test_lang_is_read_however_the_query_writes_it(client: FlaskClient, query: str) -> None:
+    page = client.get(f"/support?{query}", headers={"Accept-Language": "en"})
+    assert '<html lang="ru">' in page.get_data(as_text=True)
