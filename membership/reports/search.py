@@ -17,6 +17,7 @@ address there (a third of all at some providers), which the trigram index would 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import ColumnElement, Index, String, bindparam
 
@@ -33,15 +34,20 @@ class SearchTooShort(ValueError):
 _WHOLE_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
+def is_whole_address(text: str) -> bool:
+    """``text`` names one address (looked up exactly), not a part of many."""
+    return _WHOLE_ADDRESS.fullmatch(text) is not None
+
+
 def email_matches(text: str) -> ColumnElement[bool]:
     """The condition staff search with: "the email is ``text``" for a whole address,
     else "contains ``text``" (``text`` already lower-cased and trimmed)."""
-    if _WHOLE_ADDRESS.fullmatch(text):
+    if is_whole_address(text):
         return Supporter.email == normalise_email(text)
     return email_contains(text)
 
 
-def email_contains(text: str) -> ColumnElement[bool]:
+def email_contains(text: str, email: Any = Supporter.email) -> ColumnElement[bool]:
     """The condition "the email contains ``text``" (already lower-cased and trimmed):
     ``LIKE`` with the wildcards in ``text`` escaped, as the trigram index reads it.
 
@@ -53,7 +59,7 @@ def email_contains(text: str) -> ColumnElement[bool]:
         raise SearchTooShort(f"Type at least {MIN_LENGTH} characters of the email to search.")
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = bindparam(None, f"%{escaped}%", type_=String, literal_execute=True)
-    return Supporter.email.like(pattern, escape="\\")
+    return email.like(pattern, escape="\\")
 
 
 def declare_email_trigrams(database_url: str) -> None:

@@ -78,16 +78,59 @@ class SupporterDetail:
     notices: list[SentNotice] = field(default_factory=list)
 
 
+# A "contains" search is first tried on this many of the newest supporters.
+NEWEST_SEARCHED_FIRST = 10_000
+
+
+def _newest_containing(text: str, offset: int) -> list[Supporter] | None:
+    """The page of a "contains" search, when the newest supporters alone hold it; else None.
+
+    A part of many addresses (``12@example``: 20,000 of 2,000,000) cost PostgreSQL 200 ms
+    through the trigram index: it reads every match, then keeps the newest 50, and it
+    cannot tell a part of many from a part of few in advance (it guessed 200 matches). The
+    newest supporters, read newest first through the primary key, hold a common part's
+    first pages in a few milliseconds; a rare part finds fewer there than a page needs
+    and is answered by the index, which is quick for few matches. Only a part common
+    among older supporters and rare among the newest still reads every match."""
+    if search.is_whole_address(text):
+        return None  # the unique index answers it at once
+    newest = (
+        select(Supporter.id, Supporter.email)
+        .order_by(Supporter.id.desc())
+        .limit(NEWEST_SEARCHED_FIRST)
+        .cte("newest")
+        .prefix_with("MATERIALIZED", dialect="postgresql")  # read newest first, not planned away
+    )
+    ids = list(
+        db.session.scalars(
+            select(newest.c.id)
+            .where(search.email_contains(text, newest.c.email))
+            .order_by(newest.c.id.desc())
+            .offset(offset)
+            .limit(PAGE_SIZE + 1)
+        )
+    )
+    if len(ids) <= PAGE_SIZE:  # fewer than a page among the newest: older ones may follow
+        return None
+    found = db.session.scalars(
+        select(Supporter).where(Supporter.id.in_(ids)).order_by(Supporter.id.desc())
+    )
+    return list(found)
+
+
 def supporters_page(query: str = "", page: int = 1) -> SupporterPage:
     """A page of supporters, newest first, whose email contains ``query`` (or is it, for
     a whole address: ``search.email_matches``); raises
     ``search.SearchTooShort`` for a query too short to search for."""
     query = query.strip()[:MAX_QUERY_LENGTH]
     page = max(page, 1)
-    statement = select(Supporter).order_by(Supporter.id.desc())
-    if query:
-        statement = statement.where(search.email_matches(query.lower()))
-    found = list(db.session.scalars(statement.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    offset = (page - 1) * PAGE_SIZE
+    found = _newest_containing(query.lower(), offset) if query else None
+    if found is None:
+        statement = select(Supporter).order_by(Supporter.id.desc())
+        if query:
+            statement = statement.where(search.email_matches(query.lower()))
+        found = list(db.session.scalars(statement.offset(offset).limit(PAGE_SIZE + 1)))
     supporters = found[:PAGE_SIZE]
     ids = [s.id for s in supporters]
     totals, first_gifts = _totals_of(ids)

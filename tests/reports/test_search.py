@@ -96,7 +96,8 @@ def test_a_part_that_matches_no_one_is_answered_from_the_trigram_index(
     app_ctx: None,
 ) -> None:
     """Two hundred thousand supporters, known to the planner: no scan of them, whether
-    the statement is planned once for any pattern or for this one."""
+    the statement is planned once for any pattern or for this one. (The newest are read
+    first, newest first and bounded; too few match there, so the index answers.)"""
     caught = statements_of(lambda: supporters_page("nobody-at-all"), "supporters")
     with db.engine.connect() as conn:
         own_copy(conn, "supporters")
@@ -108,17 +109,48 @@ def test_a_part_that_matches_no_one_is_answered_from_the_trigram_index(
         )
         conn.execute(text("ANALYZE supporters"))
         listing = [(s, p) for s, p in caught if "ORDER BY supporters.id DESC" in s]
-        assert listing, caught
+        newest = [(s, p) for s, p in listing if "newest" in s]
+        whole = [(s, p) for s, p in listing if "newest" not in s]
+        assert len(newest) == 1 and len(whole) == 1, caught
         for statement, parameters in listing:
             assert "nobody-at-all" in statement  # written in, so planned for this pattern
             found = plan_of_sql(conn, statement, parameters)
+            assert "Seq Scan" not in found, found
+            if (statement, parameters) in newest:  # the newest first, a bounded read
+                assert "Index Scan Backward using" in found, found
+                continue
             # (The temporary copy names its copy of the index after the column.)
             assert re.search(r"Bitmap Index Scan on supporters_email_idx", found), found
             assert "Index Cond: ((email)::text ~~ '%nobody-at-all%'" in found, found
-            assert "Seq Scan" not in found, found
         conn.rollback()
 
 
 def test_the_trigram_index_is_declared_only_for_postgresql(app_ctx: None) -> None:
     names = {index.name for index in Supporter.__table__.indexes}
     assert (search.EMAIL_TRIGRAMS in names) is ON_POSTGRES
+
+
+@pytest.mark.parametrize("newest_first", [7, 60, 100_000])
+@pytest.mark.parametrize("typed", ["@example", "1@exa", "old", "reader13", "17@", "nobody"])
+def test_every_page_of_a_search_is_the_newest_matches_whoever_answers_it(
+    app_ctx: None, monkeypatch: pytest.MonkeyPatch, newest_first: int, typed: str
+) -> None:
+    """Whether the newest supporters alone answer a page or the whole table does, a page
+    holds the matches in order, newest first, none skipped or repeated across pages."""
+    from membership.reports import supporters as supporters_module
+
+    monkeypatch.setattr(supporters_module, "NEWEST_SEARCHED_FIRST", newest_first)
+    emails = [f"{'old' if n < 40 else 'reader'}{n}@example.org" for n in range(160)]
+    db.session.add_all(Supporter(email=email, created_at=NOW) for email in emails)
+    db.session.commit()
+    ids = dict(db.session.execute(select(Supporter.email, Supporter.id)).tuples().all())
+    expected = sorted((ids[e] for e in emails if typed in e), reverse=True)
+    shown: list[int] = []
+    page = 1
+    while True:
+        result = supporters_page(typed, page)
+        shown += [row.id for row in result.rows]
+        if not result.has_next:
+            break
+        page += 1
+    assert shown == expected
