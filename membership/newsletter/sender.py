@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from membership import clock
+from membership import clock, mail_claims
 from membership.config import Settings
 from membership.extensions import db
 from membership.i18n import asked_language, force_locale, gettext
@@ -36,6 +36,14 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 50
 QUEUED, SENDING = ConfirmationMailStatus.QUEUED, ConfirmationMailStatus.SENDING
+CLAIMS = mail_claims.ClaimColumns.of(
+    Subscriber,
+    status="mail_status",
+    attempts="mail_attempts",
+    sending=SENDING,
+    waiting=QUEUED,
+    failed=ConfirmationMailStatus.FAILED,
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,7 @@ def send_due_confirmations(
         )
     report = SendReport()
     worker = worker or worker_name()
-    _fail_exhausted_claims(settings, now or clock.now())
+    mail_claims.give_up_stale_claims(CLAIMS, settings, now or clock.now(), "worker stopped")
     with Mailer(mail.smtp_url, mail.mail_from) as mailer:
         while limit is None or report.due < limit:
             moment = now or clock.now()
@@ -217,34 +225,7 @@ def _send_one(
 def _release(unsent: list[Claimed], worker: str, now: datetime) -> None:
     """Not the sign-up's fault (the server is down): give the attempt back for the next run."""
     for claimed in unsent:
-        db.session.execute(
-            update(Subscriber)
-            .where(_mine(claimed.id, worker))
-            .values(
-                mail_status=QUEUED,
-                mail_attempts=Subscriber.mail_attempts - 1,
-                claimed_at=None,
-                claimed_by=None,
-                last_error="mail server unavailable",
-            )
-            .execution_options(synchronize_session=False)
-        )
-    db.session.commit()
-
-
-def _fail_exhausted_claims(settings: Settings, now: datetime) -> None:
-    """A claim that went stale on its last attempt (its worker kept dying) is given up."""
-    stale = now - timedelta(seconds=settings.reminders.claim_timeout_seconds)
-    db.session.execute(
-        update(Subscriber)
-        .where(
-            Subscriber.mail_status == SENDING,
-            Subscriber.claimed_at < stale,
-            Subscriber.mail_attempts >= settings.reminders.max_attempts,
-        )
-        .values(mail_status=ConfirmationMailStatus.FAILED, last_error="worker stopped")
-        .execution_options(synchronize_session=False)
-    )
+        mail_claims.give_back(CLAIMS, _mine(claimed.id, worker))
     db.session.commit()
 
 

@@ -25,7 +25,7 @@ from flask import render_template
 from flask_babel import format_date
 from sqlalchemy import and_, exists, literal_column, or_, select, update
 
-from membership import clock, i18n, money
+from membership import clock, i18n, mail_claims, money
 from membership.account.models import SupportChange
 from membership.config import Settings
 from membership.extensions import db
@@ -51,6 +51,9 @@ BATCH_SIZE = 50
 WAIT_FOR_SUPPORTER = timedelta(days=1)
 RETRY_WAITING = timedelta(minutes=10)
 QUEUED, SENDING = NoticeStatus.QUEUED, NoticeStatus.SENDING
+CLAIMS = mail_claims.ClaimColumns.of(
+    Notice, sending=SENDING, waiting=QUEUED, failed=NoticeStatus.FAILED
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,9 @@ def send_due_notices(
     report = SendReport()
     worker = worker or worker_name()
     queue_renewals_ahead(now)
-    _fail_exhausted_claims(settings, now or clock.now())
+    mail_claims.give_up_stale_claims(
+        CLAIMS, settings, now or clock.now(), "worker stopped while sending"
+    )
     with Mailer(mail.smtp_url, mail.mail_from) as mailer:
         while limit is None or report.due < limit:
             moment = now or clock.now()
@@ -230,34 +235,7 @@ def _send_one(
 def _release(notice_ids: list[int], worker: str) -> None:
     """Not the notice's fault (the server is down): give the attempt back for the next run."""
     for notice_id in notice_ids:
-        db.session.execute(
-            update(Notice)
-            .where(_mine(notice_id, worker))
-            .values(
-                status=QUEUED,
-                attempts=Notice.attempts - 1,
-                claimed_at=None,
-                claimed_by=None,
-                last_error="mail server unavailable",
-            )
-            .execution_options(synchronize_session=False)
-        )
-    db.session.commit()
-
-
-def _fail_exhausted_claims(settings: Settings, now: datetime) -> None:
-    """A claim that went stale on its last attempt (its worker kept dying) is given up."""
-    stale = now - timedelta(seconds=settings.reminders.claim_timeout_seconds)
-    db.session.execute(
-        update(Notice)
-        .where(
-            Notice.status == SENDING,
-            Notice.claimed_at < stale,
-            Notice.attempts >= settings.reminders.max_attempts,
-        )
-        .values(status=NoticeStatus.FAILED, last_error="worker stopped while sending")
-        .execution_options(synchronize_session=False)
-    )
+        mail_claims.give_back(CLAIMS, _mine(notice_id, worker))
     db.session.commit()
 
 

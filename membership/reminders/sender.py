@@ -30,7 +30,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import current_app
 from sqlalchemy import and_, func, literal_column, or_, select, update
 
-from membership import clock, money
+from membership import clock, mail_claims, money
 from membership.config import Settings
 from membership.extensions import db
 from membership.i18n import asked_language, force_locale, lazy_gettext
@@ -46,6 +46,10 @@ from membership.reminders.counted import COUNTED_TIMES, announce_set
 from membership.reminders.models import Reminder
 
 log = logging.getLogger(__name__)
+
+CLAIMS = mail_claims.ClaimColumns.of(
+    Reminder, sending="sending", waiting="scheduled", failed="failed"
+)
 
 # Claimed and recorded together: larger batches cost fewer commits (on PostgreSQL a commit
 # per 20 messages held sending to 43% of raw smtplib, per 50 to 56%), smaller ones shrink
@@ -138,7 +142,10 @@ def send_due_reminders(
             "Set SMTP_URL (and MAIL_FROM) to send reminders; without it they would only be logged."
         )
     worker = worker or worker_name()
-    _fail_exhausted_claims(settings, now or clock.now())
+    started = now or clock.now()
+    mail_claims.give_up_stale_claims(
+        CLAIMS, settings, started, "worker stopped while sending", updated_at=started
+    )
     with Mailer(config.smtp_url, config.mail_from) as mailer:
         while limit is None or _done(report) < limit:
             # The clock is read per batch: a long run must not stamp late claims with its
@@ -328,41 +335,16 @@ def _send_batch(
     if unsent:
         # Not the reminder's fault: give the attempt back and try again (at the next claim,
         # or the next run when the server is unreachable).
-        released: dict[str, Any] = {
-            "status": "scheduled",
-            "attempts": Reminder.attempts - 1,
-            "claimed_at": None,
-            "claimed_by": None,
-            "updated_at": now,
-        }
-        if not reachable:
-            released["last_error"] = "mail server unavailable"
-        db.session.execute(
-            update(Reminder)
-            .where(Reminder.id.in_([claimed.id for claimed in unsent]), mine_now)
-            .values(**released)
-            .execution_options(synchronize_session=False)
+        mail_claims.give_back(
+            CLAIMS,
+            and_(Reminder.id.in_([claimed.id for claimed in unsent]), mine_now),
+            mail_claims.UNAVAILABLE if not reachable else None,
+            updated_at=now,
         )
     # Counted last: the reports' row for the month stays locked only until the commit.
     announce_set((row._mapping for row in marked_sent), "sent_at")
     db.session.commit()
     return reachable and (started or not out_of_time)
-
-
-def _fail_exhausted_claims(settings: Settings, now: datetime) -> None:
-    """A claim that went stale on its last attempt (its worker kept dying) is given up."""
-    stale = now - timedelta(seconds=settings.reminders.claim_timeout_seconds)
-    db.session.execute(
-        update(Reminder)
-        .where(
-            Reminder.status == "sending",
-            Reminder.claimed_at < stale,
-            Reminder.attempts >= settings.reminders.max_attempts,
-        )
-        .values(status="failed", last_error="worker stopped while sending", updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
 
 
 def links(settings: Settings, claimed: Claimed) -> tuple[str, str]:
