@@ -254,7 +254,8 @@ def _vary_by_language(response: Response) -> Response:
     Scripts, styles and images are the same in every language: their caching is kept."""
     if _is_staff_request() or _explicit_language() is not None:
         return response
-    if response.mimetype in _WORDED_TYPES:
+    content_type = response.headers.get("Content-Type", "")
+    if content_type.split(";", 1)[0].strip().lower() in _WORDED_TYPES:  # its mimetype
         from membership.web.sessions import add_vary  # web imports config, config us
 
         add_vary(response, "Accept-Language")

@@ -40,10 +40,13 @@ def init_app(app: Flask) -> None:
 
 def _problem() -> str | None:
     """Why the request is refused, or None. Cheap checks first: the path and the raw
-    query cost nothing to look at."""
-    if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in request.query_string:
+    query, read from the WSGI environment as the server gave them (the path decoded, the
+    query not), cost nothing to look at."""
+    environ = request.environ
+    query = environ.get("QUERY_STRING", "")
+    if "\x00" in environ.get("PATH_INFO", "") or "%00" in query or "\x00" in query:
         return REFUSAL
-    if request.method != "POST" or request.blueprint == "webhooks":
+    if environ.get("REQUEST_METHOD") != "POST" or request.blueprint == "webhooks":
         return None
     if request.mimetype in _FORM_TYPES:
         if any("\x00" in key or "\x00" in value for key, value in request.form.items(True)):
