@@ -17,7 +17,7 @@ from membership.config import ConfigError, load_settings
 from membership.extensions import db
 from membership.ledger.models import Payment, Supporter
 from membership.notices.models import NoticeKind, NoticeStatus
-from membership.notices.sender import WAIT_FOR_SUPPORTER
+from membership.notices.sender import RETRY_WAITING, WAIT_FOR_SUPPORTER
 from tests.conftest import app_environ
 from tests.fake_stripe import FakeStripe
 from tests.notices.conftest import NOW, html_of, notices, squeeze, text_of
@@ -205,3 +205,42 @@ def test_a_receipt_carries_the_newsrooms_header_and_signature_as_every_email_doe
     assert "\n-- \n" in text and "Privacy policy: https://ledger.example/privacy" in text
     assert '<a href="https://ledger.example" style="color: #1a1a1a;' in html
     assert '<a href="https://ledger.example/privacy">Privacy policy</a>' in html
+
+
+def test_a_payment_whose_giver_is_known_later_gets_its_receipt_then(
+    app: Flask,
+    post: Callable[..., Any],
+    send: Callable[[], Any],
+    smtp: SmtpSink,
+    clock: Callable[[datetime], None],
+) -> None:
+    """Events arrive in any order: an invoice paid by a customer nobody has named yet is
+    stored without a supporter; its receipt waits, and goes once the customer is known."""
+    post(
+        "invoice.paid",
+        invoice(
+            invoice_id="in_early",
+            subscription="sub_late",
+            customer="cus_late",
+            amount=700,
+            paid_at=BASE_TIME,
+            billing_reason="subscription_create",
+            email=None,
+        ),
+    )
+    with app.app_context():
+        (payment,) = db.session.scalars(db.select(Payment)).all()
+        assert payment.supporter_id is None
+    assert send().sent == 0  # waiting for a supporter
+    post(
+        "checkout.session.completed",
+        checkout_session(
+            mode="subscription", amount=700, customer="cus_late", subscription="sub_late"
+        ),
+    )
+    assert send().sent == 0  # not asked again before its retry
+    clock(NOW + RETRY_WAITING + timedelta(minutes=1))
+    assert send().sent == 1
+    (message,) = smtp.messages_to(READER)
+    assert "$7.00" in squeeze(text_of(message))
+    assert send().sent == 0
