@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from membership import clock
 from membership.extensions import db
@@ -41,7 +41,7 @@ from membership.reports.models import (
 )
 from membership.reports.periods import Period, add_months, start_of
 from membership.reports.rollups import day_of, month_of
-from membership.vocabulary import DISPUTE_HOLDS_MONEY, Frequency
+from membership.vocabulary import Frequency
 
 FREQUENCIES: tuple[str, ...] = tuple(Frequency)
 CHART_MONTHS = 24
@@ -228,7 +228,6 @@ def _revenue_between(start: datetime, end: datetime) -> dict[str, Revenue]:
     """Revenue per currency of the payments paid from ``start`` until (not including)
     ``end``, counted as ``rollups.payment_contributions`` counts them. At most half a
     day's payments, read from ``ix_payments_revenue_by_time`` alone."""
-    held = case((Payment.status.in_(DISPUTE_HOLDS_MONEY), Payment.amount_disputed_minor), else_=0)
     rows = db.session.execute(
         select(
             Payment.currency,
@@ -236,7 +235,7 @@ def _revenue_between(start: datetime, end: datetime) -> dict[str, Revenue]:
             func.count(),
             func.coalesce(func.sum(Payment.amount_minor), 0),
             func.coalesce(func.sum(Payment.amount_refunded_minor), 0),
-            func.coalesce(func.sum(held), 0),
+            func.coalesce(func.sum(Payment.held_minor), 0),
         )
         .where(Payment.paid_at >= start, Payment.paid_at < end)
         .group_by(Payment.currency, Payment.frequency)

@@ -27,7 +27,6 @@ from sqlalchemy import BigInteger, String, Subquery, and_, case, cast, func, lit
 
 from membership.extensions import db
 from membership.models import Payment, RecurringSupport, Supporter
-from membership.vocabulary import DISPUTE_HOLDS_MONEY
 
 BATCH_SIZE = 1000
 CHUNK_SIZE = 64 * 1024
@@ -211,7 +210,6 @@ def _payments_query(start: datetime | None, end: datetime | None, as_csv: bool =
     """The export's cells in order; ``as_csv``: text as ``COPY`` should write it
     (``_as_cell``), for ``_copied_lines``."""
     p = Payment.__table__.c
-    held = case((p.status.in_(DISPUTE_HOLDS_MONEY), p.amount_disputed_minor), else_=0)
     paid_at = _utc_text(p.paid_at)
     cells = [
         func.coalesce(p.stripe_payment_intent_id, p.stripe_invoice_id),
@@ -221,7 +219,7 @@ def _payments_query(start: datetime | None, end: datetime | None, as_csv: bool =
         p.amount_minor,
         p.amount_refunded_minor,
         p.amount_disputed_minor,
-        p.amount_minor - p.amount_refunded_minor - held,
+        Payment.net_minor,
         p.currency,
         p.status,
         p.frequency,
@@ -263,13 +261,12 @@ def _supporters_query(as_csv: bool = False) -> Any:
     ``Payment.net_minor``'s rule (as the payments export and the dashboard do), ordered
     by email then currency; ``as_csv`` as ``_payments_query``'s."""
     p = Payment.__table__.c
-    held = case((p.status.in_(DISPUTE_HOLDS_MONEY), p.amount_disputed_minor), else_=0)
     totals = (
         select(
             p.supporter_id,
             p.currency,
             func.min(p.paid_at).label("first_paid_at"),
-            func.sum(p.amount_minor - p.amount_refunded_minor - held).label("net"),
+            func.sum(Payment.net_minor).label("net"),
             func.sum(p.amount_minor).label("gross"),
         )
         .where(p.supporter_id.is_not(None))

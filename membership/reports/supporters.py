@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from membership.extensions import db
 from membership.models import (
@@ -27,7 +27,6 @@ from membership.models import (
 from membership.notices.service import SentNotice, notices_of
 from membership.reminders.models import Reminder
 from membership.reports import search
-from membership.vocabulary import DISPUTE_HOLDS_MONEY
 
 PAGE_SIZE = 50
 MAX_QUERY_LENGTH = 254
@@ -162,20 +161,19 @@ def find_supporter_id(email: str) -> int | None:
 def _totals_of(
     ids: list[int],
 ) -> tuple[dict[int, dict[str, Totals]], dict[int, datetime]]:
-    """Each supporter's gross and net per currency, and their first gift, added up by the
-    database: a page of long-standing givers holds thousands of payments, and an object
-    for each cost a quarter of a second. Net as ``Payment.net_minor`` defines it."""
+    """Each supporter's gross and net (``Payment.net_minor``) per currency, and their first
+    gift, added up by the database: a page of long-standing givers holds thousands of
+    payments, and an object for each cost a quarter of a second."""
     totals: dict[int, dict[str, Totals]] = defaultdict(dict)
     first_gifts: dict[int, datetime] = {}
     if not ids:
         return {}, {}
-    held = case((Payment.status.in_(DISPUTE_HOLDS_MONEY), Payment.amount_disputed_minor), else_=0)
     rows = db.session.execute(
         select(
             Payment.supporter_id,
             Payment.currency,
             func.sum(Payment.amount_minor),
-            func.sum(Payment.amount_minor - Payment.amount_refunded_minor - held),
+            func.sum(Payment.net_minor),
             func.min(Payment.paid_at),
         )
         .where(Payment.supporter_id.in_(ids))
