@@ -189,25 +189,39 @@ class SessionInterface(SecureCookieSessionInterface):
             app.extensions["membership.session_serializer"] = serializer
         return serializer
 
-    def get_cookie_name(self, app: Flask) -> str:
-        return STAFF_COOKIE if is_staff_request() else super().get_cookie_name(app)
+    # Each cookie setting for a reader's request or a staff one (``staff``), which Flask's
+    # own steps ask for one at a time and ``save_session`` all at once.
 
-    def get_cookie_path(self, app: Flask) -> str:
-        return STAFF_PATH if is_staff_request() else super().get_cookie_path(app)
+    def _name(self, app: Flask, staff: bool) -> str:
+        return STAFF_COOKIE if staff else super().get_cookie_name(app)
 
-    def get_cookie_samesite(self, app: Flask) -> str | None:
-        return "Strict" if is_staff_request() else super().get_cookie_samesite(app)
+    def _path(self, app: Flask, staff: bool) -> str:
+        return STAFF_PATH if staff else super().get_cookie_path(app)
 
-    def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
-        if is_staff_request():
+    def _samesite(self, app: Flask, staff: bool) -> str | None:
+        return "Strict" if staff else super().get_cookie_samesite(app)
+
+    def _expires(self, app: Flask, session: SessionMixin, staff: bool) -> datetime | None:
+        if staff:
             return clock.now() + STAFF_SESSION_LIFETIME
         return super().get_expiration_time(app, session)
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return self._name(app, is_staff_request())
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return self._path(app, is_staff_request())
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        return self._samesite(app, is_staff_request())
+
+    def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
+        return self._expires(app, session, is_staff_request())
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Flask's own steps, with the request's kind (reader or staff) decided once, the
         ``Vary`` header edited as text, and the cookie written without the response's
         proxied look-ups: every reader's first visit sets one."""
-        staff = is_staff_request()
         if not session:
             if session.accessed or session.modified:
                 super().save_session(app, session, response)
@@ -215,22 +229,18 @@ class SessionInterface(SecureCookieSessionInterface):
         if self.should_set_cookie(app, session):
             serializer = self.get_signing_serializer(app)
             assert serializer is not None  # a session was opened, so the app has a key
-            config = app.config
+            staff = is_staff_request()
             cookie = dump_cookie(
-                STAFF_COOKIE if staff else config["SESSION_COOKIE_NAME"],
+                self._name(app, staff),
                 serializer.dumps(dict(session)),
-                expires=(
-                    clock.now() + STAFF_SESSION_LIFETIME
-                    if staff
-                    else super().get_expiration_time(app, session)
-                ),
-                path=STAFF_PATH if staff else super().get_cookie_path(app),
+                expires=self._expires(app, session, staff),
+                path=self._path(app, staff),
                 domain=self.get_cookie_domain(app),
                 secure=self.get_cookie_secure(app),
                 httponly=self.get_cookie_httponly(app),
-                samesite="Strict" if staff else super().get_cookie_samesite(app),
+                samesite=self._samesite(app, staff),
                 partitioned=self.get_cookie_partitioned(app),
-                max_size=config["MAX_COOKIE_SIZE"],
+                max_size=app.config["MAX_COOKIE_SIZE"],
             )
             response.headers.add("Set-Cookie", cookie)
         elif not session.accessed:
