@@ -91,8 +91,6 @@ def _newest_containing(text: str, offset: int) -> list[Supporter] | None:
     first pages in a few milliseconds; a rare part finds fewer there than a page needs
     and is answered by the index, which is quick for few matches. Only a part common
     among older supporters and rare among the newest still reads every match."""
-    if search.is_whole_address(text):
-        return None  # the unique index answers it at once
     newest = (
         select(Supporter.id, Supporter.email)
         .order_by(Supporter.id.desc())
@@ -124,11 +122,14 @@ def supporters_page(query: str = "", page: int = 1) -> SupporterPage:
     query = query.strip()[:MAX_QUERY_LENGTH]
     page = max(page, 1)
     offset = (page - 1) * PAGE_SIZE
-    found = _newest_containing(query.lower(), offset) if query else None
+    text = query.lower()
+    found = None
+    if text and not search.is_whole_address(text):  # a whole address: the unique index
+        found = _newest_containing(text, offset)
     if found is None:
         statement = select(Supporter).order_by(Supporter.id.desc())
-        if query:
-            statement = statement.where(search.email_matches(query.lower()))
+        if text:
+            statement = statement.where(search.email_matches(text))
         found = list(db.session.scalars(statement.offset(offset).limit(PAGE_SIZE + 1)))
     supporters = found[:PAGE_SIZE]
     ids = [s.id for s in supporters]
