@@ -203,14 +203,7 @@ def _row(table: Table, values: dict[str, Any]) -> dict[str, Any]:
 _PAYMENT_REST = itemgetter(*rollups.PAYMENT_FIELDS[1:])
 _ATTEMPT_REST = itemgetter(*rollups.ATTEMPT_FIELDS[1:])
 # What a payment's day's revenue reads besides its day.
-_DAY_FIELDS = (
-    "currency",
-    "frequency",
-    "amount_minor",
-    "amount_refunded_minor",
-    "amount_disputed_minor",
-    "status",
-)
+_DAY_FIELDS = rollups.PAYMENT_DAY_FIELDS[1:]
 _DAY_REST = itemgetter(*_DAY_FIELDS)
 
 

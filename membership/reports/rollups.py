@@ -108,6 +108,17 @@ ATTEMPT_FIELDS = (
     "utm_medium",
     "utm_campaign",
 )
+# What a payment's day's revenue reads (``payment_day_contributions``): fewer than its
+# month's, which also counts its sources.
+PAYMENT_DAY_FIELDS = (
+    "paid_at",
+    "currency",
+    "frequency",
+    "amount_minor",
+    "amount_refunded_minor",
+    "amount_disputed_minor",
+    "status",
+)
 FAILURE_FIELDS = ("failed_at", "currency", "amount_minor")
 REMINDER_FIELDS = ("created_at", "sent_at", "converted_at")
 _TRACKED = {Payment: PAYMENT_FIELDS, RecurringSupport: RECURRING_FIELDS}
